@@ -1,0 +1,198 @@
+"""Errors users can act on, and the one place that renders them.
+
+    PlatformError                 500 internal_error
+    ├── InvalidRequest            422 invalid_request_error   (names the field)
+    ├── PayloadTooLarge           413 invalid_request_error
+    ├── NotFound                  404 not_found_error
+    ├── ServiceUnavailable        503 service_unavailable
+    └── ProviderError             502 provider_error
+        ├── ProviderRateLimited   429 rate_limit_error        (Retry-After when known)
+        └── ProviderTimeout       504 timeout_error
+
+Every error renders as `{"error": {"message", "type", "param", "code"}}` (OpenAI's shape) with
+its status, both as an HTTP response and, after a stream has started, as an SSE `error` event.
+Errors raised by the OpenAI SDK (which every provider client uses) map onto the tree through
+`as_platform_error`, so no exception ever reaches a client as a bare "Internal Server Error".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import httpx
+import openai
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class PlatformError(Exception):
+    status_code = 500
+    type = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        if status_code is not None:
+            self.status_code = status_code
+        self.message = message
+        self.param = param
+        self.code = code
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(PlatformError):
+    status_code = 422
+    type = "invalid_request_error"
+
+
+class PayloadTooLarge(PlatformError):
+    status_code = 413
+    type = "invalid_request_error"
+
+
+class NotFound(PlatformError):
+    status_code = 404
+    type = "not_found_error"
+
+
+class ServiceUnavailable(PlatformError):
+    status_code = 503
+    type = "service_unavailable"
+
+
+class ProviderError(PlatformError):
+    status_code = 502
+    type = "provider_error"
+
+
+class ProviderRateLimited(ProviderError):
+    status_code = 429
+    type = "rate_limit_error"
+
+
+class ProviderTimeout(ProviderError):
+    status_code = 504
+    type = "timeout_error"
+
+
+def _retry_after(response: httpx.Response | None) -> dict[str, str]:
+    value = response.headers.get("retry-after") if response is not None else None
+    return {"Retry-After": value} if value else {}
+
+
+def as_platform_error(exc: BaseException) -> PlatformError:
+    """The platform error a client should see for any exception raised while serving it."""
+    if isinstance(exc, PlatformError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+        return ProviderTimeout(
+            "The model provider did not answer in time; retry later or ask for fewer tokens.",
+            code="provider_timeout",
+        )
+    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
+        return ProviderError(
+            "The model provider is unreachable; retry later.", code="provider_unreachable"
+        )
+    if isinstance(exc, openai.RateLimitError):
+        return ProviderRateLimited(
+            "The model provider is rate limiting this platform; retry after the given delay.",
+            code="provider_rate_limited",
+            headers=_retry_after(exc.response),
+        )
+    if isinstance(exc, openai.BadRequestError):
+        return InvalidRequest(
+            f"The model provider refused the request: {exc.message}", code="provider_refused"
+        )
+    if isinstance(exc, openai.APIStatusError):
+        return ProviderError(
+            f"The model provider failed with status {exc.status_code}; retry later.",
+            code="provider_failed",
+            headers=_retry_after(exc.response),
+        )
+    logger.error("unexpected error while serving a request", exc_info=exc)
+    return PlatformError(
+        f"The server failed unexpectedly ({type(exc).__name__}); the failure is logged.",
+        code="internal_error",
+    )
+
+
+def error_response(error: PlatformError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers)
+
+
+def sse_error_event(exc: BaseException) -> dict[str, str]:
+    """The SSE `error` event for a failure after a stream began (LangServe's event shape)."""
+    error = as_platform_error(exc)
+    data = {"status_code": error.status_code, **error.body()["error"]}
+    return {"event": "error", "data": json.dumps(data)}
+
+
+def _field_name(location: tuple[object, ...]) -> str:
+    """`("query", "session_id")` -> `session_id`: the field as the client named it."""
+    parts = list(location)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(str(part) for part in parts)
+
+
+def _validation_error(exc: RequestValidationError) -> InvalidRequest:
+    problems = [problem for problem in exc.errors() if isinstance(problem, dict)]
+    if not problems:
+        return InvalidRequest("The request body is not valid JSON.", code="invalid_json")
+    fields = [_field_name(problem.get("loc", ())) for problem in problems]
+    details = "; ".join(
+        f"{field or 'body'}: {p.get('msg')}" for field, p in zip(fields, problems, strict=True)
+    )
+    return InvalidRequest(
+        f"Invalid request: {details}. Fix the named field and send again.",
+        param=fields[0] or None,
+        code="invalid_field",
+    )
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    """Render every exception as a platform error body: the only place that does so."""
+
+    async def platform(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(as_platform_error(exc))
+
+    async def validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(_validation_error(exc))
+
+    async def http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        kind = InvalidRequest if exc.status_code < 500 else PlatformError
+        error = kind(str(exc.detail), headers=dict(exc.headers or {}), status_code=exc.status_code)
+        return error_response(error)
+
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(HTTPException, http)
+    # Expected failures: answered without a traceback.
+    for expected in (PlatformError, openai.OpenAIError, httpx.HTTPError):
+        app.add_exception_handler(expected, platform)
+    # Anything else is a bug: answered the same way, and logged by Starlette with its traceback.
+    app.add_exception_handler(Exception, platform)

@@ -1,0 +1,37 @@
+"""Build one chat client per model alias from the settings, once, at startup."""
+
+from __future__ import annotations
+
+from langchain_core.language_models import BaseChatModel
+from langchain_openai import AzureChatOpenAI, ChatOpenAI
+from langchain_openai.chat_models.base import BaseChatOpenAI
+
+from app.settings import ModelSpec
+
+# Provider kinds that speak OpenAI's protocol but not its newest dialect: ChatOpenAI renames
+# `max_tokens` to `max_completion_tokens`, which llama.cpp, vLLM and Ollama ignore, so they
+# get the base client that sends `max_tokens` as is.
+_PLAIN_OPENAI_PROTOCOL = ("local", "openai-compatible")
+
+
+def build_chat_model(spec: ModelSpec, *, local_base_url: str | None = None) -> BaseChatModel:
+    api_key = spec.api_key.get_secret_value() if spec.api_key else None
+    common = {"timeout": spec.timeout, "max_retries": 0, "stream_usage": True}
+    if spec.provider == "azure":
+        return AzureChatOpenAI(
+            azure_deployment=spec.model,
+            azure_endpoint=spec.azure_endpoint,
+            api_version=spec.api_version,
+            api_key=api_key,
+            **common,
+        )
+    if spec.provider == "openai":
+        return ChatOpenAI(model=spec.model, base_url=spec.base_url, api_key=api_key, **common)
+    base_url = local_base_url if spec.provider == "local" else spec.base_url
+    assert spec.provider in _PLAIN_OPENAI_PROTOCOL and base_url
+    return BaseChatOpenAI(
+        model=spec.model or "local",
+        base_url=f"{base_url.rstrip('/')}/v1" if spec.provider == "local" else base_url,
+        api_key=api_key or "not-needed",
+        **common,
+    )

@@ -1,0 +1,61 @@
+"""The chat clients of every model alias, and the embedded model server when one is used."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import openai
+from langchain_core.language_models import BaseChatModel
+from langchain_openai.chat_models.base import BaseChatOpenAI
+
+from app.providers.catalog import build_chat_model
+from app.providers.local_server import LocalModelServer
+from app.settings import Settings
+
+
+class ProviderPool:
+    def __init__(
+        self,
+        models: Mapping[str, BaseChatModel],
+        default_alias: str,
+        local_server: LocalModelServer | None = None,
+    ) -> None:
+        self.models = dict(models)
+        self.default_alias = default_alias
+        self.local_server = local_server
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ProviderPool:
+        uses_local = any(spec.provider == "local" for spec in settings.models.values())
+        local = (
+            LocalModelServer(settings.local_model, settings.data_dir / "local-model.log")
+            if uses_local
+            else None
+        )
+        models = {
+            alias: build_chat_model(spec, local_base_url=local.base_url if local else None)
+            for alias, spec in settings.models.items()
+        }
+        return cls(models, settings.default_model, local)
+
+    async def start(self) -> None:
+        if self.local_server is not None:
+            await self.local_server.start()
+
+    async def stop(self) -> None:
+        if self.local_server is not None:
+            await self.local_server.stop()
+
+    async def readiness_problem(self) -> str | None:
+        """None when the default model's provider answers, else what is wrong."""
+        model = self.models[self.default_alias]
+        if not isinstance(model, BaseChatOpenAI):
+            return None
+        try:
+            await model.root_async_client.with_options(timeout=3.0, max_retries=0).models.list()
+        except openai.APIStatusError as exc:
+            if exc.status_code in (401, 403):
+                return f"The provider of model '{self.default_alias}' refuses the API key."
+        except openai.OpenAIError:
+            return f"The provider of model '{self.default_alias}' does not answer."
+        return None

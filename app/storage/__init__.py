@@ -1,0 +1,1 @@
+"""Durable state through SQLAlchemy: SQLite by default, PostgreSQL by URL."""

@@ -1,0 +1,93 @@
+"""/chat: a conversation, stateless or kept by the server under a session id.
+
+With `config.configurable.session_id` the server loads the session's history, the client
+sends only its new messages, and the turn (new messages + reply) is stored when the reply ends
+— complete, or cut short by a disconnect or an error and then marked interrupted.
+"""
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from langchain_core.messages import (
+    AIMessageChunk,
+    AnyMessage,
+    convert_to_messages,
+    message_chunk_to_message,
+    trim_messages,
+)
+from langchain_core.messages.utils import count_tokens_approximately
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig, RunnableLambda
+from langchain_core.runnables.utils import ConfigurableFieldSpec, get_unique_config_specs
+from pydantic import BaseModel, Field
+
+from app.storage.chat_history import INTERRUPTED
+from chains.registry import ChainContext, UseCase
+
+SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+
+SESSION_ID_SPEC = ConfigurableFieldSpec(
+    id="session_id",
+    name="Session id",
+    description="Keep the conversation on the server under this id (letters, digits, _.:-).",
+    annotation=Annotated[str, Field(pattern=SESSION_ID_PATTERN)] | None,
+    default=None,
+)
+
+
+class ChatInput(BaseModel):
+    messages: list[AnyMessage] = Field(
+        min_length=1,
+        description="New messages; the whole conversation unless a session_id is given.",
+        json_schema_extra={"widget": {"type": "chat", "input": "messages"}},
+    )
+
+
+class SessionChat(RunnableBinding[dict[str, Any], AIMessageChunk]):
+    """The chat runnable, declaring `session_id` so LangServe lets clients set it."""
+
+    @property
+    def config_specs(self) -> list[ConfigurableFieldSpec]:
+        return get_unique_config_specs([*super().config_specs, SESSION_ID_SPEC])
+
+
+def build(context: ChainContext) -> Runnable[Any, AIMessageChunk]:
+    answer = context.prompt_chain("chat")
+    store = context.history
+    history_tokens = context.settings.chat_history_tokens
+
+    async def converse(
+        inputs: dict[str, Any], config: RunnableConfig
+    ) -> AsyncIterator[AIMessageChunk]:
+        session_id = config.get("configurable", {}).get("session_id")
+        new_messages = convert_to_messages(inputs["messages"])
+        history = await store.aload(session_id) if session_id else []
+        history = trim_messages(
+            history,
+            max_tokens=history_tokens,
+            token_counter=count_tokens_approximately,
+            strategy="last",
+            start_on="human",
+        )
+        reply = AIMessageChunk(content="")
+        finished = False
+        try:
+            async for chunk in answer.astream(
+                {"history": history, "messages": new_messages}, config
+            ):
+                reply += chunk
+                yield chunk
+            finished = True
+        finally:
+            if session_id:
+                stored = message_chunk_to_message(reply)
+                if not finished:
+                    stored.response_metadata[INTERRUPTED] = True
+                await store.aappend_turn(session_id, new_messages, stored)
+
+    runnable = RunnableLambda(converse, name="chat").with_types(
+        input_type=ChatInput, output_type=AIMessageChunk
+    )
+    return SessionChat(bound=runnable)
+
+
+USE_CASE = UseCase(name="chat", build=build, playground_type="chat")

@@ -1,0 +1,50 @@
+"""/summarize: one call for a short text; map-reduce over its parts for a long one.
+
+Parts are condensed (`prompts/summarize_part.yaml`) until the text fits one call; the final
+summary (`prompts/summarize.yaml`) is the step that streams.
+"""
+
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+from pydantic import BaseModel, Field
+
+from chains.registry import ChainContext, UseCase
+
+
+class SummarizeInput(BaseModel):
+    text: str = Field(min_length=1, description="The text to summarize; any length.")
+    style: Literal["paragraph", "bullets"] = Field("paragraph", description="Form of the summary.")
+    max_words: int | None = Field(
+        None, ge=1, le=5000, description="Ask for at most this many words."
+    )
+
+
+def build(context: ChainContext) -> Runnable[Any, str]:
+    final = context.text_chain("summarize")
+    condense = context.text_chain("summarize_part")
+    chunk_chars = context.settings.summarize_chunk_chars
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=chunk_chars, chunk_overlap=chunk_chars // 20
+    )
+
+    async def summarize(inputs: dict[str, Any], config: RunnableConfig) -> AsyncIterator[str]:
+        text = inputs["text"]
+        while len(text) > chunk_chars:
+            parts = splitter.split_text(text)
+            condensed = await condense.abatch([{"text": part} for part in parts], config)
+            shorter = "\n\n".join(condensed)
+            if len(shorter) >= len(text):
+                break  # the model no longer shortens it; summarize what we have
+            text = shorter
+        async for chunk in final.astream({**inputs, "text": text}, config):
+            yield chunk
+
+    return RunnableLambda(summarize, name="summarize").with_types(
+        input_type=SummarizeInput, output_type=str
+    )
+
+
+USE_CASE = UseCase(name="summarize", build=build)

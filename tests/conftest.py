@@ -1,0 +1,72 @@
+"""Fixtures shared by every test: settings in a temporary folder, apps over fake or real parts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.main import create_app
+from app.providers.pool import ProviderPool
+from app.settings import ModelSpec, Settings
+from tests.fakes import EchoChat
+from tests.servers import serving
+
+MakeSettings = Callable[..., Settings]
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> MakeSettings:
+    """Settings isolated in tmp_path; keyword arguments override fields."""
+
+    def make(**overrides: Any) -> Settings:
+        overrides.setdefault("data_dir", tmp_path)
+        return Settings(**overrides)
+
+    return make
+
+
+ECHO_MODELS = {
+    "local": ModelSpec(provider="local"),
+    "other": ModelSpec(provider="openai-compatible", model="x", base_url="http://127.0.0.1:9"),
+}
+
+
+@pytest.fixture
+def echo_app(make_settings: MakeSettings) -> FastAPI:
+    """The platform with every model alias answered by an EchoChat."""
+    settings = make_settings(models=ECHO_MODELS)
+    pool = ProviderPool(
+        {"local": EchoChat(label="local"), "other": EchoChat(label="other")}, "local"
+    )
+    return create_app(settings, pool)
+
+
+def asgi_client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://platform")
+
+
+@pytest.fixture
+async def echo_client(echo_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(echo_app) as client:
+        yield client
+
+
+@pytest.fixture
+def echo_server(echo_app: FastAPI) -> Iterator[str]:
+    """The echo platform on a loopback port, for tests that need a real connection."""
+    with serving(echo_app) as base_url:
+        yield base_url
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sse_exit_event() -> None:
+    """sse-starlette 1.x keeps one module-global Event bound to the first event loop that used
+    it; tests run servers on several loops (pytest's and server threads'), so reset it."""
+    from sse_starlette.sse import AppStatus
+
+    AppStatus.should_exit_event = None

@@ -1,0 +1,83 @@
+"""Every error class and every provider failure renders to a status and an actionable body."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+from app.errors import (
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    PlatformError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ServiceUnavailable,
+    as_platform_error,
+    error_response,
+)
+
+REQUEST = httpx.Request("POST", "http://upstream/v1/chat/completions")
+
+
+def upstream_response(status: int, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, headers=headers, request=REQUEST, json={"error": {}})
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "kind"),
+    [
+        (PlatformError("x"), 500, "internal_error"),
+        (InvalidRequest("x", param="input.prompt"), 422, "invalid_request_error"),
+        (PayloadTooLarge("x"), 413, "invalid_request_error"),
+        (NotFound("x"), 404, "not_found_error"),
+        (ServiceUnavailable("x"), 503, "service_unavailable"),
+        (ProviderError("x"), 502, "provider_error"),
+        (ProviderRateLimited("x"), 429, "rate_limit_error"),
+        (ProviderTimeout("x"), 504, "timeout_error"),
+    ],
+)
+def test_each_error_class_renders_its_status_and_shape(error, status, kind):
+    response = error_response(error)
+    assert response.status_code == status
+    assert response.body.startswith(b'{"error":{"message":"x","type":"' + kind.encode())
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "code"),
+    [
+        (openai.APIConnectionError(request=REQUEST), 502, "provider_unreachable"),
+        (openai.APITimeoutError(request=REQUEST), 504, "provider_timeout"),
+        (httpx.ReadTimeout("slow", request=REQUEST), 504, "provider_timeout"),
+        (httpx.RemoteProtocolError("dropped", request=REQUEST), 502, "provider_unreachable"),
+        (
+            openai.RateLimitError("slow", response=upstream_response(429), body=None),
+            429,
+            "provider_rate_limited",
+        ),
+        (
+            openai.BadRequestError("no", response=upstream_response(400), body=None),
+            422,
+            "provider_refused",
+        ),
+        (
+            openai.InternalServerError("boom", response=upstream_response(500), body=None),
+            502,
+            "provider_failed",
+        ),
+        (ValueError("bug"), 500, "internal_error"),
+    ],
+)
+def test_every_lower_level_error_is_mapped(exc, status, code):
+    error = as_platform_error(exc)
+    assert (error.status_code, error.code) == (status, code)
+    assert error.message and "Internal Server Error" not in error.message
+
+
+def test_rate_limit_keeps_the_providers_retry_after():
+    exc = openai.RateLimitError(
+        "slow", response=upstream_response(429, {"Retry-After": "7"}), body=None
+    )
+    assert as_platform_error(exc).headers == {"Retry-After": "7"}

@@ -1,0 +1,104 @@
+"""Provider failures reach clients as 502 / 504 / 429 with a message, on invoke and mid-stream.
+
+The models are real OpenAI clients talking HTTP to our fault-injecting upstream on loopback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from app.main import create_app
+from app.providers.local_server import free_loopback_port
+from app.settings import ModelSpec
+from tests.conftest import asgi_client
+from tests.fault_upstream import running_fault_upstream
+from tests.sse import read_events
+
+
+@pytest.fixture(scope="module")
+def fault_upstream() -> Iterator[str]:
+    with running_fault_upstream() as base_url:
+        yield base_url
+
+
+@pytest.fixture
+async def client(make_settings, fault_upstream) -> AsyncIterator[httpx.AsyncClient]:
+    def spec(model: str, base_url: str = fault_upstream, timeout: float = 5) -> ModelSpec:
+        return ModelSpec(
+            provider="openai-compatible", model=model, base_url=base_url, timeout=timeout
+        )
+
+    models = {
+        "ok": spec("ok"),
+        "unreachable": spec("ok", base_url=f"http://127.0.0.1:{free_loopback_port()}/v1"),
+        "hang": spec("hang", timeout=0.5),
+        "limited": spec("rate-limited"),
+        "broken": spec("broken"),
+        "drop": spec("drop"),
+    }
+    app = create_app(make_settings(models=models, default_model="ok"))
+    async with asgi_client(app) as client:
+        yield client
+
+
+def body(model: str) -> dict:
+    return {"input": {"text": "Once"}, "config": {"configurable": {"model": model}}}
+
+
+async def test_a_working_provider_answers(client: httpx.AsyncClient):
+    response = await client.post("/complete/invoke", json=body("ok"))
+    assert response.json()["output"] == "fault upstream says hello"
+
+
+@pytest.mark.parametrize(
+    ("model", "status", "code"),
+    [
+        ("unreachable", 502, "provider_unreachable"),
+        ("hang", 504, "provider_timeout"),
+        ("limited", 429, "provider_rate_limited"),
+        ("broken", 502, "provider_failed"),
+    ],
+)
+async def test_invoke_maps_provider_failures(client, model, status, code):
+    response = await client.post("/complete/invoke", json=body(model))
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert "retry" in error["message"].lower()
+    assert "Internal Server Error" not in response.text
+
+
+async def test_rate_limit_passes_retry_after_on(client: httpx.AsyncClient):
+    response = await client.post("/complete/invoke", json=body("limited"))
+    assert response.headers["retry-after"] == "7"
+
+
+@pytest.mark.parametrize(
+    ("model", "status"), [("unreachable", 502), ("hang", 504), ("limited", 429), ("broken", 502)]
+)
+async def test_stream_failing_before_output_ends_with_the_real_error(client, model, status):
+    events = await read_events(client, "/complete/stream", body(model))
+    assert events[-1].event == "error"
+    assert events[-1].json()["status_code"] == status
+    assert "Internal Server Error" not in events[-1].data
+
+
+async def test_stream_cut_by_the_provider_ends_with_an_error_not_end(client):
+    events = await read_events(client, "/complete/stream", body("drop"))
+    kinds = [event.event for event in events]
+    assert kinds.count("data") >= 2  # part of the answer arrived
+    assert "end" not in kinds
+    error = events[-1]
+    assert error.event == "error"
+    assert error.json()["status_code"] == 502
+    assert error.json()["code"] == "provider_unreachable"
+
+
+async def test_stream_log_and_stream_events_carry_the_real_error_too(client):
+    for route in ("/complete/stream_log", "/complete/stream_events"):
+        events = await read_events(client, route, body("limited"))
+        assert events[-1].event == "error"
+        assert events[-1].json()["status_code"] == 429
