@@ -9,10 +9,9 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from langchain_core.messages import (
-    AIMessageChunk,
+    AIMessage,
     AnyMessage,
     convert_to_messages,
-    message_chunk_to_message,
     trim_messages,
 )
 from langchain_core.messages.utils import count_tokens_approximately
@@ -20,6 +19,7 @@ from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig, 
 from langchain_core.runnables.utils import ConfigurableFieldSpec, get_unique_config_specs
 from pydantic import BaseModel, Field
 
+from app.schema import optional
 from app.storage.chat_history import INTERRUPTED
 from chains.registry import ChainContext, UseCase
 
@@ -29,7 +29,7 @@ SESSION_ID_SPEC = ConfigurableFieldSpec(
     id="session_id",
     name="Session id",
     description="Keep the conversation on the server under this id (letters, digits, _.:-).",
-    annotation=Annotated[str, Field(pattern=SESSION_ID_PATTERN)] | None,
+    annotation=optional(Annotated[str, Field(pattern=SESSION_ID_PATTERN)]),
     default=None,
 )
 
@@ -42,7 +42,7 @@ class ChatInput(BaseModel):
     )
 
 
-class SessionChat(RunnableBinding[dict[str, Any], AIMessageChunk]):
+class SessionChat(RunnableBinding[dict[str, Any], str]):
     """The chat runnable, declaring `session_id` so LangServe lets clients set it."""
 
     @property
@@ -50,14 +50,12 @@ class SessionChat(RunnableBinding[dict[str, Any], AIMessageChunk]):
         return get_unique_config_specs([*super().config_specs, SESSION_ID_SPEC])
 
 
-def build(context: ChainContext) -> Runnable[Any, AIMessageChunk]:
-    answer = context.prompt_chain("chat")
+def build(context: ChainContext) -> Runnable[Any, str]:
+    answer = context.text_chain("chat")
     store = context.history
     history_tokens = context.settings.chat_history_tokens
 
-    async def converse(
-        inputs: dict[str, Any], config: RunnableConfig
-    ) -> AsyncIterator[AIMessageChunk]:
+    async def converse(inputs: dict[str, Any], config: RunnableConfig) -> AsyncIterator[str]:
         session_id = config.get("configurable", {}).get("session_id")
         new_messages = convert_to_messages(inputs["messages"])
         history = await store.aload(session_id) if session_id else []
@@ -68,24 +66,25 @@ def build(context: ChainContext) -> Runnable[Any, AIMessageChunk]:
             strategy="last",
             start_on="human",
         )
-        reply = AIMessageChunk(content="")
+        reply: list[str] = []
         finished = False
         try:
-            async for chunk in answer.astream(
-                {"history": history, "messages": new_messages}, config
-            ):
-                reply += chunk
-                yield chunk
+            prompt_inputs = {"history": history, "messages": new_messages}
+            async for text in answer.astream(prompt_inputs, config):
+                reply.append(text)
+                yield text
             finished = True
         finally:
             if session_id:
-                stored = message_chunk_to_message(reply)
+                stored = AIMessage(content="".join(reply))
                 if not finished:
                     stored.response_metadata[INTERRUPTED] = True
                 await store.aappend_turn(session_id, new_messages, stored)
 
+    # The reply is text: the chat playground renders only text or AIMessage outputs, and the
+    # AIMessage schema of current pydantic is not one it recognises.
     runnable = RunnableLambda(converse, name="chat").with_types(
-        input_type=ChatInput, output_type=AIMessageChunk
+        input_type=ChatInput, output_type=str
     )
     return SessionChat(bound=runnable)
 

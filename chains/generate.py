@@ -2,15 +2,14 @@
 
 from pydantic import BaseModel, Field
 
-from chains.registry import UseCase
+from app.schema import optional
+from chains.registry import MaxWords, UseCase
 
 
 class GenerateInput(BaseModel):
     prompt: str = Field(min_length=1, description="What to write about or answer.")
-    system: str | None = Field(None, description="System message; a helpful assistant if unset.")
-    max_words: int | None = Field(
-        None, ge=1, le=5000, description="Ask for at most this many words."
-    )
+    system: optional(str) = Field(None, description="System message; a helpful assistant if unset.")
+    max_words: MaxWords = Field(None, description="Ask for at most this many words.")
 
 
 USE_CASE = UseCase(

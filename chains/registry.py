@@ -11,16 +11,21 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable
+from pydantic import Field
 
 from app.providers.selector import ModelSelector
+from app.schema import optional
 from app.settings import Settings
 from app.storage.chat_history import ChatHistoryStore
 from chains.prompts import load_prompt
+
+#: An input field several use cases share: an optional word limit.
+MaxWords = optional(Annotated[int, Field(ge=1, le=5000)])
 
 
 @dataclass(frozen=True)

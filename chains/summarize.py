@@ -11,15 +11,13 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, Field
 
-from chains.registry import ChainContext, UseCase
+from chains.registry import ChainContext, MaxWords, UseCase
 
 
 class SummarizeInput(BaseModel):
     text: str = Field(min_length=1, description="The text to summarize; any length.")
     style: Literal["paragraph", "bullets"] = Field("paragraph", description="Form of the summary.")
-    max_words: int | None = Field(
-        None, ge=1, le=5000, description="Ask for at most this many words."
-    )
+    max_words: MaxWords = Field(None, description="Ask for at most this many words.")
 
 
 def build(context: ChainContext) -> Runnable[Any, str]:

@@ -16,9 +16,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.configurable import DynamicRunnable
 from langchain_core.runnables.utils import ConfigurableFieldSpec
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from app.errors import InvalidRequest
+from app.schema import optional
 
 
 class ModelSelector(DynamicRunnable):
@@ -82,14 +83,15 @@ def _config_specs(
             id="model",
             name="Model",
             description=f"Model alias, one of: {', '.join(aliases)}.",
-            annotation=Literal[aliases],  # type: ignore[valid-type]
+            # An enum even for one alias: the playground cannot render `const`.
+            annotation=Annotated[Literal[aliases], WithJsonSchema({"enum": list(aliases)})],  # type: ignore[valid-type]
             default=default_alias,
         ),
         ConfigurableFieldSpec(
             id="temperature",
             name="Temperature",
             description="Sampling temperature, 0 to 2; unset: the prompt's default.",
-            annotation=Annotated[float, Field(ge=0, le=2)] | None,
+            annotation=optional(Annotated[float, Field(ge=0, le=2)]),
             default=None,
         ),
         ConfigurableFieldSpec(
@@ -98,7 +100,7 @@ def _config_specs(
             description=(
                 f"Most tokens to generate, 1 to {max_tokens_limit}; unset: the prompt's default."
             ),
-            annotation=Annotated[int, Field(ge=1, le=max_tokens_limit)] | None,
+            annotation=optional(Annotated[int, Field(ge=1, le=max_tokens_limit)]),
             default=None,
         ),
     )

@@ -16,8 +16,7 @@ async def invoke(client: httpx.AsyncClient, route: str, payload: dict, **configu
     body = {"input": payload, "config": {"configurable": configurable}}
     response = await client.post(f"/{route}/invoke", json=body)
     assert response.status_code == 200, response.text
-    output = response.json()["output"]
-    return output["content"] if isinstance(output, dict) else output
+    return response.json()["output"]
 
 
 async def test_generate_renders_default_system_and_word_limit(echo_client: httpx.AsyncClient):

