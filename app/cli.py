@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
+from pathlib import Path
 
 import uvicorn
 
@@ -13,12 +13,10 @@ from app.settings import CONFIG_FILE_VARIABLE, InvalidSettings, load_settings
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if args.config:
-        os.environ[CONFIG_FILE_VARIABLE] = args.config
     overrides = {key: value for key in ("host", "port") if (value := getattr(args, key))}
     try:
-        settings = load_settings(**overrides)
-    except (InvalidSettings, FileNotFoundError) as exc:
+        settings = load_settings(args.config, **overrides)
+    except InvalidSettings as exc:
         print(f"genai: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(
@@ -38,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host", help="address to listen on (GENAI_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (GENAI_PORT)")
-    serve.add_argument("--config", help=f"YAML settings file ({CONFIG_FILE_VARIABLE})")
+    serve.add_argument("--config", type=Path, help=f"YAML settings file ({CONFIG_FILE_VARIABLE})")
     serve.set_defaults(run=_serve)
     return parser
 

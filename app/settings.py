@@ -25,6 +25,10 @@ CONFIG_FILE_VARIABLE = "GENAI_CONFIG_FILE"
 ProviderKind = Literal["local", "openai", "azure", "openai-compatible"]
 
 
+class InvalidSettings(ValueError):
+    """The configuration is invalid; the message names every bad key."""
+
+
 class ModelSpec(BaseModel):
     """One model alias: which provider serves it and how to reach it."""
 
@@ -100,11 +104,13 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+        config_file = settings_cls.model_config.get("yaml_file") or os.environ.get(
+            CONFIG_FILE_VARIABLE
+        )
         sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
         if config_file:
             if not Path(config_file).is_file():
-                raise FileNotFoundError(f"{CONFIG_FILE_VARIABLE}: no such file: {config_file}")
+                raise InvalidSettings(f"{CONFIG_FILE_VARIABLE}: no such file: {config_file}")
             sources += (YamlConfigSettingsSource(settings_cls, yaml_file=config_file),)
         return sources
 
@@ -141,13 +147,14 @@ def describe_validation_error(error: ValidationError) -> list[str]:
     return lines
 
 
-class InvalidSettings(ValueError):
-    """The configuration is invalid; the message names every bad key."""
-
-
-def load_settings(**overrides: object) -> Settings:
+def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
+    """Settings from the environment, over `config_file` (default: $GENAI_CONFIG_FILE)."""
+    settings_cls = Settings
+    if config_file is not None:
+        config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": config_file})
+        settings_cls = type("Settings", (Settings,), {"model_config": config})
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return settings_cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = "\n  ".join(describe_validation_error(exc))
         raise InvalidSettings(f"invalid configuration:\n  {lines}") from None

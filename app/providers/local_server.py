@@ -63,6 +63,10 @@ class LocalModelServer:
         self._stopping = False
 
     @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 

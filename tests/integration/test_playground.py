@@ -1,0 +1,64 @@
+"""The LangServe playgrounds in headless Chromium (Debian's package) against the real platform."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+pytestmark = [pytest.mark.model, pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    page = await browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    await page.close()
+    assert errors == [], f"the page raised: {errors}"
+
+
+async def test_summarize_playground_streams_a_summary(platform_url: str, page: Page):
+    await page.goto(f"{platform_url}/summarize/playground/")
+    await page.locator("textarea").first.fill(
+        "The city council met on Monday and approved a new park on the river bank. "
+        "Construction starts in May and costs two million euros."
+    )
+    start = page.get_by_role("button", name="Start")
+    await start.click()
+    await expect(page.get_by_role("button", name="Stop")).to_be_visible(timeout=10_000)
+    await expect(start).to_be_visible(timeout=60_000)  # the stream has ended
+    text = await page.evaluate("document.body.innerText")
+    summary = text.split("\nOutput\n", 1)[1].split("Intermediate steps", 1)[0].strip()
+    assert len(summary.split()) >= 5, text
+
+
+AI_REPLY = """() => {
+    const roles = [...document.querySelectorAll("select")];
+    const ai = roles.find((role) => role.value === "ai");
+    const text = ai && ai.closest(".group").querySelector("textarea").value.trim();
+    return text && text.length > 5 ? text : null;
+}"""
+
+
+async def test_chat_playground_shows_the_models_reply(platform_url: str, page: Page):
+    await page.goto(f"{platform_url}/chat/playground/")
+    await page.get_by_placeholder("Send a message...").fill("Say hello to Ada.")
+    await page.keyboard.press("Enter")
+    reply = await page.wait_for_function(AI_REPLY, timeout=60_000)
+    assert len(await reply.json_value()) > 5
+    human = page.locator("textarea").filter(has_text="Say hello to Ada.")
+    await expect(human).to_have_count(1)

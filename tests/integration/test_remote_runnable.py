@@ -1,0 +1,37 @@
+"""LangServe's Python client, RemoteRunnable, against every route of the real platform."""
+
+from __future__ import annotations
+
+import pytest
+from langserve import RemoteRunnable
+
+from tests.integration.conftest import FAST
+from tests.integration.test_real_model import INPUTS, ROUTES
+
+pytestmark = pytest.mark.model
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_remote_runnable_invokes_every_route(platform_url: str, route: str):
+    remote = RemoteRunnable(f"{platform_url}/{route}", timeout=120)
+    output = await remote.ainvoke(INPUTS[route], config={"configurable": FAST})
+    assert isinstance(output, str) and output.strip()
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_remote_runnable_streams_every_route(platform_url: str, route: str):
+    remote = RemoteRunnable(f"{platform_url}/{route}", timeout=120)
+    chunks = [chunk async for chunk in remote.astream(INPUTS[route], config={"configurable": FAST})]
+    assert len(chunks) >= 3
+    assert "".join(chunks).strip()
+
+
+def test_remote_runnable_sync_client_works_too(platform_url: str):
+    remote = RemoteRunnable(f"{platform_url}/complete", timeout=120)
+    assert remote.invoke({"text": "Once upon a time"}, config={"configurable": FAST}).strip()
+
+
+async def test_remote_runnable_raises_with_the_real_error(platform_url: str):
+    remote = RemoteRunnable(f"{platform_url}/generate", timeout=120)
+    with pytest.raises(Exception, match="422"):
+        await remote.ainvoke({"prompt": ""})

@@ -1,0 +1,94 @@
+"""Settings come from GENAI_* variables over an optional YAML file; bad keys are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from app.settings import InvalidSettings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("GENAI_"):
+            monkeypatch.delenv(key)
+
+
+def test_defaults_serve_the_embedded_model_on_loopback():
+    settings = load_settings()
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.models["local"].provider == "local"
+    assert settings.resolved_database_url.startswith("sqlite:///")
+
+
+def test_environment_variables_override_with_nested_keys(monkeypatch):
+    monkeypatch.setenv("GENAI_PORT", "9001")
+    monkeypatch.setenv("GENAI_MODELS__LOCAL__PROVIDER", "local")
+    monkeypatch.setenv("GENAI_MODELS__VLLM__PROVIDER", "openai-compatible")
+    monkeypatch.setenv("GENAI_MODELS__VLLM__MODEL", "qwen")
+    monkeypatch.setenv("GENAI_MODELS__VLLM__BASE_URL", "http://127.0.0.1:8001/v1")
+    monkeypatch.setenv("GENAI_ROUTE_MODELS__SUMMARIZE", "vllm")
+    settings = load_settings()
+    assert settings.port == 9001
+    assert settings.models["vllm"].base_url == "http://127.0.0.1:8001/v1"
+    assert settings.model_for("summarize") == "vllm"
+    assert settings.model_for("chat") == "local"
+
+
+def test_yaml_file_is_read_and_environment_wins(monkeypatch, tmp_path: Path):
+    config = tmp_path / "genai.yaml"
+    config.write_text(
+        "port: 9100\n"
+        "max_tokens_limit: 512\n"
+        "models:\n"
+        "  local: {provider: local}\n"
+        "  gpt: {provider: openai, model: gpt-4o-mini}\n"
+    )
+    monkeypatch.setenv("GENAI_CONFIG_FILE", str(config))
+    monkeypatch.setenv("GENAI_PORT", "9200")
+    settings = load_settings()
+    assert settings.port == 9200
+    assert settings.max_tokens_limit == 512
+    assert set(settings.models) == {"local", "gpt"}
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"GENAI_PORT": "eighty"}, "GENAI_PORT"),
+        ({"GENAI_DEFAULT_MODEL": "gpt-9"}, "default_model"),
+        ({"GENAI_MODELS__X__PROVIDER": "openai-compatible"}, "GENAI_MODELS__X"),
+        ({"GENAI_MODELS__X__PROVIDER": "watsonx"}, "GENAI_MODELS__X__PROVIDER"),
+        ({"GENAI_MAX_BODY_BYTES": "10"}, "GENAI_MAX_BODY_BYTES"),
+        ({"GENAI_ROUTE_MODELS__CHAT": "nope"}, "route_models.chat"),
+    ],
+)
+def test_invalid_settings_name_the_bad_key(monkeypatch, variables, named):
+    for key, value in variables.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(InvalidSettings, match=named):
+        load_settings()
+
+
+def test_unknown_yaml_key_is_refused(monkeypatch, tmp_path: Path):
+    config = tmp_path / "genai.yaml"
+    config.write_text("prot: 9100\n")
+    monkeypatch.setenv("GENAI_CONFIG_FILE", str(config))
+    with pytest.raises(InvalidSettings, match="GENAI_PROT"):
+        load_settings()
+
+
+def test_genai_serve_refuses_to_start_on_bad_settings(monkeypatch, capsys):
+    monkeypatch.setenv("GENAI_PORT", "eighty")
+    assert main(["serve"]) == 2
+    assert "GENAI_PORT" in capsys.readouterr().err
+
+
+def test_genai_serve_names_a_missing_config_file(capsys, tmp_path: Path):
+    assert main(["serve", "--config", str(tmp_path / "absent.yaml")]) == 2
+    assert "absent.yaml" in capsys.readouterr().err
