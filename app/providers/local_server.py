@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import importlib.util
 import logging
+import signal
 import socket
 import sys
 import time
@@ -42,6 +44,15 @@ def bundled_model_path() -> Path:
     if not files:
         raise LocalModelUnavailable(f"No .gguf file in {folder}")
     return files[0]
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if the platform dies without stopping it (kill -9)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def free_loopback_port() -> int:
@@ -84,7 +95,11 @@ class LocalModelServer:
         self._log_file.parent.mkdir(parents=True, exist_ok=True)
         with self._log_file.open("ab") as log:
             self._process = await asyncio.create_subprocess_exec(
-                *self._command(), stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL
+                *self._command(),
+                stdout=log,
+                stderr=log,
+                stdin=asyncio.subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
             )
         await self._wait_until_ready()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 
 from app.providers.local_server import LocalModelServer, LocalModelUnavailable
 from app.settings import LocalModelSettings
+from tests.integration.conftest import platform_process
 
 pytestmark = pytest.mark.model
 
@@ -42,3 +44,47 @@ def test_a_missing_model_file_is_named(tmp_path: Path):
     settings = LocalModelSettings(path=tmp_path / "absent.gguf")
     with pytest.raises(LocalModelUnavailable, match=r"GENAI_LOCAL_MODEL_PATH.*absent\.gguf"):
         LocalModelServer(settings, tmp_path / "local.log")
+
+
+def test_the_child_does_not_outlive_a_killed_platform(tmp_path: Path):
+    with platform_process(tmp_path) as url:
+        platform_pid = _platform_pid(url)
+        children = _children(platform_pid)
+        assert children, "the platform runs the model server as its child"
+        os.kill(platform_pid, signal.SIGKILL)
+        for _ in range(100):
+            if not any(_alive(pid) for pid in children):
+                break
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in children)
+
+
+def _platform_pid(url: str) -> int:
+    port = url.rsplit(":", 1)[1]
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0") if _alive(int(proc.name)) else []
+            if b"serve" in cmdline and port.encode() in cmdline:
+                return int(proc.name)
+    raise AssertionError("no platform process found")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                stat = (proc / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(proc.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

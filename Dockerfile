@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+# Multi-stage: compilers stay in the build stage; the runtime image runs as a non-root user.
+ARG PYTHON_VERSION=3.11
+
+FROM python:${PYTHON_VERSION}-slim AS build
+# EXTRAS=local includes the embedded model (llama-cpp-python builds from source: ~5 min).
+ARG EXTRAS=local
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential cmake \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY app app
+COPY chains chains
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}"
+
+FROM python:${PYTHON_VERSION}-slim
+RUN useradd --create-home --uid 10001 genai \
+    && mkdir /data && chown genai /data
+COPY --from=build /opt/venv /opt/venv
+COPY prompts /app/prompts
+ENV PATH=/opt/venv/bin:$PATH \
+    GENAI_HOST=0.0.0.0 \
+    GENAI_PORT=8000 \
+    GENAI_DATA_DIR=/data \
+    GENAI_PROMPTS_DIR=/app/prompts
+WORKDIR /app
+USER genai
+EXPOSE 8000
+VOLUME ["/data"]
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"
+CMD ["genai", "serve"]
