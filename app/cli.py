@@ -1,49 +1,221 @@
-"""The `genai` command line."""
+"""The `genai` command line: serve, and manage tenants, keys and usage in the database."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 
-from app.settings import CONFIG_FILE_VARIABLE, InvalidSettings, load_settings
+from app.errors import PlatformError
+from app.services import key_hasher, open_database
+from app.settings import CONFIG_FILE_VARIABLE, InvalidSettings, Settings, load_settings
+from app.tenants.models import KeyCreate, TenantChanges, TenantCreate
+from app.tenants.service import TenantService
+from app.usage.ledger import UsageFilter, UsageLedger
 
 
-def _serve(args: argparse.Namespace) -> int:
-    overrides = {key: value for key in ("host", "port") if (value := getattr(args, key))}
-    try:
-        settings = load_settings(args.config, **overrides)
-    except InvalidSettings as exc:
-        print(f"genai: {exc}", file=sys.stderr)
-        return 2
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     from app.main import create_app
 
     app = create_app(settings)
-    print(f"genai-platform serving on http://{settings.host}:{settings.port}", flush=True)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"genai-platform serving on {base}", flush=True)
+    admin_key = app.state.services.local_admin_key
+    if settings.auth_enabled and admin_key:
+        print(f"Open {base}/?token={admin_key} (local admin key, kept in {settings.data_dir})")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0
 
 
+def _tenants(settings: Settings) -> TenantService:
+    return TenantService(open_database(settings), key_hasher(settings))
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    cells = [[("" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    lines = [columns, *cells]
+    return "\n".join(
+        "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in lines
+    )
+
+
+def _spec(args: argparse.Namespace, fields: Sequence[str]) -> dict[str, Any]:
+    values = {field: getattr(args, field, None) for field in fields}
+    return {field: value for field, value in values.items() if value is not None}
+
+
+TENANT_FIELDS = ("name", "rpm", "tpm", "max_concurrent", "budget_usd", "budget_period",
+                 "allowed_routes", "allowed_models")  # fmt: skip
+KEY_LIMITS = ("rpm", "tpm", "max_concurrent")
+
+
+def _tenants_create(settings: Settings, args: argparse.Namespace) -> int:
+    tenant = _tenants(settings).create_tenant(
+        TenantCreate(id=args.id, **_spec(args, TENANT_FIELDS))
+    )
+    print(_table([tenant.model_dump()], ["id", "name", *TENANT_FIELDS[1:]]))
+    return 0
+
+
+def _tenants_list(settings: Settings, args: argparse.Namespace) -> int:
+    tenants = [tenant.model_dump() for tenant in _tenants(settings).list_tenants()]
+    print(_table(tenants, ["id", "name", *TENANT_FIELDS[1:]]))
+    return 0
+
+
+def _tenants_update(settings: Settings, args: argparse.Namespace) -> int:
+    changes = TenantChanges(**_spec(args, TENANT_FIELDS))
+    tenant = _tenants(settings).update_tenant(args.id, changes)
+    print(_table([tenant.model_dump()], ["id", "name", *TENANT_FIELDS[1:]]))
+    return 0
+
+
+def _keys_create(settings: Settings, args: argparse.Namespace) -> int:
+    expires_at = (
+        datetime.now(UTC) + timedelta(days=args.expires_in_days) if args.expires_in_days else None
+    )
+    spec = KeyCreate(
+        name=args.name, admin=args.admin, expires_at=expires_at, **_spec(args, KEY_LIMITS)
+    )
+    created = _tenants(settings).create_key(args.tenant, spec)
+    print(f"Created key {created.id} for tenant {created.tenant_id}; it is shown only once:")
+    print(created.key)
+    return 0
+
+
+def _keys_list(settings: Settings, args: argparse.Namespace) -> int:
+    keys = [key.model_dump() for key in _tenants(settings).list_keys(args.tenant)]
+    print(_table(keys, ["id", "tenant_id", "name", "admin", *KEY_LIMITS, "expires_at",
+                        "revoked_at"]))  # fmt: skip
+    return 0
+
+
+def _keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    key = _tenants(settings).revoke_key(args.key_id)
+    print(f"Revoked key {key.id} of tenant {key.tenant_id}.")
+    return 0
+
+
+def _usage(settings: Settings, args: argparse.Namespace) -> int:
+    engine = open_database(settings)
+    where = UsageFilter(
+        tenant_id=args.tenant, since=args.since, until=args.until, route=args.route,
+        model=args.model,
+    )  # fmt: skip
+    records = UsageLedger(engine).query(where)
+    columns = ["created_at", "tenant_id", "route", "model", "status", "input_tokens",
+               "output_tokens", "token_source", "cost_usd", "latency_ms"]  # fmt: skip
+    print(_table(records, columns))
+    print(
+        f"{len(records)} requests, {sum(r['input_tokens'] for r in records)} input tokens, "
+        f"{sum(r['output_tokens'] for r in records)} output tokens, "
+        f"${sum(r['cost_usd'] for r in records):.6f}"
+    )
+    return 0
+
+
+def _csv(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _add_limits(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rpm", type=int, help="requests per minute")
+    parser.add_argument("--tpm", type=int, help="tokens per minute")
+    parser.add_argument("--max-concurrent", type=int, help="requests at once")
+
+
+def _add_tenant_fields(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name")
+    _add_limits(parser)
+    parser.add_argument("--budget-usd", type=float, help="budget per period, in USD")
+    parser.add_argument("--budget-period", choices=["day", "month"])
+    parser.add_argument("--allowed-routes", type=_csv, help="comma-separated; default: all")
+    parser.add_argument("--allowed-models", type=_csv, help="comma-separated; default: all")
+
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genai", description="genai-platform")
+    parser.add_argument("--config", type=Path, help=f"YAML settings file ({CONFIG_FILE_VARIABLE})")
     commands = parser.add_subparsers(dest="command", required=True)
+
     serve = commands.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host", help="address to listen on (GENAI_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (GENAI_PORT)")
-    serve.add_argument("--config", type=Path, help=f"YAML settings file ({CONFIG_FILE_VARIABLE})")
+    serve.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
+
+    tenants = commands.add_parser("tenants", help="client apps").add_subparsers(
+        dest="action", required=True
+    )
+    create = tenants.add_parser("create", help="add a tenant")
+    create.add_argument("id", help="lowercase slug, e.g. partner-a")
+    _add_tenant_fields(create)
+    create.set_defaults(run=_tenants_create)
+    tenants.add_parser("list", help="list tenants").set_defaults(run=_tenants_list)
+    update = tenants.add_parser("update", help="change a tenant")
+    update.add_argument("id")
+    _add_tenant_fields(update)
+    update.set_defaults(run=_tenants_update)
+
+    keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
+    key_create = keys.add_parser("create", help="add a key (printed once, as the last line)")
+    key_create.add_argument("--tenant", required=True)
+    key_create.add_argument("--name", required=True)
+    key_create.add_argument("--admin", action="store_true", help="may use /admin")
+    key_create.add_argument("--expires-in-days", type=float)
+    _add_limits(key_create)
+    key_create.set_defaults(run=_keys_create)
+    key_list = keys.add_parser("list", help="list keys (never their secrets)")
+    key_list.add_argument("--tenant")
+    key_list.set_defaults(run=_keys_list)
+    revoke = keys.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(run=_keys_revoke)
+
+    usage = commands.add_parser("usage", help="print the usage ledger")
+    usage.add_argument("--tenant")
+    usage.add_argument("--route")
+    usage.add_argument("--model")
+    usage.add_argument("--since", type=datetime.fromisoformat, help="ISO time")
+    usage.add_argument("--until", type=datetime.fromisoformat, help="ISO time")
+    usage.set_defaults(run=_usage)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    overrides = {key: value for key in ("host", "port") if (value := getattr(args, key, None))}
+    try:
+        settings = load_settings(args.config, **overrides)
+        run: Command = args.run
+        return run(settings, args)
+    except InvalidSettings as exc:
+        print(f"genai: {exc}", file=sys.stderr)
+        return 2
+    except (PlatformError, ValidationError) as exc:
+        message = exc.message if isinstance(exc, PlatformError) else _first_error(exc)
+        print(f"genai: {message}", file=sys.stderr)
+        return 1
+
+
+def _first_error(exc: ValidationError) -> str:
+    problem = exc.errors()[0]
+    field = ".".join(str(part) for part in problem["loc"])
+    return f"--{field.replace('_', '-')}: {problem['msg']}"
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@
     PlatformError                 500 internal_error
     ├── InvalidRequest            422 invalid_request_error   (names the field)
     ├── PayloadTooLarge           413 invalid_request_error
+    ├── Unauthorized              401 authentication_error    (WWW-Authenticate: Bearer)
+    ├── Forbidden                 403 permission_error
+    ├── RateLimited               429 rate_limit_error        (Retry-After, X-RateLimit-*)
     ├── NotFound                  404 not_found_error
     ├── ServiceUnavailable        503 service_unavailable
     └── ProviderError             502 provider_error
@@ -71,6 +74,28 @@ class InvalidRequest(PlatformError):
 class PayloadTooLarge(PlatformError):
     status_code = 413
     type = "invalid_request_error"
+
+
+class Unauthorized(PlatformError):
+    status_code = 401
+    type = "authentication_error"
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("code", "invalid_api_key")
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(message, **kwargs)
+
+
+class Forbidden(PlatformError):
+    status_code = 403
+    type = "permission_error"
+
+
+class RateLimited(PlatformError):
+    """A limit or budget of the caller's tenant or key; headers say when to retry."""
+
+    status_code = 429
+    type = "rate_limit_error"
 
 
 class NotFound(PlatformError):

@@ -7,6 +7,7 @@ named by `GENAI_CONFIG_FILE` (or `genai serve --config`). Everything is validate
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
@@ -41,6 +42,8 @@ class ModelSpec(BaseModel):
     azure_endpoint: str | None = None
     api_version: str | None = None
     timeout: float = Field(60.0, gt=0, description="Seconds before the upstream call fails.")
+    input_price_per_million: float = Field(0.0, ge=0, description="USD per 1M input tokens.")
+    output_price_per_million: float = Field(0.0, ge=0, description="USD per 1M output tokens.")
 
     @model_validator(mode="after")
     def _check_provider_fields(self) -> ModelSpec:
@@ -86,6 +89,13 @@ class Settings(BaseSettings):
     local_model: LocalModelSettings = Field(default_factory=LocalModelSettings)
     local_model_path: Path | None = Field(None, description="Shortcut for local_model.path.")
 
+    auth_enabled: bool = Field(
+        True, description="Keys required on every route but /health and /ready."
+    )
+    secret_key: SecretStr | None = Field(
+        None, description="Keys are hashed with it; default: a random one kept in data_dir."
+    )
+    session_cookie_hours: float = Field(12.0, gt=0, description="Browser session lifetime.")
     max_body_bytes: int = Field(1_000_000, ge=1024)
     summarize_chunk_chars: int = Field(
         3000, ge=200, description="Texts longer than this are summarized map-reduce."
@@ -125,6 +135,10 @@ class Settings(BaseSettings):
         for route, alias in self.route_models.items():
             if alias not in self.models:
                 raise ValueError(f"route_models.{route}: '{alias}' is not one of the models")
+        if not self.auth_enabled and not is_loopback(self.host):
+            raise ValueError(
+                f"auth_enabled: may be false only on a loopback host, not on '{self.host}'"
+            )
         if self.local_model_path is not None:
             self.local_model.path = self.local_model_path
         return self
@@ -135,6 +149,15 @@ class Settings(BaseSettings):
 
     def model_for(self, use_case: str) -> str:
         return self.route_models.get(use_case, self.default_model)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def describe_validation_error(error: ValidationError) -> list[str]:

@@ -21,7 +21,8 @@ from pydantic import BaseModel, Field
 
 from app.schema import optional
 from app.storage.chat_history import INTERRUPTED
-from chains.registry import ChainContext, UseCase
+from app.tenants.bootstrap import LOCAL_TENANT
+from chains.registry import TENANT_ID, ChainContext, UseCase
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
@@ -56,9 +57,11 @@ def build(context: ChainContext) -> Runnable[Any, str]:
     history_tokens = context.settings.chat_history_tokens
 
     async def converse(inputs: dict[str, Any], config: RunnableConfig) -> AsyncIterator[str]:
-        session_id = config.get("configurable", {}).get("session_id")
+        configurable = config.get("configurable", {})
+        session_id = configurable.get("session_id")
+        tenant_id = configurable.get(TENANT_ID, LOCAL_TENANT)
         new_messages = convert_to_messages(inputs["messages"])
-        history = await store.aload(session_id) if session_id else []
+        history = await store.aload(tenant_id, session_id) if session_id else []
         history = trim_messages(
             history,
             max_tokens=history_tokens,
@@ -79,7 +82,7 @@ def build(context: ChainContext) -> Runnable[Any, str]:
                 stored = AIMessage(content="".join(reply))
                 if not finished:
                     stored.response_metadata[INTERRUPTED] = True
-                await store.aappend_turn(session_id, new_messages, stored)
+                await store.aappend_turn(tenant_id, session_id, new_messages, stored)
 
     # The reply is text: the chat playground renders only text or AIMessage outputs, and the
     # AIMessage schema of current pydantic is not one it recognises.

@@ -24,6 +24,9 @@ from app.settings import Settings
 from app.storage.chat_history import ChatHistoryStore
 from chains.prompts import load_prompt
 
+#: The server sets it in every run's `configurable` (clients cannot): the caller's tenant.
+TENANT_ID = "tenant_id"
+
 #: An input field several use cases share: an optional word limit.
 MaxWords = optional(Annotated[int, Field(ge=1, le=5000)])
 

@@ -25,6 +25,7 @@ def make_settings(tmp_path: Path) -> MakeSettings:
 
     def make(**overrides: Any) -> Settings:
         overrides.setdefault("data_dir", tmp_path)
+        overrides.setdefault("auth_enabled", False)  # tests of auth turn it on
         return Settings(**overrides)
 
     return make

@@ -1,32 +1,40 @@
-"""Mount a use case's runnable with LangServe's routes, closing LangServe's error gap.
+"""Mount a use case's runnable with LangServe's routes, metered and with honest errors.
 
 The routes and their names are LangServe's own (`invoke`, `batch`, `stream`, `stream_log`,
 `stream_events`, the schemas, the playground, and each under `c/{config_hash}/` for
 playground share links), so `RemoteRunnable` and the playground work unchanged. They are
-registered here around one `APIHandler` rather than by `add_routes` so that a stream which
-fails carries the real status and message instead of LangServe's fixed "Internal Server Error".
+registered here around one `APIHandler` rather than by `add_routes` so that each run:
+- is admitted against its tenant's limits and allow-lists, and metered into the ledger;
+- gets its tenant passed in `configurable.tenant_id`, which clients cannot set;
+- ends a failed stream with the real status and message, not LangServe's fixed 500.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from langchain_core.runnables import Runnable
 from langserve import APIHandler
 
-from app.errors import sse_error_event
-from chains.registry import UseCase
+from app.api.deps import CurrentPrincipal, ServicesDep, route_guard
+from app.errors import as_platform_error, sse_error_event
+from app.usage.meter import RequestMeter
+from app.usage.metering import Metering
+from chains.registry import TENANT_ID, UseCase
 
 HandlerCall = Callable[..., Awaitable[Response]]
+Events = AsyncIterator[dict[str, Any]]
 
 _POST_ENDPOINTS = ("invoke", "batch", "stream", "stream_log", "stream_events")
 _STREAMING_ENDPOINTS = ("stream", "stream_log", "stream_events")
 _GET_ENDPOINTS = ("input_schema", "output_schema", "config_schema")
+CLIENT_CLOSED_REQUEST = 499
 
 
-async def with_real_errors(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+async def with_real_errors(events: Events) -> Events:
     """Replace LangServe's fixed error event by one describing the exception it re-raises next."""
     async for event in events:
         if event.get("event") != "error":
@@ -41,12 +49,67 @@ async def with_real_errors(events: AsyncIterator[dict[str, Any]]) -> AsyncIterat
         return
 
 
-def _endpoint(call: HandlerCall, *, streaming: bool) -> Callable[..., Awaitable[Response]]:
-    async def endpoint(request: Request, config_hash: str = "") -> Response:
-        response = await call(request, config_hash=config_hash)
+async def metered(events: Events, meter: RequestMeter, metering: Metering) -> Events:
+    """Pass the events on; when the stream ends, however it ends, close the meter."""
+    status = CLIENT_CLOSED_REQUEST  # unless the stream reaches `end` or an error event
+    try:
+        async for event in events:
+            if event.get("event") == "end":
+                status = 200
+            elif event.get("event") == "error":
+                status = int(json.loads(event["data"]).get("status_code", 500))
+            yield event
+    finally:
+        metering.close(meter, status, interrupted=status != 200)
+
+
+async def _request_body(request: Request) -> dict[str, Any] | None:
+    try:
+        body = await request.json()
+    except ValueError:
+        return None  # LangServe answers it with a 422
+    return body if isinstance(body, dict) else None
+
+
+def _metered_endpoint(
+    call: HandlerCall, route: str, *, streaming: bool
+) -> Callable[..., Awaitable[Response]]:
+    async def endpoint(
+        request: Request, principal: CurrentPrincipal, services: ServicesDep, config_hash: str = ""
+    ) -> Response:
+        body = await _request_body(request)
+        if body is None:
+            return await call(request, config_hash=config_hash)
+        config = body.get("config") if isinstance(body.get("config"), dict) else {}
+        configurable = config.get("configurable") or {}
+        inputs = body["inputs"] if isinstance(body.get("inputs"), list) else [body.get("input")]
+        metering = services.metering
+        meter = await metering.open(
+            principal, route, inputs, configurable, request.headers.get("x-request-id")
+        )
+        server_config = {
+            "callbacks": [meter],
+            "configurable": {TENANT_ID: principal.tenant.id},
+        }
+        try:
+            response = await call(request, config_hash=config_hash, server_config=server_config)
+        except Exception as exc:
+            metering.close(meter, as_platform_error(exc).status_code, interrupted=False)
+            raise
         if streaming:
-            response.body_iterator = with_real_errors(response.body_iterator)  # type: ignore[attr-defined]
+            events = with_real_errors(response.body_iterator)  # type: ignore[attr-defined]
+            response.body_iterator = metered(events, meter, metering)  # type: ignore[attr-defined]
+        else:
+            metering.close(meter, response.status_code, interrupted=False)
+        response.headers["X-Request-Id"] = meter.request_id
         return response
+
+    return endpoint
+
+
+def _plain_endpoint(call: HandlerCall) -> Callable[..., Awaitable[Response]]:
+    async def endpoint(request: Request, config_hash: str = "") -> Response:
+        return await call(request, config_hash=config_hash)
 
     return endpoint
 
@@ -64,15 +127,22 @@ def mount_use_case(app: FastAPI, use_case: UseCase, runnable: Runnable[Any, Any]
         "output_schema": handler.output_schema,
         "config_schema": handler.config_schema,
     }
-    tags: list[str | Any] = [use_case.name]
+    guard = [Depends(route_guard(use_case.name))]
+    tags: list[Any] = [use_case.name]
     for base in (path, f"{path}/c/{{config_hash}}"):
         for name in _POST_ENDPOINTS:
-            endpoint = _endpoint(methods[name], streaming=name in _STREAMING_ENDPOINTS)
-            app.add_api_route(f"{base}/{name}", endpoint, methods=["POST"], tags=tags)
-        for name in _GET_ENDPOINTS:
-            app.add_api_route(
-                f"{base}/{name}", _endpoint(methods[name], streaming=False), tags=tags
+            endpoint = _metered_endpoint(
+                methods[name], use_case.name, streaming=name in _STREAMING_ENDPOINTS
             )
+            app.add_api_route(
+                f"{base}/{name}", endpoint, methods=["POST"], tags=tags, dependencies=guard
+            )
+        for name in _GET_ENDPOINTS:
+            endpoint = _plain_endpoint(methods[name])
+            app.add_api_route(f"{base}/{name}", endpoint, tags=tags, dependencies=guard)
         app.add_api_route(
-            f"{base}/playground/{{file_path:path}}", handler.playground, include_in_schema=False
+            f"{base}/playground/{{file_path:path}}",
+            handler.playground,
+            include_in_schema=False,
+            dependencies=guard,
         )

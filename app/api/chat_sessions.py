@@ -1,26 +1,45 @@
-"""Read or clear a chat session kept by the server."""
+"""The caller's chat sessions kept by the server: list, read, clear. Other tenants' are 404."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from langchain_core.messages import message_to_dict
 
-from app.api.deps import HistoryDep
+from app.api.deps import CurrentPrincipal, ServicesDep, route_guard
+from app.errors import NotFound
 from chains.chat import SESSION_ID_PATTERN
 
-router = APIRouter(prefix="/chat/history", tags=["chat"])
+router = APIRouter(prefix="/chat", tags=["chat"], dependencies=[Depends(route_guard("chat"))])
 
 SessionIdQuery = Annotated[
     str, Query(pattern=SESSION_ID_PATTERN, description="The session_id the chat was run with.")
 ]
 
 
-@router.get("")
-async def read_history(session_id: SessionIdQuery, history: HistoryDep) -> dict[str, Any]:
-    messages = await history.aload(session_id)
+def _no_session(session_id: str) -> NotFound:
+    return NotFound(f"No chat session '{session_id}'.", param="session_id", code="no_session")
+
+
+@router.get("/sessions")
+async def list_sessions(principal: CurrentPrincipal, services: ServicesDep) -> dict[str, Any]:
+    return {"sessions": await services.history.asessions(principal.tenant.id)}
+
+
+@router.get("/history")
+async def read_history(
+    session_id: SessionIdQuery, principal: CurrentPrincipal, services: ServicesDep
+) -> dict[str, Any]:
+    messages = await services.history.aload(principal.tenant.id, session_id)
+    if not messages:
+        raise _no_session(session_id)
     return {"session_id": session_id, "messages": [message_to_dict(m) for m in messages]}
 
 
-@router.delete("")
-async def clear_history(session_id: SessionIdQuery, history: HistoryDep) -> dict[str, Any]:
-    return {"session_id": session_id, "deleted": await history.aclear(session_id)}
+@router.delete("/history")
+async def clear_history(
+    session_id: SessionIdQuery, principal: CurrentPrincipal, services: ServicesDep
+) -> dict[str, Any]:
+    deleted = await services.history.aclear(principal.tenant.id, session_id)
+    if not deleted:
+        raise _no_session(session_id)
+    return {"session_id": session_id, "deleted": deleted}

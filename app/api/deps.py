@@ -1,20 +1,49 @@
-"""Typed dependencies: services built once at startup, kept on `app.state`."""
+"""Typed dependencies: the services built at startup, and who is calling."""
 
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.providers.pool import ProviderPool
-from app.storage.chat_history import ChatHistoryStore
+from app.errors import Forbidden
+from app.services import Services
+from app.tenants.models import Principal
 
 
-def _providers(request: Request) -> ProviderPool:
-    return request.app.state.providers
+def _services(request: Request) -> Services:
+    return request.app.state.services
 
 
-def _history(request: Request) -> ChatHistoryStore:
-    return request.app.state.history
+ServicesDep = Annotated[Services, Depends(_services)]
 
 
-ProvidersDep = Annotated[ProviderPool, Depends(_providers)]
-HistoryDep = Annotated[ChatHistoryStore, Depends(_history)]
+async def current_principal(request: Request, services: ServicesDep) -> Principal:
+    principal = await services.authenticator.principal(request)
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def admin_principal(principal: CurrentPrincipal) -> Principal:
+    if not principal.admin:
+        raise Forbidden("This needs an admin key.", code="admin_required")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
+
+
+def route_guard(route: str):  # type: ignore[no-untyped-def]
+    """A dependency admitting only tenants whose route allow-list names `route`."""
+
+    async def guard(principal: CurrentPrincipal) -> Principal:
+        if not principal.may_use_route(route):
+            allowed = ", ".join(principal.tenant.allowed_routes or [])
+            raise Forbidden(
+                f"Tenant '{principal.tenant.id}' may not use /{route}; allowed: {allowed}.",
+                code="route_not_allowed",
+            )
+        return principal
+
+    return guard

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api.deps import ProvidersDep
+from app.api.deps import ServicesDep
 from app.errors import ServiceUnavailable
 
 router = APIRouter(tags=["health"])
@@ -15,9 +15,9 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/ready")
-async def ready(providers: ProvidersDep) -> dict[str, str]:
+async def ready(services: ServicesDep) -> dict[str, str]:
     """The default model's provider answers."""
-    problem = await providers.readiness_problem()
+    problem = await services.providers.readiness_problem()
     if problem:
         raise ServiceUnavailable(problem, code="not_ready")
     return {"status": "ready"}

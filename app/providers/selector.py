@@ -21,6 +21,9 @@ from pydantic import Field, WithJsonSchema
 from app.errors import InvalidRequest
 from app.schema import optional
 
+#: Run metadata naming the alias a model call went to (read by the usage meter).
+MODEL_ALIAS_METADATA = "model_alias"
+
 
 class ModelSelector(DynamicRunnable):
     models: dict[str, BaseChatModel]
@@ -70,7 +73,8 @@ class ModelSelector(DynamicRunnable):
             "temperature": self.default_temperature if temperature is None else temperature,
             "max_tokens": self.default_max_tokens if max_tokens is None else max_tokens,
         }
-        return self.models[alias].bind(**params), config
+        metadata = {**config.get("metadata", {}), MODEL_ALIAS_METADATA: alias}
+        return self.models[alias].bind(**params), {**config, "metadata": metadata}
 
 
 @functools.cache

@@ -1,8 +1,9 @@
-"""Chat sessions kept by the server: each turn (new messages + reply) is written at once.
+"""Chat sessions kept by the server, scoped to a tenant: each turn is written at once.
 
-A turn is stored in one transaction when the reply ends, however it ends. A crash before that
-stores nothing, so a history never ends with an unanswered message; a reply cut short by a
-disconnect or an error is stored with what was produced and marked interrupted.
+A turn (new messages + reply) is stored in one transaction when the reply ends, however it
+ends. A crash before that stores nothing, so a history never ends with an unanswered message;
+a reply cut short by a disconnect or an error is stored with what was produced and marked
+interrupted.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from datetime import UTC, datetime
 
 import anyio
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
-from sqlalchemy import Boolean, DateTime, Engine, Integer, String, Text, delete, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session
 
-from app.storage.database import Base
+from app.storage.tables import ChatMessageRow
 
 INTERRUPTED = "interrupted"
 
@@ -30,36 +31,43 @@ def _log_failure(write: asyncio.Future[None]) -> None:
         logger.error("storing a chat turn failed", exc_info=write.exception())
 
 
-class ChatMessageRow(Base):
-    __tablename__ = "chat_messages"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    session_id: Mapped[str] = mapped_column(String(128), index=True)
-    message: Mapped[str] = mapped_column(Text)
-    interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
 class ChatHistoryStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def load(self, session_id: str) -> list[BaseMessage]:
+    def load(self, tenant_id: str, session_id: str) -> list[BaseMessage]:
         with Session(self._engine) as session:
             rows = session.scalars(
-                select(ChatMessageRow)
+                select(ChatMessageRow.message)
+                .where(ChatMessageRow.tenant_id == tenant_id)
                 .where(ChatMessageRow.session_id == session_id)
                 .order_by(ChatMessageRow.id)
             ).all()
-        return messages_from_dict([json.loads(row.message) for row in rows])
+        return messages_from_dict([json.loads(row) for row in rows])
+
+    def sessions(self, tenant_id: str) -> list[str]:
+        with Session(self._engine) as session:
+            return list(
+                session.scalars(
+                    select(ChatMessageRow.session_id)
+                    .distinct()
+                    .where(ChatMessageRow.tenant_id == tenant_id)
+                    .order_by(ChatMessageRow.session_id)
+                )
+            )
 
     def append_turn(
-        self, session_id: str, new_messages: Sequence[BaseMessage], reply: BaseMessage
+        self,
+        tenant_id: str,
+        session_id: str,
+        new_messages: Sequence[BaseMessage],
+        reply: BaseMessage,
     ) -> None:
         interrupted = bool(reply.response_metadata.get(INTERRUPTED))
         now = datetime.now(UTC)
         rows = [
             ChatMessageRow(
+                tenant_id=tenant_id,
                 session_id=session_id,
                 message=json.dumps(message_to_dict(message)),
                 interrupted=interrupted and message is reply,
@@ -70,26 +78,35 @@ class ChatHistoryStore:
         with Session(self._engine) as session, session.begin():
             session.add_all(rows)
 
-    def clear(self, session_id: str) -> int:
+    def clear(self, tenant_id: str, session_id: str) -> int:
         with Session(self._engine) as session, session.begin():
             result = session.execute(
-                delete(ChatMessageRow).where(ChatMessageRow.session_id == session_id)
+                delete(ChatMessageRow)
+                .where(ChatMessageRow.tenant_id == tenant_id)
+                .where(ChatMessageRow.session_id == session_id)
             )
-        return int(result.rowcount or 0)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def aload(self, session_id: str) -> list[BaseMessage]:
-        return await anyio.to_thread.run_sync(self.load, session_id)
+    async def aload(self, tenant_id: str, session_id: str) -> list[BaseMessage]:
+        return await anyio.to_thread.run_sync(self.load, tenant_id, session_id)
+
+    async def asessions(self, tenant_id: str) -> list[str]:
+        return await anyio.to_thread.run_sync(self.sessions, tenant_id)
+
+    async def aclear(self, tenant_id: str, session_id: str) -> int:
+        return await anyio.to_thread.run_sync(self.clear, tenant_id, session_id)
 
     async def aappend_turn(
-        self, session_id: str, new_messages: Sequence[BaseMessage], reply: BaseMessage
+        self,
+        tenant_id: str,
+        session_id: str,
+        new_messages: Sequence[BaseMessage],
+        reply: BaseMessage,
     ) -> None:
         """Store the turn even while the request is being cancelled (client gone): the write
         runs in a worker thread that finishes whatever happens to the awaiting task."""
         write = asyncio.get_running_loop().run_in_executor(
-            None, self.append_turn, session_id, new_messages, reply
+            None, self.append_turn, tenant_id, session_id, new_messages, reply
         )
         write.add_done_callback(_log_failure)
         await asyncio.shield(write)
-
-    async def aclear(self, session_id: str) -> int:
-        return await anyio.to_thread.run_sync(self.clear, session_id)

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -18,9 +19,25 @@ from app.providers.local_server import free_loopback_port
 STARTUP_SECONDS = 180
 
 
+@dataclass(frozen=True)
+class RunningPlatform:
+    url: str
+    admin_key: str
+    data_dir: Path
+    pid: int
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_key}"}
+
+    def client(self, key: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {key or self.admin_key}"}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=120)
+
+
 @contextmanager
-def platform_process(data_dir: Path, **env: str) -> Iterator[str]:
-    """Run `genai serve` with its data in data_dir until /ready answers; yields its URL."""
+def platform_process(data_dir: Path, **env: str) -> Iterator[RunningPlatform]:
+    """Run `genai serve` with its data in data_dir until /ready answers."""
     port = free_loopback_port()
     clean_env = {key: value for key, value in os.environ.items() if not key.startswith("GENAI_")}
     clean_env.update(GENAI_DATA_DIR=str(data_dir), **env)
@@ -35,7 +52,8 @@ def platform_process(data_dir: Path, **env: str) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, data_dir)
-        yield url
+        admin_key = (data_dir / "admin-key").read_text().strip()
+        yield RunningPlatform(url, admin_key, data_dir, process.pid)
     finally:
         process.terminate()
         try:
@@ -62,10 +80,10 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], data_dir: Path) -> N
 
 
 @pytest.fixture(scope="session")
-def platform_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
     """One real platform for the session, on the embedded SmolLM2 model."""
-    with platform_process(tmp_path_factory.mktemp("platform")) as url:
-        yield url
+    with platform_process(tmp_path_factory.mktemp("platform")) as running:
+        yield running
 
 
 #: Deterministic and short: temperature 0 and few tokens keep the real model fast.

@@ -47,8 +47,8 @@ def test_a_missing_model_file_is_named(tmp_path: Path):
 
 
 def test_the_child_does_not_outlive_a_killed_platform(tmp_path: Path):
-    with platform_process(tmp_path) as url:
-        platform_pid = _platform_pid(url)
+    with platform_process(tmp_path) as running:
+        platform_pid = running.pid
         children = _children(platform_pid)
         assert children, "the platform runs the model server as its child"
         os.kill(platform_pid, signal.SIGKILL)
@@ -57,16 +57,6 @@ def test_the_child_does_not_outlive_a_killed_platform(tmp_path: Path):
                 break
             time.sleep(0.1)
         assert not any(_alive(pid) for pid in children)
-
-
-def _platform_pid(url: str) -> int:
-    port = url.rsplit(":", 1)[1]
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0") if _alive(int(proc.name)) else []
-            if b"serve" in cmdline and port.encode() in cmdline:
-                return int(proc.name)
-    raise AssertionError("no platform process found")
 
 
 def _children(pid: int) -> list[int]:

@@ -31,8 +31,15 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     assert errors == [], f"the page raised: {errors}"
 
 
-async def test_summarize_playground_streams_a_summary(platform_url: str, page: Page):
-    await page.goto(f"{platform_url}/summarize/playground/")
+async def signed_in(page: Page, platform) -> None:
+    """Trade the key for a session cookie once, as a person opening the printed URL does."""
+    await page.goto(f"{platform.url}/?token={platform.admin_key}")
+    await expect(page.get_by_text("Signed in as tenant local")).to_be_visible()
+
+
+async def test_summarize_playground_streams_a_summary(platform, page: Page):
+    await signed_in(page, platform)
+    await page.goto(f"{platform.url}/summarize/playground/")
     await page.locator("textarea").first.fill(
         "The city council met on Monday and approved a new park on the river bank. "
         "Construction starts in May and costs two million euros."
@@ -54,8 +61,9 @@ AI_REPLY = """() => {
 }"""
 
 
-async def test_chat_playground_shows_the_models_reply(platform_url: str, page: Page):
-    await page.goto(f"{platform_url}/chat/playground/")
+async def test_chat_playground_shows_the_models_reply(platform, page: Page):
+    await signed_in(page, platform)
+    await page.goto(f"{platform.url}/chat/playground/")
     await page.get_by_placeholder("Send a message...").fill("Say hello to Ada.")
     await page.keyboard.press("Enter")
     reply = await page.wait_for_function(AI_REPLY, timeout=60_000)

@@ -27,8 +27,8 @@ ROUTES = list(INPUTS)
 
 
 @pytest.fixture
-async def client(platform_url: str):
-    async with httpx.AsyncClient(base_url=platform_url, timeout=120) as client:
+async def client(platform):
+    async with platform.client() as client:
         yield client
 
 
@@ -113,11 +113,11 @@ async def test_chat_session_remembers_a_fact_across_requests(client: httpx.Async
 
 
 async def test_chat_session_survives_a_server_restart(tmp_path: Path):
-    with platform_process(tmp_path) as url:
-        async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+    with platform_process(tmp_path) as running:
+        async with running.client() as client:
             await client.post("/chat/invoke", json=chat("The secret word is banana.", "kept"))
-    with platform_process(tmp_path) as url:
-        async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+    with platform_process(tmp_path) as running:
+        async with running.client() as client:
             reply = await client.post("/chat/invoke", json=chat("What is the secret word?", "kept"))
             assert "banana" in reply.json()["output"].lower()
 

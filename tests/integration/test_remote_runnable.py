@@ -12,26 +12,26 @@ pytestmark = pytest.mark.model
 
 
 @pytest.mark.parametrize("route", ROUTES)
-async def test_remote_runnable_invokes_every_route(platform_url: str, route: str):
-    remote = RemoteRunnable(f"{platform_url}/{route}", timeout=120)
+async def test_remote_runnable_invokes_every_route(platform, route: str):
+    remote = RemoteRunnable(f"{platform.url}/{route}", timeout=120, headers=platform.headers)
     output = await remote.ainvoke(INPUTS[route], config={"configurable": FAST})
     assert isinstance(output, str) and output.strip()
 
 
 @pytest.mark.parametrize("route", ROUTES)
-async def test_remote_runnable_streams_every_route(platform_url: str, route: str):
-    remote = RemoteRunnable(f"{platform_url}/{route}", timeout=120)
+async def test_remote_runnable_streams_every_route(platform, route: str):
+    remote = RemoteRunnable(f"{platform.url}/{route}", timeout=120, headers=platform.headers)
     chunks = [chunk async for chunk in remote.astream(INPUTS[route], config={"configurable": FAST})]
     assert len(chunks) >= 3
     assert "".join(chunks).strip()
 
 
-def test_remote_runnable_sync_client_works_too(platform_url: str):
-    remote = RemoteRunnable(f"{platform_url}/complete", timeout=120)
+def test_remote_runnable_sync_client_works_too(platform):
+    remote = RemoteRunnable(f"{platform.url}/complete", timeout=120, headers=platform.headers)
     assert remote.invoke({"text": "Once upon a time"}, config={"configurable": FAST}).strip()
 
 
-async def test_remote_runnable_raises_with_the_real_error(platform_url: str):
-    remote = RemoteRunnable(f"{platform_url}/generate", timeout=120)
+async def test_remote_runnable_raises_with_the_real_error(platform):
+    remote = RemoteRunnable(f"{platform.url}/generate", timeout=120, headers=platform.headers)
     with pytest.raises(Exception, match="422"):
         await remote.ainvoke({"prompt": ""})

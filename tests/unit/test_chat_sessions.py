@@ -33,6 +33,13 @@ async def test_session_history_is_sent_back_to_the_model(echo_client: httpx.Asyn
     assert [m["type"] for m in stored] == ["human", "ai", "human", "ai"]
 
 
+async def test_sessions_are_listed(echo_client: httpx.AsyncClient):
+    for session_id in ("b-2", "a-1"):
+        await echo_client.post("/chat/invoke", json=chat_body("Hello", session_id))
+    response = await echo_client.get("/chat/sessions")
+    assert response.json() == {"sessions": ["a-1", "b-2"]}
+
+
 async def test_without_a_session_nothing_is_kept(echo_client: httpx.AsyncClient):
     await echo_client.post("/chat/invoke", json=chat_body("The secret is 42."))
     response = await echo_client.post("/chat/invoke", json=chat_body("What is it?"))
@@ -64,4 +71,6 @@ async def test_clearing_a_session_forgets_it(echo_client: httpx.AsyncClient):
     await echo_client.post("/chat/invoke", json=chat_body("Hello", "s-x"))
     response = await echo_client.delete("/chat/history", params={"session_id": "s-x"})
     assert response.json() == {"session_id": "s-x", "deleted": 2}
-    assert await history(echo_client, "s-x") == []
+    gone = await echo_client.get("/chat/history", params={"session_id": "s-x"})
+    assert gone.status_code == 404
+    assert gone.json()["error"]["code"] == "no_session"

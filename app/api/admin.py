@@ -1,0 +1,53 @@
+"""/admin: tenants and keys, for admin keys only."""
+
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Depends
+
+from app.api.deps import ServicesDep, admin_principal
+from app.tenants.models import (
+    ApiKey,
+    CreatedKey,
+    KeyCreate,
+    Tenant,
+    TenantChanges,
+    TenantCreate,
+)
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(admin_principal)])
+
+
+@router.post("/tenants", status_code=201)
+async def create_tenant(spec: TenantCreate, services: ServicesDep) -> Tenant:
+    return await anyio.to_thread.run_sync(services.tenants.create_tenant, spec)
+
+
+@router.get("/tenants")
+async def list_tenants(services: ServicesDep) -> dict[str, Any]:
+    return {"tenants": await anyio.to_thread.run_sync(services.tenants.list_tenants)}
+
+
+@router.get("/tenants/{tenant_id}")
+async def read_tenant(tenant_id: str, services: ServicesDep) -> Tenant:
+    return await anyio.to_thread.run_sync(services.tenants.get_tenant, tenant_id)
+
+
+@router.patch("/tenants/{tenant_id}")
+async def update_tenant(tenant_id: str, changes: TenantChanges, services: ServicesDep) -> Tenant:
+    return await anyio.to_thread.run_sync(services.tenants.update_tenant, tenant_id, changes)
+
+
+@router.post("/tenants/{tenant_id}/keys", status_code=201)
+async def create_key(tenant_id: str, spec: KeyCreate, services: ServicesDep) -> CreatedKey:
+    return await anyio.to_thread.run_sync(services.tenants.create_key, tenant_id, spec)
+
+
+@router.get("/keys")
+async def list_keys(services: ServicesDep, tenant: str | None = None) -> dict[str, list[ApiKey]]:
+    return {"keys": await anyio.to_thread.run_sync(services.tenants.list_keys, tenant)}
+
+
+@router.post("/keys/{key_id}/revoke")
+async def revoke_key(key_id: str, services: ServicesDep) -> ApiKey:
+    return await anyio.to_thread.run_sync(services.tenants.revoke_key, key_id)

@@ -1,0 +1,1 @@
+"""Rate limits, concurrency and budgets, enforced at admission and reconciled at completion."""

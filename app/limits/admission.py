@@ -1,0 +1,100 @@
+"""Admission: a caller's key and tenant limits and its tenant's budget, checked as one step.
+
+Refusals are 429s that say which limit refused and when to retry (`Retry-After`,
+`X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from app.errors import RateLimited
+from app.limits.store import BudgetScope, Denied, LimitStore, Scope, Ticket
+from app.tenants.models import Principal
+
+SpentLoader = Callable[[str, datetime, datetime], Awaitable[float]]
+
+_LIMIT_NAMES = {
+    "rpm": "requests per minute",
+    "tpm": "tokens per minute",
+    "max_concurrent": "concurrent requests",
+}
+
+
+def budget_period(period: str, now: datetime) -> tuple[datetime, datetime]:
+    """The UTC day or calendar month containing `now`: (start, end)."""
+    if period == "day":
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return start, start + timedelta(days=1)
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start, end
+
+
+def _scopes(principal: Principal) -> tuple[Scope, ...]:
+    key, tenant = principal.key, principal.tenant
+    return (
+        Scope(f"key:{key.id}", key.rpm, key.tpm, key.max_concurrent),
+        Scope(f"tenant:{tenant.id}", tenant.rpm, tenant.tpm, tenant.max_concurrent),
+    )
+
+
+def _refusal(denied: Denied, principal: Principal, budget_end: datetime | None) -> RateLimited:
+    retry_after = max(1, math.ceil(denied.retry_after))
+    headers = {
+        "Retry-After": str(retry_after),
+        "X-RateLimit-Limit": f"{denied.allowed:g}",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(retry_after),
+    }
+    if denied.limit == "budget":
+        tenant = principal.tenant
+        message = (
+            f"Tenant '{tenant.id}' has used its {tenant.budget_period}ly budget of "
+            f"${tenant.budget_usd:g}; it resets at {budget_end:%Y-%m-%d %H:%M} UTC."
+        )
+        return RateLimited(message, code="budget_exceeded", headers=headers)
+    who = "this key" if denied.scope.startswith("key:") else f"tenant '{principal.tenant.id}'"
+    message = (
+        f"Limit of {denied.allowed:g} {_LIMIT_NAMES[denied.limit]} for {who} reached; "
+        f"retry after {retry_after} s."
+    )
+    return RateLimited(message, code=f"{denied.limit}_exceeded", headers=headers)
+
+
+class Admission:
+    def __init__(self, store: LimitStore, spent_loader: SpentLoader) -> None:
+        self._store = store
+        self._spent_loader = spent_loader
+
+    async def _budget(self, principal: Principal) -> tuple[BudgetScope | None, datetime | None]:
+        tenant = principal.tenant
+        if tenant.budget_usd is None:
+            return None, None
+        now = datetime.now(UTC)
+        start, end = budget_period(tenant.budget_period, now)
+        budget = BudgetScope(
+            f"budget:{tenant.id}:{start:%Y-%m-%d}", tenant.budget_usd, (end - now).total_seconds()
+        )
+        if not await self._store.budget_known(budget):
+            await self._store.seed_budget(budget, await self._spent_loader(tenant.id, start, end))
+        return budget, end
+
+    async def admit(self, principal: Principal, tokens: int, cost: float) -> Ticket:
+        budget, budget_end = await self._budget(principal)
+        result = await self._store.admit(_scopes(principal), budget, tokens, cost, time.time())
+        if isinstance(result, Denied):
+            raise _refusal(result, principal, budget_end)
+        return result
+
+    async def extend(self, principal: Principal, ticket: Ticket, tokens: int, cost: float) -> None:
+        denied = await self._store.extend(ticket, tokens, cost, time.time())
+        if denied is not None:
+            end = budget_period(principal.tenant.budget_period, datetime.now(UTC))[1]
+            raise _refusal(denied, principal, end)
+
+    async def settle(self, ticket: Ticket, tokens: int, cost: float) -> None:
+        await self._store.settle(ticket, tokens, cost)

@@ -1,0 +1,103 @@
+"""Every service of the platform, built once at startup and kept on `app.state.services`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy import Engine
+
+from app.auth import Authenticator
+from app.limits.admission import Admission
+from app.limits.store import InMemoryLimitStore
+from app.providers.pool import ProviderPool
+from app.settings import Settings
+from app.storage.chat_history import ChatHistoryStore
+from app.storage.database import create_database_engine, migrate
+from app.tenants.bootstrap import ensure_local_admin
+from app.tenants.keys import KeyHasher, load_or_create_secret
+from app.tenants.service import TenantService
+from app.usage.counting import TokenCounter
+from app.usage.ledger import UsageLedger
+from app.usage.meter import MeterServices
+from app.usage.metering import Metering
+from app.usage.pricing import PriceTable
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    providers: ProviderPool
+    history: ChatHistoryStore
+    tenants: TenantService
+    authenticator: Authenticator
+    ledger: UsageLedger
+    metering: Metering
+    http: httpx.AsyncClient
+    local_admin_key: str | None
+    use_cases: list[str] = field(default_factory=list)
+
+    async def start(self) -> None:
+        await self.providers.start()
+
+    async def stop(self) -> None:
+        await self.metering.drain()
+        await self.providers.stop()
+        await self.http.aclose()
+        self.engine.dispose()
+
+
+def open_database(settings: Settings) -> Engine:
+    """The engine, with the schema migrated to the newest version."""
+    engine = create_database_engine(settings.resolved_database_url)
+    migrate(engine)
+    return engine
+
+
+def key_hasher(settings: Settings) -> KeyHasher:
+    secret = (
+        settings.secret_key.get_secret_value().encode()
+        if settings.secret_key
+        else load_or_create_secret(settings.data_dir / "secret-key")
+    )
+    return KeyHasher(secret)
+
+
+def build_services(settings: Settings, providers: ProviderPool) -> Services:
+    engine = open_database(settings)
+    hasher = key_hasher(settings)
+    tenants = TenantService(engine, hasher)
+    local_admin_key = ensure_local_admin(tenants, settings.data_dir / "admin-key")
+    authenticator = Authenticator(
+        tenants,
+        hasher,
+        enabled=settings.auth_enabled,
+        local_admin_key=local_admin_key,
+        session_seconds=settings.session_cookie_hours * 3600,
+    )
+    ledger = UsageLedger(engine)
+    http = httpx.AsyncClient(timeout=10.0)
+    local_url = providers.local_server.base_url if providers.local_server else None
+    local_aliases = frozenset(
+        alias for alias, spec in settings.models.items() if spec.provider == "local"
+    )
+    meter_services = MeterServices(
+        admission=Admission(InMemoryLimitStore(), ledger.aspent),
+        ledger=ledger,
+        counter=TokenCounter(http, local_url),
+        prices=PriceTable(settings.models),
+        local_aliases=local_aliases,
+    )
+    return Services(
+        settings=settings,
+        engine=engine,
+        providers=providers,
+        history=ChatHistoryStore(engine),
+        tenants=tenants,
+        authenticator=authenticator,
+        ledger=ledger,
+        metering=Metering(meter_services, settings),
+        http=http,
+        local_admin_key=local_admin_key,
+    )

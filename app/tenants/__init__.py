@@ -1,0 +1,1 @@
+"""Client apps as tenants: their keys, allow-lists, limits and budgets."""

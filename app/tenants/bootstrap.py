@@ -1,0 +1,28 @@
+"""First start on a new database: a tenant 'local' with an admin key, kept in a file.
+
+`make run` stays friction-free: the key is saved (owner-only) in the data folder and the
+server prints a URL that opens the playgrounds with it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from app.tenants.models import KeyCreate, TenantCreate
+from app.tenants.service import TenantService
+
+LOCAL_TENANT = "local"
+
+
+def ensure_local_admin(tenants: TenantService, key_file: Path) -> str | None:
+    """The saved local admin key, created with its tenant if the database has no tenant."""
+    if not tenants.has_tenants():
+        tenants.create_tenant(TenantCreate(id=LOCAL_TENANT, name="Local development"))
+        created = tenants.create_key(LOCAL_TENANT, KeyCreate(name="local admin", admin=True))
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.unlink(missing_ok=True)
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(created.key)
+    return key_file.read_text().strip() if key_file.exists() else None

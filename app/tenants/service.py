@@ -1,0 +1,164 @@
+"""Tenants and keys in the database: create, list, update, revoke, authenticate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import anyio
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidRequest, NotFound, Unauthorized
+from app.storage.tables import ApiKeyRow, TenantRow
+from app.tenants.keys import KeyHasher, key_id_of, new_key
+from app.tenants.models import (
+    ApiKey,
+    CreatedKey,
+    KeyCreate,
+    Principal,
+    Tenant,
+    TenantChanges,
+    TenantCreate,
+)
+
+INVALID_KEY = "The API key is missing, unknown, revoked or expired; send a valid key."
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; everything stored is UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _key(row: ApiKeyRow) -> ApiKey:
+    key = ApiKey.model_validate(row)
+    return key.model_copy(
+        update={
+            "created_at": _aware(row.created_at),
+            "expires_at": _aware(row.expires_at),
+            "revoked_at": _aware(row.revoked_at),
+        }
+    )
+
+
+def _tenant(row: TenantRow) -> Tenant:
+    return Tenant.model_validate(row, from_attributes=True)
+
+
+class TenantService:
+    def __init__(self, engine: Engine, hasher: KeyHasher) -> None:
+        self._engine = engine
+        self._hasher = hasher
+
+    # --- tenants -------------------------------------------------------------------------
+
+    def create_tenant(self, spec: TenantCreate) -> Tenant:
+        values = spec.model_dump(exclude_none=True)
+        values.setdefault("name", spec.id)
+        values.setdefault("budget_period", "month")
+        row = TenantRow(**values, created_at=datetime.now(UTC))
+        try:
+            with Session(self._engine, expire_on_commit=False) as session, session.begin():
+                session.add(row)
+        except IntegrityError:
+            raise InvalidRequest(
+                f"A tenant '{spec.id}' exists already; choose another id.",
+                param="id",
+                code="tenant_exists",
+            ) from None
+        return _tenant(row)
+
+    def list_tenants(self) -> list[Tenant]:
+        with Session(self._engine) as session:
+            return [_tenant(row) for row in session.scalars(select(TenantRow).order_by("id"))]
+
+    def get_tenant(self, tenant_id: str) -> Tenant:
+        with Session(self._engine) as session:
+            row = session.get(TenantRow, tenant_id)
+            if row is None:
+                raise NotFound(f"No tenant '{tenant_id}'.", code="tenant_not_found")
+            return _tenant(row)
+
+    def update_tenant(self, tenant_id: str, changes: TenantChanges) -> Tenant:
+        with Session(self._engine, expire_on_commit=False) as session, session.begin():
+            row = session.get(TenantRow, tenant_id)
+            if row is None:
+                raise NotFound(f"No tenant '{tenant_id}'.", code="tenant_not_found")
+            for field, value in changes.model_dump(exclude_unset=True).items():
+                setattr(row, field, value)
+        return _tenant(row)
+
+    def has_tenants(self) -> bool:
+        with Session(self._engine) as session:
+            return session.scalars(select(TenantRow.id).limit(1)).first() is not None
+
+    # --- keys ----------------------------------------------------------------------------
+
+    def create_key(self, tenant_id: str, spec: KeyCreate) -> CreatedKey:
+        self.get_tenant(tenant_id)
+        created = new_key()
+        row = ApiKeyRow(
+            id=created.id,
+            tenant_id=tenant_id,
+            secret_hash=self._hasher.hash(created.raw),
+            created_at=datetime.now(UTC),
+            **spec.model_dump(),
+        )
+        with Session(self._engine, expire_on_commit=False) as session, session.begin():
+            session.add(row)
+        return CreatedKey(**_key(row).model_dump(), key=created.raw)
+
+    def list_keys(self, tenant_id: str | None = None) -> list[ApiKey]:
+        query = select(ApiKeyRow).order_by(ApiKeyRow.tenant_id, ApiKeyRow.created_at)
+        if tenant_id is not None:
+            query = query.where(ApiKeyRow.tenant_id == tenant_id)
+        with Session(self._engine) as session:
+            return [_key(row) for row in session.scalars(query)]
+
+    def revoke_key(self, key_id: str, tenant_id: str | None = None) -> ApiKey:
+        """Revoke a key; with tenant_id, only a key of that tenant (others are not found)."""
+        with Session(self._engine, expire_on_commit=False) as session, session.begin():
+            row = session.get(ApiKeyRow, key_id)
+            if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
+                raise NotFound(f"No key '{key_id}'.", code="key_not_found")
+            row.revoked_at = row.revoked_at or datetime.now(UTC)
+        return _key(row)
+
+    # --- authentication ------------------------------------------------------------------
+
+    def _valid_principal(self, key_id: str, raw_key: str | None) -> Principal:
+        """The caller a key stands for; raw_key, when given, must match the stored hash."""
+        with Session(self._engine) as session:
+            found = session.execute(
+                select(ApiKeyRow, TenantRow)
+                .join(TenantRow, TenantRow.id == ApiKeyRow.tenant_id)
+                .where(ApiKeyRow.id == key_id)
+            ).first()
+        if found is None:
+            raise Unauthorized(INVALID_KEY)
+        key_row, tenant_row = found
+        if raw_key is not None and not self._hasher.matches(raw_key, key_row.secret_hash):
+            raise Unauthorized(INVALID_KEY)
+        key = _key(key_row)
+        now = datetime.now(UTC)
+        if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+            raise Unauthorized(INVALID_KEY)
+        return Principal(tenant=_tenant(tenant_row), key=key)
+
+    def principal_for_key_id(self, key_id: str) -> Principal:
+        """For a key id the server itself vouched for (a signed session cookie)."""
+        return self._valid_principal(key_id, raw_key=None)
+
+    def authenticate(self, raw_key: str) -> Principal:
+        key_id = key_id_of(raw_key)
+        if key_id is None:
+            raise Unauthorized(INVALID_KEY)
+        return self._valid_principal(key_id, raw_key)
+
+    async def aauthenticate(self, raw_key: str) -> Principal:
+        return await anyio.to_thread.run_sync(self.authenticate, raw_key)
+
+    async def aprincipal_for_key_id(self, key_id: str) -> Principal:
+        return await anyio.to_thread.run_sync(self.principal_for_key_id, key_id)

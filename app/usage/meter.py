@@ -1,0 +1,185 @@
+"""Metering one request: reservations before each model call, the usage row at the end.
+
+A `RequestMeter` rides along the chain as a LangChain callback handler. Before every model
+call it makes sure the request's reservation covers an upper bound of that call (the prompt's
+bytes + max_tokens), reserving more if needed — a refusal stops the call with a 429. It notes
+what each call produced; `finish` turns that into exact token counts (reported by the
+provider, else counted or estimated), settles the reservation and writes the ledger row.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from langchain_core.callbacks import AsyncCallbackHandler
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import LLMResult
+
+from app.limits.admission import Admission
+from app.limits.store import Ticket
+from app.providers.selector import MODEL_ALIAS_METADATA
+from app.storage.tables import UsageRow
+from app.tenants.models import Principal
+from app.usage.counting import TokenCounter, TokenSource, prompt_upper_bound
+from app.usage.ledger import UsageLedger
+from app.usage.pricing import PriceTable
+
+_SOURCE_RANK = {"provider": 0, "counted": 1, "estimated": 2}
+
+
+@dataclass
+class ModelCall:
+    alias: str | None
+    prompt: list[BaseMessage]
+    bound: int
+    output: list[str] = field(default_factory=list)
+    usage: dict[str, int] | None = None
+    ended: bool = False
+
+
+@dataclass(frozen=True)
+class MeterServices:
+    """What every meter needs, built once at startup."""
+
+    admission: Admission
+    ledger: UsageLedger
+    counter: TokenCounter
+    prices: PriceTable
+    local_aliases: frozenset[str]
+
+
+class RequestMeter(AsyncCallbackHandler):
+    raise_error = True  # a refused reservation must stop the model call
+    run_inline = True
+
+    def __init__(
+        self,
+        services: MeterServices,
+        principal: Principal,
+        ticket: Ticket,
+        *,
+        route: str,
+        model: str | None,
+        request_id: str | None = None,
+    ) -> None:
+        self._services = services
+        self.principal = principal
+        self.ticket = ticket
+        self.route = route
+        self.model = model
+        self.request_id = request_id or uuid.uuid4().hex
+        self.started = time.perf_counter()
+        self.first_token: float | None = None
+        self._calls: dict[UUID, ModelCall] = {}
+        self._in_flight = 0  # upper bounds of calls still running
+
+    # --- callbacks -----------------------------------------------------------------------
+
+    async def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        invocation_params: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        alias = (metadata or {}).get(MODEL_ALIAS_METADATA, self.model)
+        prompt = messages[0]
+        max_tokens = int((invocation_params or {}).get("max_tokens") or 0)
+        bound = prompt_upper_bound(prompt) + max_tokens
+        self._calls[run_id] = ModelCall(alias, prompt, bound)
+        self._in_flight += bound
+        used = sum(call.bound for call in self._calls.values() if call.ended)
+        shortfall = used + self._in_flight - self.ticket.tokens
+        if shortfall > 0:
+            cost = self._services.prices.upper_bound(alias, shortfall)
+            await self._services.admission.extend(self.principal, self.ticket, shortfall, cost)
+
+    async def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+        if self.first_token is None:
+            self.first_token = time.perf_counter()
+        call = self._calls.get(run_id)
+        if call is not None:
+            call.output.append(token)
+
+    async def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        call = self._end(run_id)
+        if call is None:
+            return
+        generation = response.generations[0][0] if response.generations else None
+        message = getattr(generation, "message", None)
+        usage = getattr(message, "usage_metadata", None)
+        if usage:
+            call.usage = {"input": usage["input_tokens"], "output": usage["output_tokens"]}
+        if not call.output and generation is not None:
+            call.output.append(generation.text)
+
+    async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id)
+
+    def _end(self, run_id: UUID) -> ModelCall | None:
+        call = self._calls.get(run_id)
+        if call is not None and not call.ended:
+            call.ended = True
+            self._in_flight -= call.bound
+        return call
+
+    # --- the end of the request ----------------------------------------------------------
+
+    async def _count(self) -> tuple[int, int, float, TokenSource | None]:
+        services = self._services
+        input_tokens = output_tokens = 0
+        cost = 0.0
+        sources: list[TokenSource] = []
+        for call in self._calls.values():
+            output = "".join(call.output)
+            if call.usage is not None:
+                counted = (call.usage["input"], call.usage["output"], "provider")
+            elif not output:
+                continue  # nothing came back: the provider did no work worth counting
+            else:
+                local = call.alias in services.local_aliases
+                counted = await services.counter.count(local, call.prompt, output)
+            call_in, call_out, source = counted
+            input_tokens += call_in
+            output_tokens += call_out
+            cost += services.prices.cost(call.alias, call_in, call_out)
+            sources.append(source)  # type: ignore[arg-type]
+        source = max(sources, key=_SOURCE_RANK.__getitem__) if sources else None
+        return input_tokens, output_tokens, cost, source
+
+    async def finish(self, status: int, interrupted: bool) -> UsageRow:
+        """Count, settle the reservation and write the ledger row (run it shielded)."""
+        ended = time.perf_counter()
+        admission = self._services.admission
+        try:
+            input_tokens, output_tokens, cost, source = await self._count()
+        except BaseException:
+            await admission.settle(self.ticket, self.ticket.tokens, self.ticket.cost)
+            raise
+        await admission.settle(self.ticket, input_tokens + output_tokens, cost)
+        row = UsageRow(
+            request_id=self.request_id,
+            tenant_id=self.principal.tenant.id,
+            key_id=self.principal.key.id,
+            route=self.route,
+            model=self.model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            token_source=source or "none",
+            cost_usd=cost,
+            latency_ms=(ended - self.started) * 1000,
+            ttft_ms=(self.first_token - self.started) * 1000 if self.first_token else None,
+            status=status,
+            interrupted=interrupted,
+            created_at=datetime.now(UTC),
+        )
+        await self._services.ledger.arecord(row)
+        return row

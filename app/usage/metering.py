@@ -1,0 +1,74 @@
+"""Opening and closing a request's meter: allow-lists and admission in, the ledger row out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from app.errors import Forbidden
+from app.settings import Settings
+from app.tenants.models import Principal
+from app.usage.meter import MeterServices, RequestMeter
+
+logger = logging.getLogger(__name__)
+
+#: Room for the prompt template around the client's input, until the first call knows better.
+TEMPLATE_ALLOWANCE = 64
+
+
+class Metering:
+    def __init__(self, services: MeterServices, settings: Settings) -> None:
+        self._services = services
+        self._settings = settings
+        self._closing: set[asyncio.Task[Any]] = set()
+
+    def model_alias(self, route: str, configurable: Mapping[str, Any]) -> str:
+        alias = configurable.get("model")
+        return alias if isinstance(alias, str) else self._settings.model_for(route)
+
+    async def open(
+        self,
+        principal: Principal,
+        route: str,
+        inputs: list[Any],
+        configurable: Mapping[str, Any],
+        request_id: str | None = None,
+    ) -> RequestMeter:
+        """Check the model allow-list and admit the request (or raise 403 / 429)."""
+        alias = self.model_alias(route, configurable)
+        if alias in self._settings.models and not principal.may_use_model(alias):
+            allowed = ", ".join(principal.tenant.allowed_models or [])
+            raise Forbidden(
+                f"Tenant '{principal.tenant.id}' may not use model '{alias}'; allowed: {allowed}.",
+                param="config.configurable.model",
+                code="model_not_allowed",
+            )
+        max_tokens = configurable.get("max_tokens")
+        per_input = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 0
+        tokens = sum(
+            len(json.dumps(item).encode()) + TEMPLATE_ALLOWANCE + per_input for item in inputs
+        )
+        cost = self._services.prices.upper_bound(alias, tokens)
+        ticket = await self._services.admission.admit(principal, tokens, cost)
+        return RequestMeter(
+            self._services, principal, ticket, route=route, model=alias, request_id=request_id
+        )
+
+    def close(self, meter: RequestMeter, status: int, interrupted: bool) -> None:
+        """Write the ledger row in a task of its own: a disconnect cannot cancel it."""
+        task = asyncio.get_running_loop().create_task(meter.finish(status, interrupted))
+        self._closing.add(task)
+        task.add_done_callback(self._closed)
+
+    def _closed(self, task: asyncio.Task[Any]) -> None:
+        self._closing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("writing a usage row failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait for every ledger row still being written (at shutdown)."""
+        while self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
