@@ -16,6 +16,7 @@ from app.api.chains import mount_use_case
 from app.body_limit import BodySizeLimit
 from app.errors import register_error_handlers
 from app.providers.pool import ProviderPool
+from app.request_id import RequestId
 from app.services import build_services
 from app.settings import Settings, load_settings
 from chains.registry import ChainContext, discover_use_cases
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, providers: ProviderPool | None 
     app.state.services = services
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestId)  # outermost: every response carries the id
     for module in (health, home, docs, usage, admin, chat_sessions):
         app.include_router(module.router)
     for use_case in discover_use_cases():

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from app.main import create_app
 from app.providers.pool import ProviderPool
 from app.settings import ModelSpec, Settings
+from tests.databases import database_url
 from tests.fakes import EchoChat
 from tests.servers import serving
 
@@ -29,6 +30,12 @@ def make_settings(tmp_path: Path) -> MakeSettings:
         return Settings(**overrides)
 
     return make
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database URL: each test using it runs on SQLite and on PostgreSQL."""
+    return database_url(request.param, tmp_path)
 
 
 ECHO_MODELS = {

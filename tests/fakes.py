@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -21,25 +22,61 @@ def render(label: str, messages: list[BaseMessage], **kwargs: Any) -> list[str]:
     return words[: kwargs.get("max_tokens") or len(words)]
 
 
+def prompt_words(messages: list[BaseMessage]) -> int:
+    return sum(len(str(message.content).split()) for message in messages)
+
+
 class EchoChat(BaseChatModel):
-    """Replies with every message of its prompt and the sampling parameters it was called with."""
+    """Replies with every message of its prompt and the sampling parameters it was called with.
+
+    Like OpenAI, it reports usage (a token per whitespace-separated word) on whole replies and
+    none on streams; `delay` makes each reply take that long (for concurrency tests).
+    """
 
     label: str = "echo"
+    delay: float = 0.0
 
     @property
     def _llm_type(self) -> str:
         return "echo"
 
+    def _result(self, messages: list[BaseMessage], **kwargs: Any) -> ChatResult:
+        reply = " ".join(render(self.label, messages, **kwargs))
+        usage = {
+            "input_tokens": prompt_words(messages),
+            "output_tokens": len(reply.split()),
+            "total_tokens": prompt_words(messages) + len(reply.split()),
+        }
+        message = AIMessage(content=reply, usage_metadata=usage)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
     def _generate(
         self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
     ) -> ChatResult:
-        reply = " ".join(render(self.label, messages, **kwargs))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply))])
+        return self._result(messages, **kwargs)
 
-    def _stream(
+    async def _agenerate(
         self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
-    ) -> Iterator[ChatGenerationChunk]:
+    ) -> ChatResult:
+        await asyncio.sleep(self.delay)
+        return self._result(messages, **kwargs)
+
+    def _chunks(self, messages: list[BaseMessage], **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         words = render(self.label, messages, **kwargs)
         for index, word in enumerate(words):
             separator = " " if index < len(words) - 1 else ""
             yield ChatGenerationChunk(message=AIMessageChunk(content=word + separator))
+
+    def _stream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> Iterator[ChatGenerationChunk]:
+        yield from self._chunks(messages, **kwargs)
+
+    async def _astream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        for chunk in self._chunks(messages, **kwargs):
+            await asyncio.sleep(self.delay / 10)
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk

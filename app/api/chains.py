@@ -50,17 +50,24 @@ async def with_real_errors(events: Events) -> Events:
 
 
 async def metered(events: Events, meter: RequestMeter, metering: Metering) -> Events:
-    """Pass the events on; when the stream ends, however it ends, close the meter."""
-    status = CLIENT_CLOSED_REQUEST  # unless the stream reaches `end` or an error event
+    """Pass the events on; the ledger row is written before the last event (`end` or
+    `error`) goes out, or, if the client leaves first, as the stream is torn down."""
+    closed = False
     try:
         async for event in events:
-            if event.get("event") == "end":
-                status = 200
-            elif event.get("event") == "error":
-                status = int(json.loads(event["data"]).get("status_code", 500))
+            kind = event.get("event")
+            if kind in ("end", "error"):
+                status = 200 if kind == "end" else _status_of(event)
+                closed = True
+                await metering.aclose(meter, status, interrupted=status != 200)
             yield event
     finally:
-        metering.close(meter, status, interrupted=status != 200)
+        if not closed:
+            metering.close(meter, CLIENT_CLOSED_REQUEST, interrupted=True)
+
+
+def _status_of(error_event: dict[str, Any]) -> int:
+    return int(json.loads(error_event["data"]).get("status_code", 500))
 
 
 async def _request_body(request: Request) -> dict[str, Any] | None:
@@ -85,7 +92,7 @@ def _metered_endpoint(
         inputs = body["inputs"] if isinstance(body.get("inputs"), list) else [body.get("input")]
         metering = services.metering
         meter = await metering.open(
-            principal, route, inputs, configurable, request.headers.get("x-request-id")
+            principal, route, inputs, configurable, request.state.request_id
         )
         server_config = {
             "callbacks": [meter],
@@ -94,14 +101,13 @@ def _metered_endpoint(
         try:
             response = await call(request, config_hash=config_hash, server_config=server_config)
         except Exception as exc:
-            metering.close(meter, as_platform_error(exc).status_code, interrupted=False)
+            await metering.aclose(meter, as_platform_error(exc).status_code, interrupted=False)
             raise
         if streaming:
             events = with_real_errors(response.body_iterator)  # type: ignore[attr-defined]
             response.body_iterator = metered(events, meter, metering)  # type: ignore[attr-defined]
         else:
-            metering.close(meter, response.status_code, interrupted=False)
-        response.headers["X-Request-Id"] = meter.request_id
+            await metering.aclose(meter, response.status_code, interrupted=False)
         return response
 
     return endpoint

@@ -23,6 +23,8 @@ _LIMIT_NAMES = {
     "max_concurrent": "concurrent requests",
 }
 
+_PERIOD_NAMES = {"day": "daily", "month": "monthly"}
+
 
 def budget_period(period: str, now: datetime) -> tuple[datetime, datetime]:
     """The UTC day or calendar month containing `now`: (start, end)."""
@@ -53,7 +55,7 @@ def _refusal(denied: Denied, principal: Principal, budget_end: datetime | None) 
     if denied.limit == "budget":
         tenant = principal.tenant
         message = (
-            f"Tenant '{tenant.id}' has used its {tenant.budget_period}ly budget of "
+            f"Tenant '{tenant.id}' has used its {_PERIOD_NAMES[tenant.budget_period]} budget of "
             f"${tenant.budget_usd:g}; it resets at {budget_end:%Y-%m-%d %H:%M} UTC."
         )
         return RateLimited(message, code="budget_exceeded", headers=headers)

@@ -57,11 +57,16 @@ class Metering:
             self._services, principal, ticket, route=route, model=alias, request_id=request_id
         )
 
-    def close(self, meter: RequestMeter, status: int, interrupted: bool) -> None:
+    def close(self, meter: RequestMeter, status: int, interrupted: bool) -> asyncio.Task[Any]:
         """Write the ledger row in a task of its own: a disconnect cannot cancel it."""
         task = asyncio.get_running_loop().create_task(meter.finish(status, interrupted))
         self._closing.add(task)
         task.add_done_callback(self._closed)
+        return task
+
+    async def aclose(self, meter: RequestMeter, status: int, interrupted: bool) -> None:
+        """Write the ledger row before answering, so the client's next read sees it."""
+        await asyncio.shield(self.close(meter, status, interrupted))
 
     def _closed(self, task: asyncio.Task[Any]) -> None:
         self._closing.discard(task)

@@ -39,7 +39,7 @@ async def signed_in(page: Page, platform) -> None:
 
 async def test_summarize_playground_streams_a_summary(platform, page: Page):
     await signed_in(page, platform)
-    await page.goto(f"{platform.url}/summarize/playground/")
+    await page.goto(f"{platform.url}/summarize/playground/", wait_until="networkidle")
     await page.locator("textarea").first.fill(
         "The city council met on Monday and approved a new park on the river bank. "
         "Construction starts in May and costs two million euros."
@@ -63,7 +63,8 @@ AI_REPLY = """() => {
 
 async def test_chat_playground_shows_the_models_reply(platform, page: Page):
     await signed_in(page, platform)
-    await page.goto(f"{platform.url}/chat/playground/")
+    # The playground reads its input schema after the page shows: wait, as a person would.
+    await page.goto(f"{platform.url}/chat/playground/", wait_until="networkidle")
     await page.get_by_placeholder("Send a message...").fill("Say hello to Ada.")
     await page.keyboard.press("Enter")
     reply = await page.wait_for_function(AI_REPLY, timeout=60_000)

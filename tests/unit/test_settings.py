@@ -66,6 +66,7 @@ def test_yaml_file_is_read_and_environment_wins(monkeypatch, tmp_path: Path):
         ({"GENAI_MODELS__X__PROVIDER": "watsonx"}, "GENAI_MODELS__X__PROVIDER"),
         ({"GENAI_MAX_BODY_BYTES": "10"}, "GENAI_MAX_BODY_BYTES"),
         ({"GENAI_ROUTE_MODELS__CHAT": "nope"}, "route_models.chat"),
+        ({"GENAI_HOST": "0.0.0.0", "GENAI_AUTH_ENABLED": "false"}, "auth_enabled"),
     ],
 )
 def test_invalid_settings_name_the_bad_key(monkeypatch, variables, named):
@@ -73,6 +74,13 @@ def test_invalid_settings_name_the_bad_key(monkeypatch, variables, named):
         monkeypatch.setenv(key, value)
     with pytest.raises(InvalidSettings, match=named):
         load_settings()
+
+
+def test_auth_may_be_off_on_loopback_only(monkeypatch):
+    monkeypatch.setenv("GENAI_AUTH_ENABLED", "false")
+    assert load_settings().auth_enabled is False
+    monkeypatch.setenv("GENAI_HOST", "::1")
+    assert load_settings().auth_enabled is False
 
 
 def test_unknown_yaml_key_is_refused(monkeypatch, tmp_path: Path):

@@ -1,0 +1,81 @@
+"""Two client apps share one running server on the real model; usage is counted exactly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.integration.conftest import FAST, RunningPlatform
+
+pytestmark = pytest.mark.model
+
+
+def genai(platform: RunningPlatform, *args: str) -> str:
+    """The `genai` command line, on the running server's data folder."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GENAI_")}
+    env["GENAI_DATA_DIR"] = str(platform.data_dir)
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def new_key(platform: RunningPlatform, tenant: str) -> str:
+    return genai(platform, "keys", "create", "--tenant", tenant, "--name", "app").splitlines()[-1]
+
+
+async def test_two_client_apps_share_the_server_within_their_own_limits(platform):
+    genai(platform, "tenants", "create", "web-app", "--rpm", "3",
+          "--allowed-routes", "generate,chat")  # fmt: skip
+    genai(platform, "tenants", "create", "reports", "--allowed-routes", "summarize",
+          "--allowed-models", "local")  # fmt: skip
+    web, reports = new_key(platform, "web-app"), new_key(platform, "reports")
+    chat = {
+        "input": {"messages": [{"type": "human", "content": "The secret word is banana."}]},
+        "config": {"configurable": {"session_id": "web-1", **FAST}},
+    }
+    async with platform.client(web) as client:
+        assert (await client.post("/chat/invoke", json=chat)).status_code == 200
+        statuses = await asyncio.gather(*(
+            client.post("/generate/invoke", json={"input": {"prompt": "Hi"}, "config": {
+                "configurable": FAST}}) for _ in range(4)
+        ))  # fmt: skip
+        assert sorted(r.status_code for r in statuses) == [200, 200, 429, 429]
+        assert (
+            await client.post("/summarize/invoke", json={"input": {"text": "x"}})
+        ).status_code == 403
+        web_usage = (await client.get("/usage")).json()["records"]
+    async with platform.client(reports) as client:
+        text = {"input": {"text": "Cats sleep a lot."}, "config": {"configurable": FAST}}
+        assert (await client.post("/summarize/invoke", json=text)).status_code == 200
+        assert (await client.get("/chat/history?session_id=web-1")).status_code == 403
+        reports_usage = (await client.get("/usage")).json()["records"]
+    assert {row["tenant_id"] for row in web_usage} == {"web-app"}
+    assert len(web_usage) == 3
+    assert [(row["tenant_id"], row["route"]) for row in reports_usage] == [("reports", "summarize")]
+
+
+async def test_streamed_tokens_are_counted_exactly_as_the_model_reports_them(platform):
+    body = {
+        "input": {"text": "The three primary colours are"},
+        "config": {"configurable": {"temperature": 0, "max_tokens": 12}},
+    }
+    async with platform.client() as client:
+        invoked = await client.post("/complete/invoke", json=body)
+        async with client.stream("POST", "/complete/stream", json=body) as streamed:
+            await streamed.aread()
+        rows = {row["request_id"]: row for row in (await client.get("/usage")).json()["records"]}
+    reported = rows[invoked.headers["x-request-id"]]
+    counted = rows[streamed.headers["x-request-id"]]
+    assert reported["token_source"] == "provider"
+    assert counted["token_source"] == "counted"
+    assert (counted["input_tokens"], counted["output_tokens"]) == (
+        reported["input_tokens"],
+        reported["output_tokens"],
+    )
+    assert counted["output_tokens"] == 12

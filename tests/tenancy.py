@@ -1,0 +1,55 @@
+"""A platform with auth on, echo models and prices, on a chosen database, plus helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from app.main import create_app
+from app.providers.pool import ProviderPool
+from app.services import Services
+from app.settings import ModelSpec, Settings
+from app.tenants.models import KeyCreate, Tenant, TenantCreate
+from tests.conftest import asgi_client
+from tests.fakes import EchoChat
+
+#: $1 per 1,000 input tokens and $2 per 1,000 output tokens on "priced"; "local" is free.
+PRICED_MODELS = {
+    "local": ModelSpec(provider="local"),
+    "priced": ModelSpec(
+        provider="openai-compatible",
+        model="x",
+        base_url="http://127.0.0.1:9",
+        input_price_per_million=1000.0,
+        output_price_per_million=2000.0,
+    ),
+}
+
+
+@dataclass
+class Platform:
+    app: FastAPI
+
+    @property
+    def services(self) -> Services:
+        return self.app.state.services
+
+    def client(self, key: str | None = None) -> httpx.AsyncClient:
+        client = asgi_client(self.app)
+        if key:
+            client.headers["Authorization"] = f"Bearer {key}"
+        return client
+
+    def tenant(self, tenant_id: str, **fields: Any) -> Tenant:
+        return self.services.tenants.create_tenant(TenantCreate(id=tenant_id, **fields))
+
+    def key(self, tenant_id: str, name: str = "test", **fields: Any) -> str:
+        return self.services.tenants.create_key(tenant_id, KeyCreate(name=name, **fields)).key
+
+
+def build_platform(settings: Settings, delay: float = 0.0) -> Platform:
+    models = {alias: EchoChat(label=alias, delay=delay) for alias in settings.models}
+    return Platform(create_app(settings, ProviderPool(models, settings.default_model)))

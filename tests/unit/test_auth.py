@@ -1,0 +1,157 @@
+"""Keys: required everywhere but /health and /ready, revocable, expiring, never stored raw."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from app.tenants.models import KeyCreate
+from tests.tenancy import PRICED_MODELS, Platform, build_platform
+
+GENERATE = {"input": {"prompt": "Hi"}}
+
+
+@pytest.fixture
+def platform(make_settings, database) -> Platform:
+    return build_platform(
+        make_settings(auth_enabled=True, database_url=database, models=PRICED_MODELS)
+    )
+
+
+async def test_requests_without_a_key_get_401(platform: Platform):
+    async with platform.client() as client:
+        for method, path in [("POST", "/generate/invoke"), ("GET", "/generate/input_schema"),
+                             ("GET", "/generate/playground/index.html"), ("GET", "/usage"),
+                             ("GET", "/chat/sessions"), ("GET", "/docs"), ("GET", "/openapi.json"),
+                             ("GET", "/admin/tenants"), ("GET", "/")]:  # fmt: skip
+            response = await client.request(method, path, json=GENERATE)
+            assert response.status_code == 401, path
+            assert response.headers["www-authenticate"] == "Bearer"
+            assert "API key is required" in response.json()["error"]["message"]
+
+
+async def test_health_and_ready_need_no_key(platform: Platform):
+    async with platform.client() as client:
+        assert (await client.get("/health")).status_code == 200
+        assert (await client.get("/ready")).status_code == 200
+
+
+async def test_a_key_works_as_bearer_or_x_api_key(platform: Platform):
+    platform.tenant("acme")
+    key = platform.key("acme")
+    async with platform.client() as client:
+        bearer = await client.post(
+            "/generate/invoke", json=GENERATE, headers={"Authorization": f"Bearer {key}"}
+        )
+        header = await client.post("/generate/invoke", json=GENERATE, headers={"X-API-Key": key})
+    assert bearer.status_code == header.status_code == 200
+
+
+@pytest.mark.parametrize("key", ["nonsense", "gp-000000000000-" + "0" * 48, "Bearer"])
+async def test_unknown_keys_get_401(platform: Platform, key: str):
+    async with platform.client(key) as client:
+        response = await client.post("/generate/invoke", json=GENERATE)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+async def test_a_key_with_a_right_id_but_wrong_secret_gets_401(platform: Platform):
+    platform.tenant("acme")
+    key = platform.key("acme")
+    forged = key[:-4] + ("0000" if not key.endswith("0000") else "1111")
+    async with platform.client(forged) as client:
+        assert (await client.post("/generate/invoke", json=GENERATE)).status_code == 401
+
+
+async def test_a_revoked_key_is_refused_at_the_next_request(platform: Platform):
+    platform.tenant("acme")
+    created = platform.services.tenants.create_key("acme", KeyCreate(name="test"))
+    async with platform.client(created.key) as client:
+        assert (await client.post("/generate/invoke", json=GENERATE)).status_code == 200
+        platform.services.tenants.revoke_key(created.id)
+        assert (await client.post("/generate/invoke", json=GENERATE)).status_code == 401
+
+
+async def test_an_expired_key_is_refused(platform: Platform):
+    platform.tenant("acme")
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    key = platform.key("acme", expires_at=past)
+    async with platform.client(key) as client:
+        assert (await client.post("/generate/invoke", json=GENERATE)).status_code == 401
+
+
+async def test_the_raw_key_is_never_stored_listed_or_logged(platform: Platform, caplog):
+    caplog.set_level(logging.DEBUG)
+    platform.tenant("acme")
+    created = platform.services.tenants.create_key("acme", KeyCreate(name="test"))
+    secret = created.key.rsplit("-", 1)[1]
+    admin = platform.services.local_admin_key
+    async with platform.client(admin) as client:
+        await client.post("/generate/invoke", json=GENERATE, headers={"X-API-Key": created.key})
+        listed = (await client.get("/admin/keys")).text
+        usage = (await client.get("/usage")).text
+    assert secret not in listed and secret not in usage
+    assert created.id in listed
+    with platform.services.engine.connect() as connection:
+        for table in ("api_keys", "tenants", "usage"):
+            dump = str(connection.execute(text(f"select * from {table}")).all())
+            assert secret not in dump, table
+    assert secret not in caplog.text
+
+
+async def test_a_browser_trades_the_key_for_a_session_cookie(platform: Platform):
+    platform.tenant("acme")
+    created = platform.services.tenants.create_key("acme", KeyCreate(name="test"))
+    async with platform.client() as client:
+        response = await client.get(f"/?token={created.key}")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/"
+        cookie = response.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "genai_session=" in cookie
+        assert created.key not in cookie
+        home = await client.get("/")  # the client keeps the cookie, as a browser does
+        assert "Signed in as tenant <b>acme</b>" in home.text
+        assert (await client.get("/summarize/playground/index.html")).status_code == 200
+        platform.services.tenants.revoke_key(created.id)
+        assert (await client.get("/summarize/playground/index.html")).status_code == 401
+
+
+async def test_a_tampered_session_cookie_is_refused(platform: Platform):
+    platform.tenant("acme")
+    key = platform.key("acme")
+    async with platform.client() as client:
+        await client.get(f"/?token={key}")
+        value = client.cookies["genai_session"]
+        key_id, expires, signature = value.split(".")
+        client.cookies.clear()
+        client.cookies["genai_session"] = f"{key_id}.{int(expires) + 9999}.{signature}"
+        assert (await client.get("/")).status_code == 401
+
+
+async def test_only_admin_keys_reach_admin(platform: Platform):
+    platform.tenant("acme")
+    async with platform.client(platform.key("acme")) as client:
+        response = await client.get("/admin/tenants")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "admin_required"
+
+
+async def test_an_admin_creates_a_tenant_and_a_key_that_works(platform: Platform):
+    async with platform.client(platform.services.local_admin_key) as admin:
+        created = await admin.post("/admin/tenants", json={"id": "partner-a", "rpm": 5})
+        assert created.status_code == 201
+        assert created.json()["rpm"] == 5
+        key = await admin.post("/admin/tenants/partner-a/keys", json={"name": "prod"})
+        assert key.status_code == 201
+        raw = key.json()["key"]
+        again = await admin.post("/admin/tenants", json={"id": "partner-a"})
+        assert again.status_code == 422 and again.json()["error"]["param"] == "id"
+        patched = await admin.patch("/admin/tenants/partner-a", json={"rpm": 7})
+        assert patched.json()["rpm"] == 7
+        bad = await admin.post("/admin/tenants", json={"id": "Not A Slug"})
+        assert bad.status_code == 422 and bad.json()["error"]["param"] == "id"
+    async with platform.client(raw) as client:
+        assert (await client.post("/generate/invoke", json=GENERATE)).status_code == 200
