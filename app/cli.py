@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.config
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -14,17 +15,23 @@ import uvicorn
 from pydantic import ValidationError
 
 from app.errors import PlatformError
+from app.logs import logging_config
 from app.services import key_hasher, open_database
-from app.settings import CONFIG_FILE_VARIABLE, InvalidSettings, Settings, load_settings
+from app.settings import (
+    CONFIG_FILE_VARIABLE,
+    InvalidSettings,
+    Settings,
+    is_loopback,
+    load_settings,
+)
 from app.tenants.models import KeyCreate, TenantChanges, TenantCreate
 from app.tenants.service import TenantService
 from app.usage.ledger import UsageFilter, UsageLedger
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    config = logging_config(settings.log_level)
+    logging.config.dictConfig(config)
     from app.main import create_app
 
     app = create_app(settings)
@@ -32,8 +39,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     print(f"genai-platform serving on {base}", flush=True)
     admin_key = app.state.services.local_admin_key
     if settings.auth_enabled and admin_key:
-        print(f"Open {base}/?token={admin_key} (local admin key, kept in {settings.data_dir})")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+        # Printed (not logged) for the developer at the terminal; never beyond loopback.
+        where = settings.data_dir / "admin-key"
+        if is_loopback(settings.host):
+            print(f"Open {base}/?token={admin_key} (local admin key, kept in {where})")
+        else:
+            print(f"The local admin key is kept in {where}")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=config)
     return 0
 
 
