@@ -37,11 +37,13 @@ def budget_period(period: str, now: datetime) -> tuple[datetime, datetime]:
 
 
 def _scopes(principal: Principal) -> tuple[Scope, ...]:
+    """The key's and the tenant's limits; one with no limit at all is not tracked."""
     key, tenant = principal.key, principal.tenant
-    return (
+    scopes = (
         Scope(f"key:{key.id}", key.rpm, key.tpm, key.max_concurrent),
         Scope(f"tenant:{tenant.id}", tenant.rpm, tenant.tpm, tenant.max_concurrent),
     )
+    return tuple(s for s in scopes if (s.rpm, s.tpm, s.max_concurrent) != (None, None, None))
 
 
 def _refusal(denied: Denied, principal: Principal, budget_end: datetime | None) -> RateLimited:
