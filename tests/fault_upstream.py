@@ -50,7 +50,8 @@ async def _stream(model: str, drop: bool) -> AsyncIterator[str]:
 
 async def chat_completions(request: Request) -> Response:
     body = await request.json()
-    model = body.get("model", "ok")
+    # Azure names the deployment in the path, OpenAI in the body.
+    model = request.path_params.get("deployment") or body.get("model", "ok")
     if model == "rate-limited":
         error = {"error": {"message": "slow down", "type": "rate_limit"}}
         return JSONResponse(error, status_code=429, headers={"Retry-After": "7"})
@@ -81,6 +82,11 @@ def create_fault_upstream() -> Starlette:
     return Starlette(
         routes=[
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route(
+                "/openai/deployments/{deployment}/chat/completions",
+                chat_completions,
+                methods=["POST"],
+            ),
             Route("/v1/models", models),
         ]
     )

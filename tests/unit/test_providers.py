@@ -1,0 +1,45 @@
+"""Each provider kind reaches an OpenAI-protocol server through its LangChain client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from app.main import create_app
+from app.settings import ModelSpec
+from tests.conftest import asgi_client
+from tests.fault_upstream import running_fault_upstream
+from tests.sse import read_events
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    with running_fault_upstream() as base_url:
+        yield base_url
+
+
+@pytest.mark.parametrize("kind", ["openai", "openai-compatible", "azure"])
+@pytest.mark.parametrize("route", ["invoke", "stream"])
+async def test_every_provider_kind_answers(make_settings, upstream, kind, route):
+    root = upstream.removesuffix("/v1")
+    specs = {
+        "openai": ModelSpec(provider="openai", model="ok", base_url=upstream, api_key="sk-test"),
+        "openai-compatible": ModelSpec(provider="openai-compatible", model="ok", base_url=upstream),
+        "azure": ModelSpec(
+            provider="azure",
+            model="ok",
+            azure_endpoint=root,
+            api_version="2024-10-21",
+            api_key="azure-test",
+        ),
+    }
+    app = create_app(make_settings(models={kind: specs[kind]}, default_model=kind))
+    body = {"input": {"text": "Once"}}
+    async with asgi_client(app) as client:
+        if route == "invoke":
+            answer = (await client.post("/complete/invoke", json=body)).json()["output"]
+        else:
+            events = await read_events(client, "/complete/stream", body)
+            answer = "".join(event.json() for event in events if event.event == "data")
+    assert answer == "fault upstream says hello"
