@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
@@ -30,8 +30,8 @@ class InvalidSettings(ValueError):
     """The configuration is invalid; the message names every bad key."""
 
 
-class ModelSpec(BaseModel):
-    """One model alias: which provider serves it and how to reach it."""
+class Deployment(BaseModel):
+    """One upstream serving a model alias: a provider, its model, how to reach it."""
 
     model_config = {"extra": "forbid"}
 
@@ -42,11 +42,10 @@ class ModelSpec(BaseModel):
     azure_endpoint: str | None = None
     api_version: str | None = None
     timeout: float = Field(60.0, gt=0, description="Seconds before the upstream call fails.")
-    input_price_per_million: float = Field(0.0, ge=0, description="USD per 1M input tokens.")
-    output_price_per_million: float = Field(0.0, ge=0, description="USD per 1M output tokens.")
+    max_retries: int = Field(2, ge=0, le=10, description="Retries before trying the next one.")
 
     @model_validator(mode="after")
-    def _check_provider_fields(self) -> ModelSpec:
+    def _check_provider_fields(self) -> Deployment:
         if self.provider == "openai-compatible" and not self.base_url:
             raise ValueError("provider 'openai-compatible' needs base_url")
         if self.provider == "azure" and not (self.azure_endpoint and self.api_version):
@@ -54,6 +53,49 @@ class ModelSpec(BaseModel):
         if self.provider in ("openai", "azure", "openai-compatible") and not self.model:
             raise ValueError(f"provider '{self.provider}' needs model")
         return self
+
+    @property
+    def name(self) -> str:
+        """Names the deployment in logs, metrics and circuit-breaker state."""
+        where = self.azure_endpoint or self.base_url or self.provider
+        return f"{self.provider}:{self.model or 'default'}@{where}"
+
+
+_DEPLOYMENT_FIELDS = set(Deployment.model_fields)
+
+
+class ModelSpec(BaseModel):
+    """A model alias: deployments tried in order (fallbacks), and its prices.
+
+    A single deployment may be written inline: `{provider: openai, model: gpt-4o-mini}`.
+    """
+
+    model_config = {"extra": "forbid"}
+
+    deployments: list[Deployment] = Field(min_length=1)
+    input_price_per_million: float = Field(0.0, ge=0, description="USD per 1M input tokens.")
+    output_price_per_million: float = Field(0.0, ge=0, description="USD per 1M output tokens.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_inline_deployment(cls, data: Any) -> Any:
+        return _inline_deployment(data) if isinstance(data, dict) else data
+
+    @property
+    def primary(self) -> Deployment:
+        return self.deployments[0]
+
+    @property
+    def provider(self) -> ProviderKind:
+        return self.primary.provider
+
+
+def _inline_deployment(data: dict[str, Any]) -> dict[str, Any]:
+    inline = {key: value for key, value in data.items() if key in _DEPLOYMENT_FIELDS}
+    if not inline:
+        return data
+    rest = {key: value for key, value in data.items() if key not in _DEPLOYMENT_FIELDS}
+    return {**rest, "deployments": [inline, *rest.get("deployments", [])]}
 
 
 class LocalModelSettings(BaseModel):

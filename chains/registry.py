@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable
 from pydantic import Field
 
+from app.providers.catalog import ChatRunnable
 from app.providers.selector import ModelSelector
 from app.schema import optional
 from app.settings import Settings
@@ -37,7 +37,7 @@ class ChainContext:
 
     use_case: str
     settings: Settings
-    models: Mapping[str, BaseChatModel]
+    models: Mapping[str, ChatRunnable]
     history: ChatHistoryStore
 
     def model(self, temperature: float, max_tokens: int) -> ModelSelector:

@@ -1,12 +1,20 @@
-"""Build one chat client per model alias from the settings, once, at startup."""
+"""Build the chat client of each model alias from the settings, once, at startup.
+
+An alias with several deployments becomes the first one with the others as fallbacks; each
+client retries (with backoff) connect errors, timeouts, 429 and 5xx before it answers.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import Runnable
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
 from langchain_openai.chat_models.base import BaseChatOpenAI
 
-from app.settings import ModelSpec
+from app.settings import Deployment, ModelSpec
 
 # Provider kinds that speak OpenAI's protocol but not its newest dialect: ChatOpenAI renames
 # `max_tokens` to `max_completion_tokens`, which llama.cpp, vLLM and Ollama ignore, so they
@@ -14,9 +22,18 @@ from app.settings import ModelSpec
 _PLAIN_OPENAI_PROTOCOL = ("local", "openai-compatible")
 
 
-def build_chat_model(spec: ModelSpec, *, local_base_url: str | None = None) -> BaseChatModel:
+#: A model alias's chat model: one client, or the first with fallbacks.
+ChatRunnable = Runnable[Any, BaseMessage]
+
+
+def build_alias_model(spec: ModelSpec, *, local_base_url: str | None = None) -> ChatRunnable:
+    first, *others = [build_chat_model(d, local_base_url=local_base_url) for d in spec.deployments]
+    return first.with_fallbacks(others) if others else first
+
+
+def build_chat_model(spec: Deployment, *, local_base_url: str | None = None) -> BaseChatModel:
     api_key = spec.api_key.get_secret_value() if spec.api_key else None
-    common = {"timeout": spec.timeout, "max_retries": 0, "stream_usage": True}
+    common = {"timeout": spec.timeout, "max_retries": spec.max_retries, "stream_usage": True}
     if spec.provider == "azure":
         return AzureChatOpenAI(
             azure_deployment=spec.model,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import openai
-from langchain_core.language_models import BaseChatModel
 from langchain_openai.chat_models.base import BaseChatOpenAI
 
-from app.providers.catalog import build_chat_model
+from app.providers.catalog import ChatRunnable, build_alias_model
 from app.providers.local_server import LocalModelServer
 from app.settings import Settings
 
@@ -16,7 +15,7 @@ from app.settings import Settings
 class ProviderPool:
     def __init__(
         self,
-        models: Mapping[str, BaseChatModel],
+        models: Mapping[str, ChatRunnable],
         default_alias: str,
         local_server: LocalModelServer | None = None,
     ) -> None:
@@ -26,14 +25,18 @@ class ProviderPool:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ProviderPool:
-        uses_local = any(spec.provider == "local" for spec in settings.models.values())
+        uses_local = any(
+            deployment.provider == "local"
+            for spec in settings.models.values()
+            for deployment in spec.deployments
+        )
         local = (
             LocalModelServer(settings.local_model, settings.data_dir / "local-model.log")
             if uses_local
             else None
         )
         models = {
-            alias: build_chat_model(spec, local_base_url=local.base_url if local else None)
+            alias: build_alias_model(spec, local_base_url=local.base_url if local else None)
             for alias, spec in settings.models.items()
         }
         return cls(models, settings.default_model, local)
@@ -49,6 +52,7 @@ class ProviderPool:
     async def readiness_problem(self) -> str | None:
         """None when the default model's provider answers, else what is wrong."""
         model = self.models[self.default_alias]
+        model = getattr(model, "runnable", model)  # the first of an alias's deployments
         if not isinstance(model, BaseChatOpenAI):
             return None
         try:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Any, Literal
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.configurable import DynamicRunnable
 from langchain_core.runnables.utils import ConfigurableFieldSpec
 from pydantic import Field, WithJsonSchema
 
 from app.errors import InvalidRequest
+from app.providers.catalog import ChatRunnable
 from app.schema import optional
 
 #: Run metadata naming the alias a model call went to (read by the usage meter).
@@ -26,7 +26,7 @@ MODEL_ALIAS_METADATA = "model_alias"
 
 
 class ModelSelector(DynamicRunnable):
-    models: dict[str, BaseChatModel]
+    models: dict[str, ChatRunnable]
     default_alias: str
     default_temperature: float = 0.7
     default_max_tokens: int = 256
@@ -35,7 +35,7 @@ class ModelSelector(DynamicRunnable):
     @classmethod
     def create(
         cls,
-        models: dict[str, BaseChatModel],
+        models: dict[str, ChatRunnable],
         default_alias: str,
         *,
         temperature: float,

@@ -19,7 +19,7 @@ async def test_ready_when_the_provider_answers(make_settings):
 
 async def test_not_ready_when_the_provider_is_down(make_settings):
     closed = f"http://127.0.0.1:{free_loopback_port()}/v1"
-    spec = ModelSpec(provider="openai-compatible", model="x", base_url=closed)
+    spec = ModelSpec(provider="openai-compatible", model="x", base_url=closed, max_retries=0)
     app = create_app(make_settings(models={"down": spec}, default_model="down"))
     async with asgi_client(app) as client:
         assert (await client.get("/health")).json() == {"status": "ok"}

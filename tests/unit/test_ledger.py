@@ -93,7 +93,7 @@ def fault_upstream() -> Iterator[str]:
 def failing(make_settings, database, fault_upstream) -> Platform:
     def spec(model: str) -> ModelSpec:
         return ModelSpec(
-            provider="openai-compatible", model=model, base_url=fault_upstream,
+            provider="openai-compatible", model=model, base_url=fault_upstream, max_retries=0,
             input_price_per_million=1000.0, output_price_per_million=2000.0,
         )  # fmt: skip
 

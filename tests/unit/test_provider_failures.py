@@ -28,7 +28,11 @@ def fault_upstream() -> Iterator[str]:
 async def client(make_settings, fault_upstream) -> AsyncIterator[httpx.AsyncClient]:
     def spec(model: str, base_url: str = fault_upstream, timeout: float = 5) -> ModelSpec:
         return ModelSpec(
-            provider="openai-compatible", model=model, base_url=base_url, timeout=timeout
+            provider="openai-compatible",
+            model=model,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=0,
         )
 
     models = {

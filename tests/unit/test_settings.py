@@ -35,7 +35,7 @@ def test_environment_variables_override_with_nested_keys(monkeypatch):
     monkeypatch.setenv("GENAI_ROUTE_MODELS__SUMMARIZE", "vllm")
     settings = load_settings()
     assert settings.port == 9001
-    assert settings.models["vllm"].base_url == "http://127.0.0.1:8001/v1"
+    assert settings.models["vllm"].primary.base_url == "http://127.0.0.1:8001/v1"
     assert settings.model_for("summarize") == "vllm"
     assert settings.model_for("chat") == "local"
 
@@ -63,7 +63,7 @@ def test_yaml_file_is_read_and_environment_wins(monkeypatch, tmp_path: Path):
         ({"GENAI_PORT": "eighty"}, "GENAI_PORT"),
         ({"GENAI_DEFAULT_MODEL": "gpt-9"}, "default_model"),
         ({"GENAI_MODELS__X__PROVIDER": "openai-compatible"}, "GENAI_MODELS__X"),
-        ({"GENAI_MODELS__X__PROVIDER": "watsonx"}, "GENAI_MODELS__X__PROVIDER"),
+        ({"GENAI_MODELS__X__PROVIDER": "watsonx"}, "GENAI_MODELS__X__.*PROVIDER"),
         ({"GENAI_MAX_BODY_BYTES": "10"}, "GENAI_MAX_BODY_BYTES"),
         ({"GENAI_ROUTE_MODELS__CHAT": "nope"}, "route_models.chat"),
         ({"GENAI_HOST": "0.0.0.0", "GENAI_AUTH_ENABLED": "false"}, "auth_enabled"),
