@@ -128,6 +128,33 @@ def _retry_after(response: httpx.Response | None) -> dict[str, str]:
     return {"Retry-After": value} if value else {}
 
 
+def _from_upstream_status(response: httpx.Response) -> PlatformError:
+    status = response.status_code
+    if status == 429:
+        return ProviderRateLimited(
+            "The model provider is rate limiting this platform; retry after the given delay.",
+            code="provider_rate_limited",
+            headers=_retry_after(response),
+        )
+    if status in (400, 422):
+        return InvalidRequest(
+            f"The model provider refused the request: {_upstream_message(response)}",
+            code="provider_refused",
+        )
+    return ProviderError(
+        f"The model provider failed with status {status}; retry later.",
+        code="provider_failed",
+        headers=_retry_after(response),
+    )
+
+
+def _upstream_message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:300]
+
+
 def as_platform_error(exc: BaseException) -> PlatformError:
     """The platform error a client should see for any exception raised while serving it."""
     if isinstance(exc, PlatformError):
@@ -141,22 +168,8 @@ def as_platform_error(exc: BaseException) -> PlatformError:
         return ProviderError(
             "The model provider is unreachable; retry later.", code="provider_unreachable"
         )
-    if isinstance(exc, openai.RateLimitError):
-        return ProviderRateLimited(
-            "The model provider is rate limiting this platform; retry after the given delay.",
-            code="provider_rate_limited",
-            headers=_retry_after(exc.response),
-        )
-    if isinstance(exc, openai.BadRequestError):
-        return InvalidRequest(
-            f"The model provider refused the request: {exc.message}", code="provider_refused"
-        )
-    if isinstance(exc, openai.APIStatusError):
-        return ProviderError(
-            f"The model provider failed with status {exc.status_code}; retry later.",
-            code="provider_failed",
-            headers=_retry_after(exc.response),
-        )
+    if isinstance(exc, openai.APIStatusError | httpx.HTTPStatusError):
+        return _from_upstream_status(exc.response)
     logger.error("unexpected error while serving a request", exc_info=exc)
     return PlatformError(
         f"The server failed unexpectedly ({type(exc).__name__}); the failure is logged.",

@@ -15,6 +15,7 @@ from app.api import admin, chat_sessions, docs, health, home, usage
 from app.api.chains import mount_use_case
 from app.body_limit import BodySizeLimit
 from app.errors import register_error_handlers
+from app.openai_api import router as openai_router
 from app.providers.pool import ProviderPool
 from app.request_id import RequestId
 from app.services import build_services
@@ -47,7 +48,7 @@ def create_app(settings: Settings | None = None, providers: ProviderPool | None 
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestId)  # outermost: every response carries the id
-    for module in (health, home, docs, usage, admin, chat_sessions):
+    for module in (health, home, docs, usage, admin, chat_sessions, openai_router):
         app.include_router(module.router)
     for use_case in discover_use_cases():
         context = ChainContext(use_case.name, settings, services.providers.models, services.history)

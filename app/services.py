@@ -10,7 +10,11 @@ from sqlalchemy import Engine
 from app.auth import Authenticator
 from app.limits.admission import Admission
 from app.limits.store import InMemoryLimitStore
+from app.openai_api.serving import OpenAIServing
+from app.providers.breaker import CircuitBreakers
+from app.providers.local_tokenizer import LocalTokenizer
 from app.providers.pool import ProviderPool
+from app.providers.upstream import ModelRouter
 from app.settings import Settings
 from app.storage.chat_history import ChatHistoryStore
 from app.storage.database import create_database_engine, migrate
@@ -36,6 +40,7 @@ class Services:
     metering: Metering
     http: httpx.AsyncClient
     local_admin_key: str | None
+    openai: OpenAIServing
     use_cases: list[str] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -77,7 +82,7 @@ def build_services(settings: Settings, providers: ProviderPool) -> Services:
         session_seconds=settings.session_cookie_hours * 3600,
     )
     ledger = UsageLedger(engine)
-    http = httpx.AsyncClient(timeout=10.0)
+    http = httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=1000))
     local_url = providers.local_server.base_url if providers.local_server else None
     local_aliases = frozenset(
         alias for alias, spec in settings.models.items() if spec.provider == "local"
@@ -85,10 +90,14 @@ def build_services(settings: Settings, providers: ProviderPool) -> Services:
     meter_services = MeterServices(
         admission=Admission(InMemoryLimitStore(), ledger.aspent),
         ledger=ledger,
-        counter=TokenCounter(http, local_url),
+        counter=TokenCounter(
+            LocalTokenizer(providers.local_server.model_path) if providers.local_server else None
+        ),
         prices=PriceTable(settings.models),
         local_aliases=local_aliases,
     )
+    metering = Metering(meter_services, settings)
+    router = ModelRouter(settings.models, http, CircuitBreakers(), local_url)
     return Services(
         settings=settings,
         engine=engine,
@@ -97,7 +106,8 @@ def build_services(settings: Settings, providers: ProviderPool) -> Services:
         tenants=tenants,
         authenticator=authenticator,
         ledger=ledger,
-        metering=Metering(meter_services, settings),
+        metering=metering,
+        openai=OpenAIServing(settings, router, metering),
         http=http,
         local_admin_key=local_admin_key,
     )

@@ -6,7 +6,8 @@ playground share links), so `RemoteRunnable` and the playground work unchanged. 
 registered here around one `APIHandler` rather than by `add_routes` so that each run:
 - is admitted against its tenant's limits and allow-lists, and metered into the ledger;
 - gets its tenant passed in `configurable.tenant_id`, which clients cannot set;
-- ends a failed stream with the real status and message, not LangServe's fixed 500.
+- ends a failed stream with the real status and message, not LangServe's fixed 500;
+- stops an /invoke or /batch whose client went away (LangServe would finish it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from langchain_core.runnables import Runnable
 from langserve import APIHandler
 
 from app.api.deps import CurrentPrincipal, ServicesDep, route_guard
+from app.disconnect import ClientDisconnected, until_disconnected
 from app.errors import as_platform_error, sse_error_event
 from app.usage.meter import RequestMeter
 from app.usage.metering import Metering
@@ -98,10 +100,14 @@ def _metered_endpoint(
             "callbacks": [meter],
             "configurable": {TENANT_ID: principal.tenant.id},
         }
+        run = call(request, config_hash=config_hash, server_config=server_config)
         try:
-            response = await call(request, config_hash=config_hash, server_config=server_config)
+            # LangServe keeps running an /invoke whose client left; we stop it (streams stop
+            # by themselves: sse-starlette cancels them).
+            response = await (run if streaming else until_disconnected(request, run))
         except Exception as exc:
-            await metering.aclose(meter, as_platform_error(exc).status_code, interrupted=False)
+            gone = isinstance(exc, ClientDisconnected)
+            await metering.aclose(meter, as_platform_error(exc).status_code, interrupted=gone)
             raise
         if streaming:
             events = with_real_errors(response.body_iterator)  # type: ignore[attr-defined]

@@ -1,34 +1,32 @@
 """Counting tokens a provider did not report (llama.cpp's streams report none).
 
-The embedded model's own tokenizer (`/extras/tokenize/count` of its server) counts exactly:
-the prompt is rendered in ChatML, the template SmolLM2 carries, which reproduces the server's
-own prompt count. Other providers' text is estimated at 4 characters a token.
+The embedded model's own tokenizer and chat template count exactly (see
+providers/local_tokenizer.py); other providers' text is estimated at 4 characters a token.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
-
-import httpx
-from langchain_core.messages import BaseMessage
+from typing import Literal, Protocol
 
 TokenSource = Literal["provider", "counted", "estimated"]
 
-_CHATML_ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
+#: A chat prompt as (role, text) pairs, roles as OpenAI names them; or a raw text prompt.
+Prompt = Sequence[tuple[str, str]] | str
 
 
-def render_chatml(messages: Sequence[BaseMessage]) -> str:
-    turns = [
-        f"<|im_start|>{_CHATML_ROLES.get(m.type, m.type)}\n{m.text}<|im_end|>\n" for m in messages
-    ]
-    return "".join(turns) + "<|im_start|>assistant\n"
+class Tokenizer(Protocol):
+    def count_chat(self, messages: Sequence[tuple[str, str]]) -> int: ...
+
+    def count_text(self, text: str) -> int: ...
 
 
-def prompt_upper_bound(messages: Sequence[BaseMessage]) -> int:
+def prompt_upper_bound(prompt: Prompt) -> int:
     """At least as many tokens as the prompt can take: a token covers one byte or more."""
-    return sum(len(message.text.encode()) + 8 for message in messages) + 8
+    if isinstance(prompt, str):
+        return len(prompt.encode()) + 8
+    return sum(len(text.encode()) + 8 for _, text in prompt) + 64  # room for a template
 
 
 def _estimate(text: str) -> int:
@@ -36,27 +34,21 @@ def _estimate(text: str) -> int:
 
 
 class TokenCounter:
-    def __init__(self, client: httpx.AsyncClient, local_url: str | None) -> None:
-        self._client = client
-        self._local_url = local_url
+    def __init__(self, local: Tokenizer | None) -> None:
+        self._local = local
 
-    async def _count_locally(self, text: str) -> int:
-        response = await self._client.post(
-            f"{self._local_url}/extras/tokenize/count", json={"input": text}
-        )
-        response.raise_for_status()
-        return int(response.json()["count"])
-
-    async def count(
-        self, local: bool, prompt: Sequence[BaseMessage], output: str
-    ) -> tuple[int, int, TokenSource]:
+    def count(self, local: bool, prompt: Prompt, output: str) -> tuple[int, int, TokenSource]:
         """(input tokens, output tokens, how they were obtained) for one model call."""
-        if local and self._local_url is not None:
-            try:
-                prompt_tokens = await self._count_locally(render_chatml(prompt))
-                output_tokens = await self._count_locally(output) if output else 0
-                return prompt_tokens, output_tokens, "counted"
-            except httpx.HTTPError:
-                pass  # the model server is gone (it failed the call too): estimate instead
-        prompt_tokens = sum(_estimate(message.text) + 4 for message in prompt)
+        if local and self._local is not None:
+            tokenizer = self._local
+            prompt_tokens = (
+                tokenizer.count_text(prompt)
+                if isinstance(prompt, str)
+                else tokenizer.count_chat(prompt)
+            )
+            return prompt_tokens, tokenizer.count_text(output) if output else 0, "counted"
+        if isinstance(prompt, str):
+            prompt_tokens = _estimate(prompt)
+        else:
+            prompt_tokens = sum(_estimate(text) + 4 for _, text in prompt)
         return prompt_tokens, _estimate(output), "estimated"

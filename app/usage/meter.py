@@ -25,20 +25,27 @@ from app.limits.store import Ticket
 from app.providers.selector import MODEL_ALIAS_METADATA
 from app.storage.tables import UsageRow
 from app.tenants.models import Principal
-from app.usage.counting import TokenCounter, TokenSource, prompt_upper_bound
+from app.usage.counting import Prompt, TokenCounter, TokenSource, prompt_upper_bound
 from app.usage.ledger import UsageLedger
 from app.usage.pricing import PriceTable
 
 _SOURCE_RANK = {"provider": 0, "counted": 1, "estimated": 2}
 
 
+_ROLES = {"human": "user", "ai": "assistant"}
+
+
+def as_prompt(messages: list[BaseMessage]) -> Prompt:
+    return [(_ROLES.get(message.type, message.type), message.text) for message in messages]
+
+
 @dataclass
 class ModelCall:
     alias: str | None
-    prompt: list[BaseMessage]
+    prompt: Prompt
     bound: int
     output: list[str] = field(default_factory=list)
-    usage: dict[str, int] | None = None
+    usage: tuple[int, int, TokenSource] | None = None
     ended: bool = False
 
 
@@ -55,7 +62,7 @@ class MeterServices:
 
 class RequestMeter(AsyncCallbackHandler):
     raise_error = True  # a refused reservation must stop the model call
-    run_inline = True
+    run_inline = True  # ...before the call starts, in order
 
     def __init__(
         self,
@@ -75,7 +82,7 @@ class RequestMeter(AsyncCallbackHandler):
         self.request_id = request_id or uuid.uuid4().hex
         self.started = time.perf_counter()
         self.first_token: float | None = None
-        self._calls: dict[UUID, ModelCall] = {}
+        self._calls: dict[object, ModelCall] = {}
         self._in_flight = 0  # upper bounds of calls still running
 
     # --- callbacks -----------------------------------------------------------------------
@@ -91,41 +98,50 @@ class RequestMeter(AsyncCallbackHandler):
         **kwargs: Any,
     ) -> None:
         alias = (metadata or {}).get(MODEL_ALIAS_METADATA, self.model)
-        prompt = messages[0]
         max_tokens = int((invocation_params or {}).get("max_tokens") or 0)
+        await self.start_call(run_id, alias, as_prompt(messages[0]), max_tokens)
+
+    async def start_call(
+        self, call_id: object, alias: str | None, prompt: Prompt, max_tokens: int
+    ) -> ModelCall:
+        """Note a model call about to start; reserve more if the request's reservation is short."""
         bound = prompt_upper_bound(prompt) + max_tokens
-        self._calls[run_id] = ModelCall(alias, prompt, bound)
+        call = self._calls[call_id] = ModelCall(alias, prompt, bound)
         self._in_flight += bound
         used = sum(call.bound for call in self._calls.values() if call.ended)
         shortfall = used + self._in_flight - self.ticket.tokens
         if shortfall > 0:
             cost = self._services.prices.upper_bound(alias, shortfall)
             await self._services.admission.extend(self.principal, self.ticket, shortfall, cost)
+        return call
 
     async def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
-        if self.first_token is None:
-            self.first_token = time.perf_counter()
         call = self._calls.get(run_id)
         if call is not None:
-            call.output.append(token)
+            self.add_output(call, token)
+
+    def add_output(self, call: ModelCall, text: str) -> None:
+        if self.first_token is None:
+            self.first_token = time.perf_counter()
+        call.output.append(text)
 
     async def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        call = self._end(run_id)
+        call = self.end_call(run_id)
         if call is None:
             return
         generation = response.generations[0][0] if response.generations else None
         message = getattr(generation, "message", None)
         usage = getattr(message, "usage_metadata", None)
         if usage:
-            call.usage = {"input": usage["input_tokens"], "output": usage["output_tokens"]}
+            call.usage = (usage["input_tokens"], usage["output_tokens"], "provider")
         if not call.output and generation is not None:
             call.output.append(generation.text)
 
     async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._end(run_id)
+        self.end_call(run_id)
 
-    def _end(self, run_id: UUID) -> ModelCall | None:
-        call = self._calls.get(run_id)
+    def end_call(self, call_id: object) -> ModelCall | None:
+        call = self._calls.get(call_id)
         if call is not None and not call.ended:
             call.ended = True
             self._in_flight -= call.bound
@@ -133,25 +149,27 @@ class RequestMeter(AsyncCallbackHandler):
 
     # --- the end of the request ----------------------------------------------------------
 
+    async def usage_of(self, call: ModelCall) -> tuple[int, int, TokenSource] | None:
+        """A call's tokens: as the provider reported them, else counted; None if it produced
+        nothing (the provider did no work worth counting)."""
+        if call.usage is None and call.output:
+            local = call.alias in self._services.local_aliases
+            call.usage = self._services.counter.count(local, call.prompt, "".join(call.output))
+        return call.usage
+
     async def _count(self) -> tuple[int, int, float, TokenSource | None]:
-        services = self._services
         input_tokens = output_tokens = 0
         cost = 0.0
         sources: list[TokenSource] = []
         for call in self._calls.values():
-            output = "".join(call.output)
-            if call.usage is not None:
-                counted = (call.usage["input"], call.usage["output"], "provider")
-            elif not output:
-                continue  # nothing came back: the provider did no work worth counting
-            else:
-                local = call.alias in services.local_aliases
-                counted = await services.counter.count(local, call.prompt, output)
+            counted = await self.usage_of(call)
+            if counted is None:
+                continue
             call_in, call_out, source = counted
             input_tokens += call_in
             output_tokens += call_out
-            cost += services.prices.cost(call.alias, call_in, call_out)
-            sources.append(source)  # type: ignore[arg-type]
+            cost += self._services.prices.cost(call.alias, call_in, call_out)
+            sources.append(source)
         source = max(sources, key=_SOURCE_RANK.__getitem__) if sources else None
         return input_tokens, output_tokens, cost, source
 

@@ -15,8 +15,10 @@ from app.usage.meter import MeterServices, RequestMeter
 
 logger = logging.getLogger(__name__)
 
-#: Room for the prompt template around the client's input, until the first call knows better.
-TEMPLATE_ALLOWANCE = 64
+#: Room for the prompt template around the client's input. Reserving the whole bound at
+#: admission matters: requests admitted on less, then refused when the model call tops up,
+#: would crowd each other out of a nearly spent budget.
+TEMPLATE_ALLOWANCE = 256
 
 
 class Metering:

@@ -92,38 +92,41 @@ async def test_tokens_per_minute_are_never_exceeded_by_a_burst(make_platform):
 
 async def test_budget_is_never_overspent_by_waves_of_100_concurrent_requests(make_platform):
     platform = make_platform(delay=0.02)
-    platform.tenant("acme", budget_usd=0.5, budget_period="day")
+    platform.tenant("acme", budget_usd=1.0, budget_period="day")
     body = {
         "input": {"prompt": "Hi"},
         "config": {"configurable": {"model": "priced", "max_tokens": 10}},
     }
     refused: list[httpx.Response] = []
     async with platform.client(platform.key("acme")) as client:
-        for _ in range(10):
+        for _ in range(20):
             wave = await burst(client, 100, body)
             refused = [r for r in wave if r.status_code == 429]
             if len(refused) == 100:
                 break
     rows = await ledger(platform, "acme")
     spent = sum(row["cost_usd"] for row in rows)
-    assert 0.3 < spent <= 0.5  # it was used up, never overspent
+    # Never overspent; used up to less than one request's reservation (~$0.63 upper bound).
+    assert 0.3 < spent <= 1.0
     error = refused[0].json()["error"]
     assert error["code"] == "budget_exceeded"
-    assert "daily budget of $0.5" in error["message"] and "resets at" in error["message"]
+    assert "daily budget of $1" in error["message"] and "resets at" in error["message"]
 
 
 async def test_spent_budget_survives_a_restart(make_settings, database):
     settings = make_settings(auth_enabled=True, database_url=database, models=PRICED_MODELS)
     first = build_platform(settings)
-    first.tenant("acme", budget_usd=0.01)
+    first.tenant("acme", budget_usd=1.0)
     key = first.key("acme")
     body = {
         "input": {"prompt": "Hi"},
         "config": {"configurable": {"model": "priced", "max_tokens": 3}},
     }
+    served = 0
     async with first.client(key) as client:
         while (await client.post("/generate/invoke", json=body)).status_code == 200:
-            pass
+            served += 1
+    assert served > 5  # the budget was spent by requests, not refused from the start
     second = build_platform(settings)  # a new process: limit state is gone, the ledger is not
     async with second.client(key) as client:
         response = await client.post("/generate/invoke", json=body)

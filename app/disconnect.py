@@ -1,0 +1,49 @@
+"""Stop work when the client goes away: LangServe's /invoke and /v1 don't by themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from starlette.requests import Request
+
+from app.errors import PlatformError
+
+T = TypeVar("T")
+
+
+class ClientDisconnected(PlatformError):
+    """The client closed the connection before the answer was ready (nobody reads this)."""
+
+    status_code = 499
+    type = "client_closed_request"
+
+    def __init__(self) -> None:
+        super().__init__("The client closed the connection.", code="client_closed_request")
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
+    """The result of `work`, or ClientDisconnected once the client leaves (work is cancelled).
+
+    Call it after the request body has been read: it listens on the same channel.
+    """
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        watcher.cancel()
+    if task.cancelled():
+        raise ClientDisconnected
+    return task.result()

@@ -1,0 +1,212 @@
+"""OpenAI's protocol for /v1, in one place: requests we accept, bodies and chunks we send.
+
+Upstreams differ from OpenAI's schema (llama.cpp: no `created` on models, no `refusal` on
+messages, nulls where objects are required), so every body is rebuilt here in OpenAI's shape
+rather than forwarded as is.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Role
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(str(part.get("text", "")) for part in self.content)
+        return self.content or ""
+
+
+class _Sampling(BaseModel):
+    """Parameters both endpoints share; unknown ones are passed on to the provider."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: int = Field(1, ge=1, le=16)
+    stop: str | list[str] | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    max_tokens: int | None = Field(None, ge=1)
+    seed: int | None = None
+
+    @property
+    def include_usage(self) -> bool:
+        return bool(self.stream and self.stream_options and self.stream_options.include_usage)
+
+
+class ChatCompletionRequest(_Sampling):
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    response_format: dict[str, Any] | None = None
+
+    @property
+    def requested_max_tokens(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+    def prompt_pairs(self) -> list[tuple[str, str]]:
+        return [(message.role, message.text()) for message in self.messages]
+
+
+class CompletionRequest(_Sampling):
+    prompt: str | list[str] = Field(min_length=1)
+
+    @property
+    def requested_max_tokens(self) -> int | None:
+        return self.max_tokens
+
+    def prompt_pairs(self) -> str:
+        """The raw prompt text (legacy completions apply no chat template)."""
+        return self.prompt if isinstance(self.prompt, str) else "".join(self.prompt)
+
+
+def usage_body(input_tokens: int, output_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": input_tokens,
+        "completion_tokens": output_tokens,
+        "total_tokens": input_tokens + output_tokens,
+    }
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:24]}"
+
+
+def chat_completion(upstream: dict[str, Any], alias: str, usage: dict[str, int]) -> dict[str, Any]:
+    choices = []
+    for index, choice in enumerate(upstream.get("choices") or []):
+        given = choice.get("message") or {}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": given.get("content"),
+            "refusal": given.get("refusal"),
+        }
+        if given.get("tool_calls"):
+            message["tool_calls"] = given["tool_calls"]
+        choices.append(
+            {
+                "index": choice.get("index", index),
+                "message": message,
+                "logprobs": choice.get("logprobs"),
+                "finish_reason": choice.get("finish_reason") or "stop",
+            }
+        )
+    return {
+        "id": upstream.get("id") or new_id("chatcmpl"),
+        "object": "chat.completion",
+        "created": upstream.get("created") or int(time.time()),
+        "model": alias,
+        "choices": choices,
+        "usage": usage,
+    }
+
+
+def chat_chunk_choices(upstream: dict[str, Any]) -> list[dict[str, Any]]:
+    choices = []
+    for index, choice in enumerate(upstream.get("choices") or []):
+        given = choice.get("delta") or {}
+        delta = {
+            key: given[key]
+            for key in ("role", "content", "tool_calls", "refusal")
+            if given.get(key) is not None
+        }
+        choices.append(
+            {
+                "index": choice.get("index", index),
+                "delta": delta,
+                "logprobs": choice.get("logprobs"),
+                "finish_reason": choice.get("finish_reason"),
+            }
+        )
+    return choices
+
+
+def text_completion(upstream: dict[str, Any], alias: str, usage: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": upstream.get("id") or new_id("cmpl"),
+        "object": "text_completion",
+        "created": upstream.get("created") or int(time.time()),
+        "model": alias,
+        "choices": text_choices(upstream, final=True),
+        "usage": usage,
+    }
+
+
+def text_choices(upstream: dict[str, Any], *, final: bool = False) -> list[dict[str, Any]]:
+    return [
+        {
+            "index": choice.get("index", index),
+            "text": choice.get("text") or "",
+            "logprobs": choice.get("logprobs"),
+            "finish_reason": choice.get("finish_reason") or ("stop" if final else None),
+        }
+        for index, choice in enumerate(upstream.get("choices") or [])
+    ]
+
+
+def model_card(alias: str, created: int) -> dict[str, Any]:
+    return {"id": alias, "object": "model", "created": created, "owned_by": "genai-platform"}
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between /v1/chat/completions and /v1/completions."""
+
+    route: str
+    endpoint: str
+    request: type[ChatCompletionRequest] | type[CompletionRequest]
+    chunk_object: str
+    id_prefix: str
+    whole: Callable[[dict[str, Any], str, dict[str, int]], dict[str, Any]]
+    chunk_choices: Callable[[dict[str, Any]], list[dict[str, Any]]]
+    text_key: str  # where a whole choice or a chunk choice holds the generated text
+
+    def texts(self, choices: list[dict[str, Any]]) -> list[str]:
+        found = []
+        for choice in choices:
+            holder = choice.get("message") or choice.get("delta") or choice
+            text = holder.get(self.text_key) if isinstance(holder, dict) else None
+            if text:
+                found.append(text)
+        return found
+
+
+CHAT = Dialect(
+    route="v1/chat/completions",
+    endpoint="chat/completions",
+    request=ChatCompletionRequest,
+    chunk_object="chat.completion.chunk",
+    id_prefix="chatcmpl",
+    whole=chat_completion,
+    chunk_choices=chat_chunk_choices,
+    text_key="content",
+)
+COMPLETION = Dialect(
+    route="v1/completions",
+    endpoint="completions",
+    request=CompletionRequest,
+    chunk_object="text_completion",
+    id_prefix="cmpl",
+    whole=text_completion,
+    chunk_choices=text_choices,
+    text_key="text",
+)

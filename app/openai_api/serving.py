@@ -1,0 +1,213 @@
+"""Serving /v1: admission and metering, the upstream call, conformant bodies and streams.
+
+A stream that fails after its first byte ends with an OpenAI-style error chunk and no
+`[DONE]`, so no client mistakes a truncated answer for a whole one. A client that leaves
+cancels the upstream request at once, streamed or not, and its partial usage is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import httpx
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import ValidationError
+
+from app.disconnect import ClientDisconnected, until_disconnected
+from app.errors import InvalidRequest, NotFound, PlatformError, ProviderError, as_platform_error
+from app.openai_api.protocol import Dialect, model_card, new_id, usage_body
+from app.providers.upstream import ModelRouter, Opened
+from app.settings import Settings
+from app.tenants.models import Principal
+from app.usage.meter import ModelCall, RequestMeter
+from app.usage.metering import Metering
+
+CALL = "v1"
+CLIENT_CLOSED_REQUEST = 499
+
+
+class BadRequest(InvalidRequest):
+    """OpenAI answers malformed requests with 400, and its SDK expects it."""
+
+    status_code = 400
+
+
+class UpstreamStreamError(Exception):
+    """The provider put an error into a stream it had started."""
+
+
+def _sse(data: dict[str, Any]) -> str:
+    return f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def server_timing(platform_ms: float, upstream_ms: float) -> str:
+    return f"platform;dur={platform_ms:.2f}, upstream;dur={upstream_ms:.2f}"
+
+
+def parse_request(dialect: Dialect, raw: bytes) -> Any:
+    try:
+        return dialect.request.model_validate_json(raw)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        field = ".".join(str(part) for part in problem["loc"]) or None
+        if problem["type"] == "json_invalid":
+            raise BadRequest("The request body is not valid JSON.", code="invalid_json") from None
+        raise BadRequest(
+            f"Invalid request: {field}: {problem['msg']}.", param=field, code="invalid_field"
+        ) from None
+
+
+class OpenAIServing:
+    def __init__(self, settings: Settings, router: ModelRouter, metering: Metering) -> None:
+        self._settings = settings
+        self._router = router
+        self._metering = metering
+        self._created = int(time.time())
+
+    def models(self, principal: Principal) -> dict[str, Any]:
+        aliases = [alias for alias in self._settings.models if principal.may_use_model(alias)]
+        return {"object": "list", "data": [model_card(a, self._created) for a in aliases]}
+
+    def model(self, principal: Principal, alias: str) -> dict[str, Any]:
+        if alias not in self._settings.models or not principal.may_use_model(alias):
+            raise _unknown_model(alias)
+        return model_card(alias, self._created)
+
+    async def complete(self, dialect: Dialect, request: Request, principal: Principal) -> Response:
+        started = time.perf_counter()
+        body = parse_request(dialect, await request.body())
+        alias = body.model
+        if alias not in self._settings.models:
+            raise _unknown_model(alias)
+        limit = self._settings.max_tokens_limit
+        max_tokens = body.requested_max_tokens or limit
+        if max_tokens > limit:
+            raise BadRequest(f"max_tokens may be at most {limit}.", param="max_tokens")
+        prompt = body.prompt_pairs()
+        meter = await self._metering.open(
+            principal, dialect.route, [prompt], {"model": alias, "max_tokens": max_tokens},
+            request.state.request_id,
+        )  # fmt: skip
+        payload = body.model_dump(exclude_none=True)
+        if body.requested_max_tokens is None:
+            payload["max_tokens"] = max_tokens  # the bound the reservation was made for
+        if body.stream:
+            payload["stream_options"] = {"include_usage": True}
+        call = await meter.start_call(CALL, alias, prompt, max_tokens)
+        try:
+            send = self._router.send(alias, dialect.endpoint, payload, stream=body.stream)
+            opened = await until_disconnected(request, send)
+        except BaseException as exc:
+            await self._fail(meter, exc)
+            raise
+        upstream_ms = opened.upstream_seconds * 1000
+        if body.stream:
+            platform_ms = (time.perf_counter() - started) * 1000 - upstream_ms
+            events = self._relay(dialect, opened, meter, call, alias, body.include_usage)
+            headers = {"Server-Timing": server_timing(platform_ms, upstream_ms)}
+            return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+        return await self._answer(dialect, opened, meter, call, alias, started)
+
+    async def _fail(self, meter: RequestMeter, exc: BaseException) -> None:
+        meter.end_call(CALL)
+        gone = isinstance(exc, ClientDisconnected)
+        status = CLIENT_CLOSED_REQUEST if gone else as_platform_error(exc).status_code
+        await self._metering.aclose(meter, status, interrupted=gone)
+
+    async def _answer(
+        self, dialect: Dialect, opened: Opened, meter: RequestMeter, call: ModelCall, alias: str,
+        started: float,
+    ) -> Response:  # fmt: skip
+        data = opened.response.json()
+        call.output.extend(dialect.texts(data.get("choices") or []))
+        usage = data.get("usage") or {}
+        if isinstance(usage.get("prompt_tokens"), int) and isinstance(
+            usage.get("completion_tokens"), int
+        ):
+            call.usage = (usage["prompt_tokens"], usage["completion_tokens"], "provider")
+        meter.end_call(CALL)
+        input_tokens, output_tokens, _ = await meter.usage_of(call) or (0, 0, None)
+        await self._metering.aclose(meter, 200, interrupted=False)
+        body = dialect.whole(data, alias, usage_body(input_tokens, output_tokens))
+        upstream_ms = opened.upstream_seconds * 1000
+        platform_ms = (time.perf_counter() - started) * 1000 - upstream_ms
+        return JSONResponse(
+            body, headers={"Server-Timing": server_timing(platform_ms, upstream_ms)}
+        )
+
+    async def _relay(
+        self, dialect: Dialect, opened: Opened, meter: RequestMeter, call: ModelCall, alias: str,
+        include_usage: bool,
+    ) -> AsyncIterator[str]:  # fmt: skip
+        completion_id, created = new_id(dialect.id_prefix), int(time.time())
+        head = {"id": completion_id, "object": dialect.chunk_object, "created": created,
+                "model": alias}  # fmt: skip
+        closed = False
+        try:
+            async for line in opened.response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                chunk = json.loads(data)
+                if chunk.get("error"):
+                    raise UpstreamStreamError(chunk["error"])
+                usage = chunk.get("usage")
+                if isinstance(usage, dict) and "completion_tokens" in usage:
+                    tokens = (usage.get("prompt_tokens", 0), usage["completion_tokens"])
+                    call.usage = (*tokens, "provider")
+                choices = dialect.chunk_choices(chunk)
+                if not choices:
+                    continue
+                for text in dialect.texts(choices):
+                    meter.add_output(call, text)
+                yield _sse({**head, "choices": choices})
+            meter.end_call(CALL)
+            input_tokens, output_tokens, _ = await meter.usage_of(call) or (0, 0, None)
+            closed = True
+            await self._metering.aclose(meter, 200, interrupted=False)
+            if include_usage:
+                yield _sse(
+                    {**head, "choices": [], "usage": usage_body(input_tokens, output_tokens)}
+                )
+            yield "data: [DONE]\n\n"
+        except (httpx.HTTPError, UpstreamStreamError, json.JSONDecodeError) as exc:
+            error = _stream_error(exc)
+            meter.end_call(CALL)
+            closed = True
+            await self._metering.aclose(meter, error.status_code, interrupted=True)
+            yield _sse(error.body())  # after the first byte: an error chunk, never [DONE]
+        finally:
+            with anyio.CancelScope(shield=True):
+                await opened.response.aclose()  # closes the upstream request if we stop early
+            if not closed:  # the client left
+                meter.end_call(CALL)
+                self._metering.close(meter, CLIENT_CLOSED_REQUEST, interrupted=True)
+
+
+def _stream_error(exc: BaseException) -> PlatformError:
+    if isinstance(exc, UpstreamStreamError):
+        detail = exc.args[0] if exc.args else {}
+        message = detail.get("message") if isinstance(detail, dict) else str(detail)
+        return ProviderError(
+            f"The model provider failed mid-answer: {message}; the answer is incomplete.",
+            code="provider_failed",
+        )
+    error = as_platform_error(exc)
+    error.message = f"{error.message} The answer is incomplete."
+    return error
+
+
+def _unknown_model(alias: str) -> NotFound:
+    return NotFound(
+        f"The model '{alias}' does not exist or is not available to you; "
+        "GET /v1/models lists the ones you may use.",
+        param="model",
+        code="model_not_found",
+    )

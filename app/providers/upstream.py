@@ -1,0 +1,159 @@
+"""Calling an alias's deployments over HTTP in OpenAI's protocol, for the /v1 API.
+
+`ModelRouter.send` tries the deployments in order, skipping those whose circuit is open. Each
+is retried with exponential backoff (honouring `Retry-After`) on connect errors, timeouts,
+429 and 5xx — all before any byte reaches the client; then the next deployment is tried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from app.errors import PlatformError, ServiceUnavailable, as_platform_error
+from app.providers.breaker import CircuitBreakers
+from app.settings import Deployment, ModelSpec
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+BACKOFF_SECONDS = 0.2
+BACKOFF_CAP_SECONDS = 4.0
+_RETRYABLE_STATUS = {408, 409, 429}
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """How to reach one deployment: where, with which headers, in which dialect."""
+
+    deployment: Deployment
+    base_url: str
+    headers: Mapping[str, str]
+    params: Mapping[str, str]
+
+    @classmethod
+    def of(cls, deployment: Deployment, local_url: str | None) -> Upstream:
+        key = deployment.api_key.get_secret_value() if deployment.api_key else None
+        if deployment.provider == "azure":
+            endpoint = (deployment.azure_endpoint or "").rstrip("/")
+            return cls(
+                deployment,
+                f"{endpoint}/openai/deployments/{deployment.model}",
+                {"api-key": key} if key else {},
+                {"api-version": deployment.api_version or ""},
+            )
+        if deployment.provider == "local":
+            base = f"{local_url}/v1"
+        else:
+            base = deployment.base_url or OPENAI_BASE_URL
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return cls(deployment, base.rstrip("/"), headers, {})
+
+    def payload(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        payload = {**body, "model": self.deployment.model or "local"}
+        if self.deployment.provider in ("local", "openai-compatible"):
+            # llama.cpp, vLLM and Ollama know max_tokens, not its newer name.
+            limit = payload.pop("max_completion_tokens", None)
+            if limit is not None:
+                payload["max_tokens"] = limit
+        return payload
+
+
+@dataclass
+class Opened:
+    """An upstream response that answered 2xx (its body not read yet when streaming)."""
+
+    response: httpx.Response
+    deployment: Deployment
+    upstream_seconds: float
+
+
+def _retry_delay(attempt: int, response: httpx.Response | None) -> float:
+    given = response.headers.get("retry-after") if response is not None else None
+    if given and given.replace(".", "", 1).isdigit():
+        return min(float(given), BACKOFF_CAP_SECONDS)
+    return min(BACKOFF_SECONDS * 2**attempt, BACKOFF_CAP_SECONDS)
+
+
+class ModelRouter:
+    def __init__(
+        self,
+        models: Mapping[str, ModelSpec],
+        http: httpx.AsyncClient,
+        breakers: CircuitBreakers,
+        local_url: str | None,
+    ) -> None:
+        self._upstreams = {
+            alias: [Upstream.of(d, local_url) for d in spec.deployments]
+            for alias, spec in models.items()
+        }
+        self._http = http
+        self.breakers = breakers
+
+    async def send(
+        self, alias: str, endpoint: str, body: Mapping[str, Any], *, stream: bool
+    ) -> Opened:
+        last_error: BaseException | None = None
+        skipped: list[str] = []
+        for upstream in self._upstreams[alias]:
+            name = upstream.deployment.name
+            if not self.breakers.allow(name):
+                skipped.append(name)
+                continue
+            try:
+                opened = await self._try(upstream, endpoint, body, stream)
+            except _Failed as failure:
+                self.breakers.failed(name)
+                last_error = failure.error
+                continue
+            self.breakers.succeeded(name)
+            return opened
+        if last_error is not None:
+            raise last_error
+        wait = min(self.breakers.retry_after(name) for name in skipped)
+        raise ServiceUnavailable(
+            f"Every deployment of model '{alias}' is failing; retry in {wait:.0f} s.",
+            code="deployments_unavailable",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+
+    async def _try(
+        self, upstream: Upstream, endpoint: str, body: Mapping[str, Any], stream: bool
+    ) -> Opened:
+        deployment = upstream.deployment
+        payload = upstream.payload(body)
+        url = f"{upstream.base_url}/{endpoint}"
+        error: BaseException | None = None
+        for attempt in range(deployment.max_retries + 1):
+            response: httpx.Response | None = None
+            started = time.perf_counter()
+            try:
+                request = self._http.build_request(
+                    "POST", url, json=payload, headers=upstream.headers, params=upstream.params,
+                    timeout=deployment.timeout,
+                )  # fmt: skip
+                response = await self._http.send(request, stream=stream)
+            except httpx.HTTPError as exc:
+                error = as_platform_error(exc)
+            else:
+                if response.is_success:
+                    return Opened(response, deployment, time.perf_counter() - started)
+                if stream:
+                    await response.aread()
+                    await response.aclose()
+                error = as_platform_error(
+                    httpx.HTTPStatusError("upstream", request=request, response=response)
+                )
+                if response.status_code < 500 and response.status_code not in _RETRYABLE_STATUS:
+                    raise error  # a refusal of the request itself: the provider is up
+            if attempt < deployment.max_retries:
+                await asyncio.sleep(_retry_delay(attempt, response))
+        raise _Failed(error or PlatformError("The model provider failed."))
+
+
+class _Failed(Exception):
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
