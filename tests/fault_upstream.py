@@ -6,6 +6,9 @@ The model name chooses the behaviour:
     broken         500
     hang           accepts the request and never answers
     drop           streams 3 chunks, then drops the connection
+    slow           streams a chunk every 50 ms (or, not streaming, waits) until the client
+                   leaves, and notes when it did in `app.state.closed_at[model]`
+Every request is counted in `app.state.hits[model]`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
@@ -26,32 +30,55 @@ from tests.servers import serving
 WORDS = ["fault ", "upstream ", "says ", "hello"]
 
 
-def _chunk(model: str, delta: dict[str, str], finish: str | None = None) -> str:
+def _chunk(model: str, chat: bool, text: str | None, finish: str | None = None) -> str:
+    if chat:
+        delta = {"content": text} if text is not None else {}
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    else:
+        choice = {"index": 0, "text": text or "", "finish_reason": finish}
     body = {
-        "id": "chatcmpl-fault",
-        "object": "chat.completion.chunk",
+        "id": "cmpl-fault",
+        "object": "chat.completion.chunk" if chat else "text_completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        "choices": [choice],
     }
     return f"data: {json.dumps(body)}\n\n"
 
 
-async def _stream(model: str, drop: bool) -> AsyncIterator[str]:
-    yield _chunk(model, {"role": "assistant", "content": ""})
+async def _stream(request: Request, model: str, chat: bool) -> AsyncIterator[str]:
+    if chat:
+        yield _chunk(model, chat, "")
+    if model == "slow":
+        try:
+            for _ in range(600):
+                yield _chunk(model, chat, "tick ")
+                await asyncio.sleep(0.05)
+        finally:
+            request.app.state.closed_at[model] = time.monotonic()
+        return
     for index, word in enumerate(WORDS):
-        if drop and index == 3:
+        if model == "drop" and index == 3:
             raise ConnectionError("fault upstream drops the connection")
-        yield _chunk(model, {"content": word})
+        yield _chunk(model, chat, word)
         await asyncio.sleep(0.01)
-    yield _chunk(model, {}, "stop")
+    yield _chunk(model, chat, None, "stop")
     yield "data: [DONE]\n\n"
 
 
-async def chat_completions(request: Request) -> Response:
+async def _wait_for_disconnect(request: Request, model: str) -> None:
+    for _ in range(6000):
+        if await request.is_disconnected():
+            break
+        await asyncio.sleep(0.005)
+    request.app.state.closed_at[model] = time.monotonic()
+
+
+async def _answer(request: Request, chat: bool) -> Response:
     body = await request.json()
     # Azure names the deployment in the path, OpenAI in the body.
     model = request.path_params.get("deployment") or body.get("model", "ok")
+    request.app.state.hits[model] += 1
     if model == "rate-limited":
         error = {"error": {"message": "slow down", "type": "rate_limit"}}
         return JSONResponse(error, status_code=429, headers={"Retry-After": "7"})
@@ -60,18 +87,34 @@ async def chat_completions(request: Request) -> Response:
     if model == "hang":
         await asyncio.sleep(3600)
     if body.get("stream"):
-        return StreamingResponse(_stream(model, model == "drop"), media_type="text/event-stream")
-    message = {"role": "assistant", "content": "".join(WORDS)}
+        return StreamingResponse(_stream(request, model, chat), media_type="text/event-stream")
+    if model == "slow":
+        await _wait_for_disconnect(request, model)
+        return Response(status_code=499)
+    text = "".join(WORDS)
+    choice = (
+        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        if chat
+        else {"index": 0, "text": text, "finish_reason": "stop"}
+    )
     return JSONResponse(
         {
-            "id": "chatcmpl-fault",
-            "object": "chat.completion",
+            "id": "cmpl-fault",
+            "object": "chat.completion" if chat else "text_completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "choices": [choice],
             "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9},
         }
     )
+
+
+async def chat_completions(request: Request) -> Response:
+    return await _answer(request, chat=True)
+
+
+async def completions(request: Request) -> Response:
+    return await _answer(request, chat=False)
 
 
 async def models(_: Request) -> Response:
@@ -79,9 +122,10 @@ async def models(_: Request) -> Response:
 
 
 def create_fault_upstream() -> Starlette:
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/completions", completions, methods=["POST"]),
             Route(
                 "/openai/deployments/{deployment}/chat/completions",
                 chat_completions,
@@ -90,10 +134,13 @@ def create_fault_upstream() -> Starlette:
             Route("/v1/models", models),
         ]
     )
+    app.state.hits = Counter()
+    app.state.closed_at = {}
+    return app
 
 
 @contextmanager
-def running_fault_upstream() -> Iterator[str]:
+def running_fault_upstream(app: Starlette | None = None) -> Iterator[str]:
     """Serve the fault upstream on loopback; yields its /v1 base URL."""
-    with serving(create_fault_upstream()) as base_url:
+    with serving(app or create_fault_upstream()) as base_url:
         yield f"{base_url}/v1"

@@ -1,0 +1,64 @@
+"""The official openai SDK and LangChain's ChatOpenAI against the platform's /v1, real model."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+from langchain_openai import ChatOpenAI
+
+pytestmark = pytest.mark.model
+
+MESSAGES = [{"role": "user", "content": "Name three colours."}]
+
+
+@pytest.fixture
+def sdk(platform) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{platform.url}/v1", api_key=platform.admin_key, timeout=120)
+
+
+def test_models_lists_the_embedded_model(sdk: openai.OpenAI):
+    assert [model.id for model in sdk.models.list().data] == ["local"]
+
+
+def test_chat_plain_and_streamed_agree_and_usage_is_exact(sdk: openai.OpenAI):
+    plain = sdk.chat.completions.create(
+        model="local", messages=MESSAGES, max_tokens=12, temperature=0
+    )
+    stream = sdk.chat.completions.create(
+        model="local", messages=MESSAGES, max_tokens=12, temperature=0, stream=True,
+        stream_options={"include_usage": True},
+    )  # fmt: skip
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == plain.choices[0].message.content and text.strip()
+    # llama.cpp reports usage only without streaming; ours, counted, must be the same numbers.
+    counted, reported = chunks[-1].usage, plain.usage
+    assert (counted.prompt_tokens, counted.completion_tokens) == (
+        reported.prompt_tokens,
+        reported.completion_tokens,
+    )
+    assert reported.completion_tokens == 12
+
+
+def test_legacy_completion(sdk: openai.OpenAI):
+    completion = sdk.completions.create(
+        model="local", prompt="The capital of France is", max_tokens=6, temperature=0
+    )
+    assert completion.choices[0].text.strip()
+    assert completion.usage.completion_tokens == 6
+
+
+def test_errors_raise_the_sdks_exceptions(sdk: openai.OpenAI, platform):
+    with pytest.raises(openai.NotFoundError):
+        sdk.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{platform.url}/v1", api_key="nope").models.list()
+
+
+async def test_langchain_chat_openai_against_the_platform(platform):
+    model = ChatOpenAI(
+        base_url=f"{platform.url}/v1", api_key=platform.admin_key, model="local",
+        max_tokens=8, temperature=0,
+    )  # fmt: skip
+    assert (await model.ainvoke("Say hello.")).content.strip()
+    assert "".join([chunk.content async for chunk in model.astream("Say hello.")]).strip()
