@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import httpx
 from sqlalchemy import Engine
 
 from app.auth import Authenticator
 from app.limits.admission import Admission
 from app.limits.store import InMemoryLimitStore
 from app.openai_api.serving import OpenAIServing
-from app.providers.breaker import CircuitBreakers
 from app.providers.local_tokenizer import LocalTokenizer
 from app.providers.pool import ProviderPool
 from app.providers.upstream import ModelRouter
@@ -38,7 +36,6 @@ class Services:
     authenticator: Authenticator
     ledger: UsageLedger
     metering: Metering
-    http: httpx.AsyncClient
     local_admin_key: str | None
     openai: OpenAIServing
     use_cases: list[str] = field(default_factory=list)
@@ -49,7 +46,6 @@ class Services:
     async def stop(self) -> None:
         await self.metering.drain()
         await self.providers.stop()
-        await self.http.aclose()
         self.engine.dispose()
 
 
@@ -82,7 +78,6 @@ def build_services(settings: Settings, providers: ProviderPool) -> Services:
         session_seconds=settings.session_cookie_hours * 3600,
     )
     ledger = UsageLedger(engine)
-    http = httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=1000))
     local_url = providers.local_server.base_url if providers.local_server else None
     local_aliases = frozenset(
         alias for alias, spec in settings.models.items() if spec.provider == "local"
@@ -97,7 +92,7 @@ def build_services(settings: Settings, providers: ProviderPool) -> Services:
         local_aliases=local_aliases,
     )
     metering = Metering(meter_services, settings)
-    router = ModelRouter(settings.models, http, CircuitBreakers(), local_url)
+    router = ModelRouter(settings.models, providers.http, providers.breakers, local_url)
     return Services(
         settings=settings,
         engine=engine,
@@ -108,6 +103,5 @@ def build_services(settings: Settings, providers: ProviderPool) -> Services:
         ledger=ledger,
         metering=metering,
         openai=OpenAIServing(settings, router, metering),
-        http=http,
         local_admin_key=local_admin_key,
     )

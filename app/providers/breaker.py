@@ -57,6 +57,12 @@ class CircuitBreakers:
             return 0.0
         return max(0.0, circuit.opened_at + self.cooldown - self._clock())
 
+    def abandoned(self, name: str) -> None:
+        """A request ended neither way (cancelled, refused): free the half-open trial."""
+        circuit = self._circuits.get(name)
+        if circuit is not None:
+            circuit.trial_running = False
+
     def succeeded(self, name: str) -> None:
         self._circuits.pop(name, None)
 

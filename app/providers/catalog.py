@@ -1,19 +1,23 @@
 """Build the chat client of each model alias from the settings, once, at startup.
 
 An alias with several deployments becomes the first one with the others as fallbacks; each
-client retries (with backoff) connect errors, timeouts, 429 and 5xx before it answers.
+client retries (with backoff) connect errors, timeouts, 429 and 5xx before it answers, and a
+deployment whose circuit is open is skipped.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
 from langchain_openai.chat_models.base import BaseChatOpenAI
 
+from app.providers.breaker import CircuitBreakers
+from app.providers.guard import GuardedModel
 from app.settings import Deployment, ModelSpec
 
 # Provider kinds that speak OpenAI's protocol but not its newest dialect: ChatOpenAI renames
@@ -26,14 +30,34 @@ _PLAIN_OPENAI_PROTOCOL = ("local", "openai-compatible")
 ChatRunnable = Runnable[Any, BaseMessage]
 
 
-def build_alias_model(spec: ModelSpec, *, local_base_url: str | None = None) -> ChatRunnable:
-    first, *others = [build_chat_model(d, local_base_url=local_base_url) for d in spec.deployments]
-    return first.with_fallbacks(others) if others else first
+def build_alias_model(
+    spec: ModelSpec,
+    breakers: CircuitBreakers,
+    http: httpx.AsyncClient,
+    *,
+    local_base_url: str | None = None,
+) -> ChatRunnable:
+    first, *others = [
+        GuardedModel(
+            chat=build_chat_model(d, http, local_base_url=local_base_url),
+            deployment=d.name,
+            breakers=breakers,
+        )
+        for d in spec.deployments
+    ]
+    return first.with_fallbacks(others)
 
 
-def build_chat_model(spec: Deployment, *, local_base_url: str | None = None) -> BaseChatModel:
+def build_chat_model(
+    spec: Deployment, http: httpx.AsyncClient, *, local_base_url: str | None = None
+) -> BaseChatModel:
     api_key = spec.api_key.get_secret_value() if spec.api_key else None
-    common = {"timeout": spec.timeout, "max_retries": spec.max_retries, "stream_usage": True}
+    common = {
+        "timeout": spec.timeout,
+        "max_retries": spec.max_retries,
+        "stream_usage": True,
+        "http_async_client": http,  # the platform's own pool, not a process-wide one
+    }
     if spec.provider == "azure":
         return AzureChatOpenAI(
             azure_deployment=spec.model,

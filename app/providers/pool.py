@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import httpx
 import openai
 from langchain_openai.chat_models.base import BaseChatOpenAI
 
+from app.providers.breaker import CircuitBreakers
 from app.providers.catalog import ChatRunnable, build_alias_model
 from app.providers.local_server import LocalModelServer
 from app.settings import Settings
+
+
+def new_http_client() -> httpx.AsyncClient:
+    """One connection pool for every upstream call of the platform (/v1 and chains)."""
+    return httpx.AsyncClient(timeout=60.0, limits=httpx.Limits(max_connections=1000))
 
 
 class ProviderPool:
@@ -18,8 +25,12 @@ class ProviderPool:
         models: Mapping[str, ChatRunnable],
         default_alias: str,
         local_server: LocalModelServer | None = None,
+        breakers: CircuitBreakers | None = None,
+        http: httpx.AsyncClient | None = None,
     ) -> None:
         self.models = dict(models)
+        self.breakers = breakers or CircuitBreakers()
+        self.http = http or new_http_client()
         self.default_alias = default_alias
         self.local_server = local_server
 
@@ -35,17 +46,21 @@ class ProviderPool:
             if uses_local
             else None
         )
+        breakers = CircuitBreakers()
+        http = new_http_client()
+        local_url = local.base_url if local else None
         models = {
-            alias: build_alias_model(spec, local_base_url=local.base_url if local else None)
+            alias: build_alias_model(spec, breakers, http, local_base_url=local_url)
             for alias, spec in settings.models.items()
         }
-        return cls(models, settings.default_model, local)
+        return cls(models, settings.default_model, local, breakers, http)
 
     async def start(self) -> None:
         if self.local_server is not None:
             await self.local_server.start()
 
     async def stop(self) -> None:
+        await self.http.aclose()
         if self.local_server is not None:
             await self.local_server.stop()
 
@@ -53,6 +68,7 @@ class ProviderPool:
         """None when the default model's provider answers, else what is wrong."""
         model = self.models[self.default_alias]
         model = getattr(model, "runnable", model)  # the first of an alias's deployments
+        model = getattr(model, "chat", model)  # behind its circuit breaker
         if not isinstance(model, BaseChatOpenAI):
             return None
         try:

@@ -109,6 +109,9 @@ class ModelRouter:
                 self.breakers.failed(name)
                 last_error = failure.error
                 continue
+            except BaseException:
+                self.breakers.abandoned(name)
+                raise
             self.breakers.succeeded(name)
             return opened
         if last_error is not None:

@@ -47,6 +47,7 @@ def platform(make_settings, upstream, upstream_app) -> Platform:
         "ok": ModelSpec(deployments=[deployment("ok")]),
         "fallback": ModelSpec(deployments=[deployment("rate-limited"), deployment("ok")]),
         "retried": ModelSpec(deployments=[deployment("broken", retries=2), deployment("ok")]),
+        "flaky": ModelSpec(deployments=[deployment("broken"), deployment("ok")]),
         "drop": ModelSpec(deployments=[deployment("drop")]),
         "slow": ModelSpec(deployments=[deployment("slow")]),
     }
@@ -159,6 +160,20 @@ async def test_a_failing_deployment_is_retried_then_skipped_by_its_circuit(sdk, 
     await sdk.chat.completions.create(model="retried", messages=MESSAGES)
     assert upstream_app.state.hits["broken"] == 9  # its circuit is open: not even tried
     assert upstream_app.state.hits["ok"] == 4
+
+
+async def test_chains_and_v1_share_the_circuit_of_a_failing_deployment(platform, sdk, upstream_app):
+    body = {"input": {"text": "Once"}, "config": {"configurable": {"model": "flaky"}}}
+    async with platform.client(platform.key("acme")) as http:
+        for _ in range(3):  # the chain falls back to the second deployment each time
+            response = await http.post("/complete/invoke", json=body)
+            assert response.json()["output"] == HELLO
+        assert upstream_app.state.hits["broken"] == 3
+        streamed = await http.post("/complete/stream", json=body)
+        assert HELLO.split()[0] in streamed.text
+    completion = await sdk.chat.completions.create(model="flaky", messages=MESSAGES)
+    assert completion.choices[0].message.content == HELLO
+    assert upstream_app.state.hits["broken"] == 3  # open circuit: skipped by chains and /v1
 
 
 async def test_a_stream_cut_by_the_provider_ends_with_an_error_not_done(platform, sdk):
