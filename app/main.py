@@ -18,6 +18,7 @@ from app.errors import register_error_handlers
 from app.openai_api import router as openai_router
 from app.providers.pool import ProviderPool
 from app.request_id import RequestId
+from app.server_timing import ServerTiming
 from app.services import build_services
 from app.settings import Settings, load_settings
 from chains.registry import ChainContext, discover_use_cases
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None, providers: ProviderPool | None 
     app.state.services = services
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestId)  # outermost: every response carries the id
+    app.add_middleware(RequestId)
+    app.add_middleware(ServerTiming)  # outermost: times everything, errors included
     for module in (health, home, docs, usage, admin, chat_sessions, openai_router):
         app.include_router(module.router)
     for use_case in discover_use_cases():

@@ -8,7 +8,7 @@ The model name chooses the behaviour:
     drop           streams 3 chunks, then drops the connection
     slow           streams a chunk every 50 ms (or, not streaming, waits) until the client
                    leaves, and notes when it did in `app.state.closed_at[model]`
-Every request is counted in `app.state.hits[model]`.
+Every request is counted in `app.state.hits[model]`; its body is kept in `app.state.bodies`.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ async def _answer(request: Request, chat: bool) -> Response:
     # Azure names the deployment in the path, OpenAI in the body.
     model = request.path_params.get("deployment") or body.get("model", "ok")
     request.app.state.hits[model] += 1
+    request.app.state.bodies[model] = body
     if model == "rate-limited":
         error = {"error": {"message": "slow down", "type": "rate_limit"}}
         return JSONResponse(error, status_code=429, headers={"Retry-After": "7"})
@@ -136,6 +137,7 @@ def create_fault_upstream() -> Starlette:
     )
     app.state.hits = Counter()
     app.state.closed_at = {}
+    app.state.bodies = {}
     return app
 
 

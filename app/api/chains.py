@@ -23,6 +23,7 @@ from langserve import APIHandler
 from app.api.deps import CurrentPrincipal, ServicesDep, route_guard
 from app.disconnect import ClientDisconnected, until_disconnected
 from app.errors import as_platform_error, sse_error_event
+from app.server_timing import add_upstream_time
 from app.usage.meter import RequestMeter
 from app.usage.metering import Metering
 from chains.registry import TENANT_ID, UseCase
@@ -113,6 +114,7 @@ def _metered_endpoint(
             events = with_real_errors(response.body_iterator)  # type: ignore[attr-defined]
             response.body_iterator = metered(events, meter, metering)  # type: ignore[attr-defined]
         else:
+            add_upstream_time(request.scope["state"], meter.upstream_seconds)
             await metering.aclose(meter, response.status_code, interrupted=False)
         return response
 

@@ -22,6 +22,7 @@ from app.disconnect import ClientDisconnected, until_disconnected
 from app.errors import InvalidRequest, NotFound, PlatformError, ProviderError, as_platform_error
 from app.openai_api.protocol import Dialect, model_card, new_id, usage_body
 from app.providers.upstream import ModelRouter, Opened
+from app.server_timing import add_upstream_time
 from app.settings import Settings
 from app.tenants.models import Principal
 from app.usage.meter import ModelCall, RequestMeter
@@ -43,10 +44,6 @@ class UpstreamStreamError(Exception):
 
 def _sse(data: dict[str, Any]) -> str:
     return f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
-
-
-def server_timing(platform_ms: float, upstream_ms: float) -> str:
-    return f"platform;dur={platform_ms:.2f}, upstream;dur={upstream_ms:.2f}"
 
 
 def parse_request(dialect: Dialect, raw: bytes) -> Any:
@@ -79,7 +76,6 @@ class OpenAIServing:
         return model_card(alias, self._created)
 
     async def complete(self, dialect: Dialect, request: Request, principal: Principal) -> Response:
-        started = time.perf_counter()
         body = parse_request(dialect, await request.body())
         alias = body.model
         if alias not in self._settings.models:
@@ -105,13 +101,11 @@ class OpenAIServing:
         except BaseException as exc:
             await self._fail(meter, exc)
             raise
-        upstream_ms = opened.upstream_seconds * 1000
+        add_upstream_time(request.scope["state"], opened.upstream_seconds)
         if body.stream:
-            platform_ms = (time.perf_counter() - started) * 1000 - upstream_ms
             events = self._relay(dialect, opened, meter, call, alias, body.include_usage)
-            headers = {"Server-Timing": server_timing(platform_ms, upstream_ms)}
-            return StreamingResponse(events, media_type="text/event-stream", headers=headers)
-        return await self._answer(dialect, opened, meter, call, alias, started)
+            return StreamingResponse(events, media_type="text/event-stream")
+        return await self._answer(dialect, opened, meter, call, alias)
 
     async def _fail(self, meter: RequestMeter, exc: BaseException) -> None:
         meter.end_call(CALL)
@@ -120,9 +114,8 @@ class OpenAIServing:
         await self._metering.aclose(meter, status, interrupted=gone)
 
     async def _answer(
-        self, dialect: Dialect, opened: Opened, meter: RequestMeter, call: ModelCall, alias: str,
-        started: float,
-    ) -> Response:  # fmt: skip
+        self, dialect: Dialect, opened: Opened, meter: RequestMeter, call: ModelCall, alias: str
+    ) -> Response:
         data = opened.response.json()
         call.output.extend(dialect.texts(data.get("choices") or []))
         usage = data.get("usage") or {}
@@ -133,12 +126,7 @@ class OpenAIServing:
         meter.end_call(CALL)
         input_tokens, output_tokens, _ = await meter.usage_of(call) or (0, 0, None)
         await self._metering.aclose(meter, 200, interrupted=False)
-        body = dialect.whole(data, alias, usage_body(input_tokens, output_tokens))
-        upstream_ms = opened.upstream_seconds * 1000
-        platform_ms = (time.perf_counter() - started) * 1000 - upstream_ms
-        return JSONResponse(
-            body, headers={"Server-Timing": server_timing(platform_ms, upstream_ms)}
-        )
+        return JSONResponse(dialect.whole(data, alias, usage_body(input_tokens, output_tokens)))
 
     async def _relay(
         self, dialect: Dialect, opened: Opened, meter: RequestMeter, call: ModelCall, alias: str,

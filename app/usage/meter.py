@@ -47,6 +47,7 @@ class ModelCall:
     output: list[str] = field(default_factory=list)
     usage: tuple[int, int, TokenSource] | None = None
     ended: bool = False
+    started: float = field(default_factory=time.perf_counter)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class RequestMeter(AsyncCallbackHandler):
         self.first_token: float | None = None
         self._calls: dict[object, ModelCall] = {}
         self._in_flight = 0  # upper bounds of calls still running
+        self.upstream_seconds = 0.0  # time spent in model calls
 
     # --- callbacks -----------------------------------------------------------------------
 
@@ -145,6 +147,7 @@ class RequestMeter(AsyncCallbackHandler):
         if call is not None and not call.ended:
             call.ended = True
             self._in_flight -= call.bound
+            self.upstream_seconds += time.perf_counter() - call.started
         return call
 
     # --- the end of the request ----------------------------------------------------------

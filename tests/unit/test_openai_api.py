@@ -15,7 +15,6 @@ from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import ModelSpec
-from tests.conftest import asgi_client
 from tests.fault_upstream import create_fault_upstream, running_fault_upstream
 from tests.servers import serving
 from tests.tenancy import Platform
@@ -73,9 +72,7 @@ async def test_chat_completion_answers_in_openais_shape(sdk: openai.AsyncOpenAI)
     assert completion.choices[0].message.refusal is None
     assert completion.model == "ok" and completion.object == "chat.completion"
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (5, 4)
-    timing = raw.headers["server-timing"]
-    assert timing.startswith("platform;dur=") and ", upstream;dur=" in timing
-    assert raw.headers["x-request-id"]
+    assert timings(raw.http_response)[1] > 0
 
 
 async def test_streamed_chat_reports_usage_when_asked(sdk: openai.AsyncOpenAI):
@@ -88,6 +85,21 @@ async def test_streamed_chat_reports_usage_when_asked(sdk: openai.AsyncOpenAI):
     assert all(chunk.object == "chat.completion.chunk" and chunk.model == "ok" for chunk in chunks)
     usage = chunks[-1].usage
     assert chunks[-1].choices == [] and usage.completion_tokens > 0 and usage.prompt_tokens > 0
+
+
+async def test_sampling_parameters_reach_the_provider(sdk: openai.AsyncOpenAI, upstream_app):
+    await sdk.chat.completions.create(
+        model="ok", messages=MESSAGES, n=1, stop=["\n"], temperature=0.3, top_p=0.9, seed=7,
+        max_completion_tokens=20, response_format={"type": "json_object"},
+        extra_body={"presence_penalty": 0.5},
+    )  # fmt: skip
+    sent = upstream_app.state.bodies["ok"]
+    assert sent["messages"] == MESSAGES and sent["model"] == "ok"
+    expected = {"n": 1, "stop": ["\n"], "temperature": 0.3, "top_p": 0.9, "seed": 7,
+                "response_format": {"type": "json_object"}, "presence_penalty": 0.5}  # fmt: skip
+    assert {key: sent[key] for key in expected} == expected
+    # An OpenAI-compatible server (llama.cpp, vLLM) knows max_tokens, not its newer name.
+    assert sent["max_tokens"] == 20 and "max_completion_tokens" not in sent
 
 
 async def test_legacy_completions_plain_and_streamed(sdk: openai.AsyncOpenAI):
@@ -255,15 +267,20 @@ async def test_a_client_leaving_closes_the_upstream_request_within_100_ms(
         assert row["output_tokens"] > 0  # what was streamed before the client left counts
 
 
-def test_server_timing_of_an_asgi_request_is_sane(platform: Platform):
-    async def run() -> str:
-        async with asgi_client(platform.app) as http:
-            http.headers["Authorization"] = f"Bearer {platform.key('acme')}"
-            response = await http.post(
-                "/v1/chat/completions", json={"model": "ok", "messages": MESSAGES}
-            )
-            return response.headers["server-timing"]
+def timings(response: httpx.Response) -> tuple[float, float]:
+    platform_ms, upstream_ms = response.headers["server-timing"].split(", ")
+    assert platform_ms.startswith("platform;dur=") and upstream_ms.startswith("upstream;dur=")
+    return float(platform_ms.split("=")[1]), float(upstream_ms.split("=")[1])
 
-    timing = asyncio.run(run())
-    platform_ms, upstream_ms = (float(part.split("dur=")[1]) for part in timing.split(", "))
-    assert 0 <= platform_ms < 1000 and 0 < upstream_ms < 5000
+
+async def test_every_response_carries_server_timing_and_a_request_id(platform: Platform):
+    async with platform.client(platform.key("acme")) as http:
+        v1 = await http.post("/v1/chat/completions", json={"model": "ok", "messages": MESSAGES})
+        chain = await http.post("/complete/invoke", json={"input": {"text": "Once"}})
+        error = await http.post("/v1/chat/completions", json={"model": "gpt-9", "messages": []})
+        given = await http.get("/v1/models", headers={"X-Request-Id": "trace-42"})
+    for response, upstream_used in ((v1, True), (chain, True), (error, False)):
+        platform_ms, upstream_ms = timings(response)
+        assert platform_ms >= 0 and (upstream_ms > 0) == upstream_used
+        assert len(response.headers["x-request-id"]) == 32
+    assert given.headers["x-request-id"] == "trace-42"
