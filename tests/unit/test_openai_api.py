@@ -47,6 +47,14 @@ def platform(make_settings, upstream, upstream_app) -> Platform:
         "fallback": ModelSpec(deployments=[deployment("rate-limited"), deployment("ok")]),
         "retried": ModelSpec(deployments=[deployment("broken", retries=2), deployment("ok")]),
         "flaky": ModelSpec(deployments=[deployment("broken"), deployment("ok")]),
+        "via-openai": ModelSpec(provider="openai", model="ok", base_url=upstream, api_key="sk-x"),
+        "via-azure": ModelSpec(
+            provider="azure",
+            model="ok",
+            azure_endpoint=upstream.removesuffix("/v1"),
+            api_version="2024-10-21",
+            api_key="az-x",
+        ),
         "drop": ModelSpec(deployments=[deployment("drop")]),
         "slow": ModelSpec(deployments=[deployment("slow")]),
     }
@@ -100,6 +108,12 @@ async def test_sampling_parameters_reach_the_provider(sdk: openai.AsyncOpenAI, u
     assert {key: sent[key] for key in expected} == expected
     # An OpenAI-compatible server (llama.cpp, vLLM) knows max_tokens, not its newer name.
     assert sent["max_tokens"] == 20 and "max_completion_tokens" not in sent
+
+
+@pytest.mark.parametrize("alias", ["via-openai", "via-azure"])
+async def test_openai_and_azure_deployments_are_reached_in_their_dialects(sdk, alias):
+    completion = await sdk.chat.completions.create(model=alias, messages=MESSAGES)
+    assert completion.choices[0].message.content == HELLO and completion.model == alias
 
 
 async def test_legacy_completions_plain_and_streamed(sdk: openai.AsyncOpenAI):
