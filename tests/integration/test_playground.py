@@ -71,3 +71,11 @@ async def test_chat_playground_shows_the_models_reply(platform, page: Page):
     assert len(await reply.json_value()) > 5
     human = page.locator("textarea").filter(has_text="Say hello to Ada.")
     await expect(human).to_have_count(1)
+
+
+async def test_api_docs_render_offline(platform, page: Page):
+    await signed_in(page, platform)
+    await page.goto(f"{platform.url}/docs", wait_until="networkidle")
+    await expect(page.get_by_text("/v1/chat/completions").first).to_be_visible(timeout=30_000)
+    html = await page.content()
+    assert "cdn.jsdelivr" not in html
