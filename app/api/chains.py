@@ -34,7 +34,6 @@ Events = AsyncIterator[dict[str, Any]]
 _POST_ENDPOINTS = ("invoke", "batch", "stream", "stream_log", "stream_events")
 _STREAMING_ENDPOINTS = ("stream", "stream_log", "stream_events")
 _GET_ENDPOINTS = ("input_schema", "output_schema", "config_schema")
-CLIENT_CLOSED_REQUEST = 499
 
 
 async def with_real_errors(events: Events) -> Events:
@@ -66,7 +65,7 @@ async def metered(events: Events, meter: RequestMeter, metering: Metering) -> Ev
             yield event
     finally:
         if not closed:
-            metering.close(meter, CLIENT_CLOSED_REQUEST, interrupted=True)
+            metering.close(meter, ClientDisconnected.status_code, interrupted=True)
 
 
 def _status_of(error_event: dict[str, Any]) -> int:

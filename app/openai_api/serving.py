@@ -29,7 +29,6 @@ from app.usage.meter import ModelCall, RequestMeter
 from app.usage.metering import Metering
 
 CALL = "v1"
-CLIENT_CLOSED_REQUEST = 499
 
 
 class BadRequest(InvalidRequest):
@@ -110,8 +109,7 @@ class OpenAIServing:
     async def _fail(self, meter: RequestMeter, exc: BaseException) -> None:
         meter.end_call(CALL)
         gone = isinstance(exc, ClientDisconnected)
-        status = CLIENT_CLOSED_REQUEST if gone else as_platform_error(exc).status_code
-        await self._metering.aclose(meter, status, interrupted=gone)
+        await self._metering.aclose(meter, as_platform_error(exc).status_code, interrupted=gone)
 
     async def _answer(
         self, dialect: Dialect, opened: Opened, meter: RequestMeter, call: ModelCall, alias: str
@@ -176,7 +174,7 @@ class OpenAIServing:
                 await opened.response.aclose()  # closes the upstream request if we stop early
             if not closed:  # the client left
                 meter.end_call(CALL)
-                self._metering.close(meter, CLIENT_CLOSED_REQUEST, interrupted=True)
+                self._metering.close(meter, ClientDisconnected.status_code, interrupted=True)
 
 
 def _stream_error(exc: BaseException) -> PlatformError:
