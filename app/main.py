@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import admin, chat_sessions, docs, health, home, usage
+from app.api import admin, chat_sessions, docs, health, home, metrics, usage
 from app.api.chains import mount_use_case
 from app.body_limit import BodySizeLimit
 from app.errors import register_error_handlers
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, providers: ProviderPool | None 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestId)
     app.add_middleware(ServerTiming)  # outermost: times everything, errors included
-    for module in (health, home, docs, usage, admin, chat_sessions, openai_router):
+    for module in (health, home, docs, usage, admin, chat_sessions, metrics, openai_router):
         app.include_router(module.router)
     for use_case in discover_use_cases():
         context = ChainContext(use_case.name, settings, services.providers.models, services.history)

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from app.auth import Authenticator
 from app.limits.admission import Admission
 from app.limits.store import InMemoryLimitStore
+from app.metrics import Metrics
 from app.openai_api.serving import OpenAIServing
 from app.providers.local_tokenizer import LocalTokenizer
 from app.providers.pool import ProviderPool
@@ -82,8 +83,10 @@ def build_services(settings: Settings, providers: ProviderPool) -> Services:
     local_aliases = frozenset(
         alias for alias, spec in settings.models.items() if spec.provider == "local"
     )
+    deployments = [d.name for spec in settings.models.values() for d in spec.deployments]
+    metrics = Metrics(providers.breakers, deployments)
     meter_services = MeterServices(
-        admission=Admission(InMemoryLimitStore(), ledger.aspent),
+        admission=Admission(InMemoryLimitStore(), ledger.aspent, metrics.rejected),
         ledger=ledger,
         counter=TokenCounter(
             LocalTokenizer(providers.local_server.model_path) if providers.local_server else None
@@ -91,7 +94,7 @@ def build_services(settings: Settings, providers: ProviderPool) -> Services:
         prices=PriceTable(settings.models),
         local_aliases=local_aliases,
     )
-    metering = Metering(meter_services, settings)
+    metering = Metering(meter_services, settings, metrics)
     router = ModelRouter(settings.models, providers.http, providers.breakers, local_url)
     return Services(
         settings=settings,

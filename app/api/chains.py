@@ -55,6 +55,7 @@ async def metered(events: Events, meter: RequestMeter, metering: Metering) -> Ev
     """Pass the events on; the ledger row is written before the last event (`end` or
     `error`) goes out, or, if the client leaves first, as the stream is torn down."""
     closed = False
+    metering.metrics.active_streams.inc()
     try:
         async for event in events:
             kind = event.get("event")
@@ -64,6 +65,7 @@ async def metered(events: Events, meter: RequestMeter, metering: Metering) -> Ev
                 await metering.aclose(meter, status, interrupted=status != 200)
             yield event
     finally:
+        metering.metrics.active_streams.dec()
         if not closed:
             metering.close(meter, ClientDisconnected.status_code, interrupted=True)
 

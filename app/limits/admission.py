@@ -69,10 +69,16 @@ def _refusal(denied: Denied, principal: Principal, budget_end: datetime | None) 
     return RateLimited(message, code=f"{denied.limit}_exceeded", headers=headers)
 
 
+OnRefusal = Callable[[str, str], None]
+
+
 class Admission:
-    def __init__(self, store: LimitStore, spent_loader: SpentLoader) -> None:
+    def __init__(
+        self, store: LimitStore, spent_loader: SpentLoader, on_refusal: OnRefusal | None = None
+    ) -> None:
         self._store = store
         self._spent_loader = spent_loader
+        self._on_refusal = on_refusal or (lambda tenant, limit: None)
 
     async def _budget(self, principal: Principal) -> tuple[BudgetScope | None, datetime | None]:
         tenant = principal.tenant
@@ -91,12 +97,14 @@ class Admission:
         budget, budget_end = await self._budget(principal)
         result = await self._store.admit(_scopes(principal), budget, tokens, cost, time.time())
         if isinstance(result, Denied):
+            self._on_refusal(principal.tenant.id, result.limit)
             raise _refusal(result, principal, budget_end)
         return result
 
     async def extend(self, principal: Principal, ticket: Ticket, tokens: int, cost: float) -> None:
         denied = await self._store.extend(ticket, tokens, cost, time.time())
         if denied is not None:
+            self._on_refusal(principal.tenant.id, denied.limit)
             end = budget_period(principal.tenant.budget_period, datetime.now(UTC))[1]
             raise _refusal(denied, principal, end)
 

@@ -134,6 +134,7 @@ class OpenAIServing:
         head = {"id": completion_id, "object": dialect.chunk_object, "created": created,
                 "model": alias}  # fmt: skip
         closed = False
+        self._metering.metrics.active_streams.inc()
         try:
             async for line in opened.response.aiter_lines():
                 if not line.startswith("data:"):
@@ -170,6 +171,7 @@ class OpenAIServing:
             await self._metering.aclose(meter, error.status_code, interrupted=True)
             yield _sse(error.body())  # after the first byte: an error chunk, never [DONE]
         finally:
+            self._metering.metrics.active_streams.dec()
             with anyio.CancelScope(shield=True):
                 await opened.response.aclose()  # closes the upstream request if we stop early
             if not closed:  # the client left

@@ -33,6 +33,7 @@ class CircuitBreakers:
         self.cooldown = cooldown
         self._clock = clock
         self._circuits: dict[str, _Circuit] = {}
+        self.failures_total: dict[str, int] = {}
 
     def state(self, name: str) -> State:
         circuit = self._circuits.get(name)
@@ -67,6 +68,7 @@ class CircuitBreakers:
         self._circuits.pop(name, None)
 
     def failed(self, name: str) -> None:
+        self.failures_total[name] = self.failures_total.get(name, 0) + 1
         circuit = self._circuits.setdefault(name, _Circuit())
         circuit.failures += 1
         circuit.trial_running = False

@@ -27,7 +27,8 @@ class UsageLedger:
         self._engine = engine
 
     def record(self, row: UsageRow) -> None:
-        with Session(self._engine) as session, session.begin():
+        """Store the row; it stays readable afterwards (metrics are taken from it)."""
+        with Session(self._engine, expire_on_commit=False) as session, session.begin():
             session.add(row)
 
     def query(self, where: UsageFilter, limit: int = 10_000) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.errors import Forbidden
+from app.metrics import Metrics
 from app.settings import Settings
 from app.tenants.models import Principal
 from app.usage.meter import MeterServices, RequestMeter
@@ -22,9 +23,10 @@ TEMPLATE_ALLOWANCE = 256
 
 
 class Metering:
-    def __init__(self, services: MeterServices, settings: Settings) -> None:
+    def __init__(self, services: MeterServices, settings: Settings, metrics: Metrics) -> None:
         self._services = services
         self._settings = settings
+        self.metrics = metrics
         self._closing: set[asyncio.Task[Any]] = set()
 
     def model_alias(self, route: str, configurable: Mapping[str, Any]) -> str:
@@ -61,7 +63,7 @@ class Metering:
 
     def close(self, meter: RequestMeter, status: int, interrupted: bool) -> asyncio.Task[Any]:
         """Write the ledger row in a task of its own: a disconnect cannot cancel it."""
-        task = asyncio.get_running_loop().create_task(meter.finish(status, interrupted))
+        task = asyncio.get_running_loop().create_task(self._finish(meter, status, interrupted))
         self._closing.add(task)
         task.add_done_callback(self._closed)
         return task
@@ -69,6 +71,9 @@ class Metering:
     async def aclose(self, meter: RequestMeter, status: int, interrupted: bool) -> None:
         """Write the ledger row before answering, so the client's next read sees it."""
         await asyncio.shield(self.close(meter, status, interrupted))
+
+    async def _finish(self, meter: RequestMeter, status: int, interrupted: bool) -> None:
+        self.metrics.observe(await meter.finish(status, interrupted))
 
     def _closed(self, task: asyncio.Task[Any]) -> None:
         self._closing.discard(task)

@@ -1,0 +1,13 @@
+"""GET /metrics: Prometheus text format, for admin keys (scrape with a bearer token)."""
+
+from fastapi import APIRouter, Depends, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from app.api.deps import ServicesDep, admin_principal
+
+router = APIRouter(tags=["metrics"], dependencies=[Depends(admin_principal)])
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(services: ServicesDep) -> Response:
+    return Response(services.metering.metrics.render(), media_type=CONTENT_TYPE_LATEST)
