@@ -29,15 +29,13 @@ class BodySizeLimit:
             return
 
         received = 0
-        too_large = False
 
         async def counting_receive() -> Message:
-            nonlocal received, too_large
+            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    too_large = True
                     raise _BodyTooLarge
             return message
 

@@ -31,9 +31,6 @@ async def admin_principal(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
-AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
-
-
 def route_guard(route: str):  # type: ignore[no-untyped-def]
     """A dependency admitting only tenants whose route allow-list names `route`."""
 

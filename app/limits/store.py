@@ -50,7 +50,6 @@ class Ticket:
     id: int
     scopes: tuple[Scope, ...]
     budget: BudgetScope | None
-    admitted_at: float
     tokens: int = 0
     cost: float = 0.0
 
@@ -152,7 +151,7 @@ class InMemoryLimitStore:
         denied = self._check(scopes, budget, 1, tokens, cost, now)
         if denied is not None:
             return denied
-        ticket = Ticket(id=next(self._ids), scopes=scopes, budget=budget, admitted_at=now)
+        ticket = Ticket(id=next(self._ids), scopes=scopes, budget=budget)
         for scope in scopes:
             window = self._windows[scope.name]
             window.requests.append(now)

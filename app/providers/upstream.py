@@ -67,7 +67,6 @@ class Opened:
     """An upstream response that answered 2xx (its body not read yet when streaming)."""
 
     response: httpx.Response
-    deployment: Deployment
     upstream_seconds: float
 
 
@@ -143,7 +142,7 @@ class ModelRouter:
                 error = as_platform_error(exc)
             else:
                 if response.is_success:
-                    return Opened(response, deployment, time.perf_counter() - started)
+                    return Opened(response, time.perf_counter() - started)
                 if stream:
                     await response.aread()
                     await response.aclose()
