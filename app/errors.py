@@ -2,6 +2,7 @@
 
     PlatformError                 500 internal_error
     ├── InvalidRequest            422 invalid_request_error   (names the field)
+    │   └── BadRequest            400 invalid_request_error   (the same, as OpenAI answers it)
     ├── PayloadTooLarge           413 invalid_request_error
     ├── Unauthorized              401 authentication_error    (WWW-Authenticate: Bearer)
     ├── Forbidden                 403 permission_error
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -69,6 +71,12 @@ class PlatformError(Exception):
 class InvalidRequest(PlatformError):
     status_code = 422
     type = "invalid_request_error"
+
+
+class BadRequest(InvalidRequest):
+    """OpenAI answers malformed requests with 400, and its SDK expects it (/v1)."""
+
+    status_code = 400
 
 
 class PayloadTooLarge(PlatformError):
@@ -196,15 +204,18 @@ def _field_name(location: tuple[object, ...]) -> str:
     return ".".join(str(part) for part in parts)
 
 
-def _validation_error(exc: RequestValidationError) -> InvalidRequest:
-    problems = [problem for problem in exc.errors() if isinstance(problem, dict)]
-    if not problems:
-        return InvalidRequest("The request body is not valid JSON.", code="invalid_json")
+def invalid_request(
+    errors: Sequence[object], kind: type[InvalidRequest] = InvalidRequest
+) -> InvalidRequest:
+    """The error for a request that failed validation (pydantic's or FastAPI's error list)."""
+    problems = [problem for problem in errors if isinstance(problem, dict)]
+    if not problems or any(problem.get("type") == "json_invalid" for problem in problems):
+        return kind("The request body is not valid JSON.", code="invalid_json")
     fields = [_field_name(problem.get("loc", ())) for problem in problems]
     details = "; ".join(
         f"{field or 'body'}: {p.get('msg')}" for field, p in zip(fields, problems, strict=True)
     )
-    return InvalidRequest(
+    return kind(
         f"Invalid request: {details}. Fix the named field and send again.",
         param=fields[0] or None,
         code="invalid_field",
@@ -219,7 +230,7 @@ def register_error_handlers(app: FastAPI) -> None:
 
     async def validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return error_response(_validation_error(exc))
+        return error_response(invalid_request(exc.errors()))
 
     async def http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)

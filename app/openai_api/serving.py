@@ -19,7 +19,14 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from app.disconnect import ClientDisconnected, until_disconnected
-from app.errors import InvalidRequest, NotFound, PlatformError, ProviderError, as_platform_error
+from app.errors import (
+    BadRequest,
+    NotFound,
+    PlatformError,
+    ProviderError,
+    as_platform_error,
+    invalid_request,
+)
 from app.openai_api.protocol import Dialect, model_card, new_id, usage_body
 from app.providers.upstream import ModelRouter, Opened
 from app.server_timing import add_upstream_time
@@ -29,12 +36,6 @@ from app.usage.meter import ModelCall, RequestMeter
 from app.usage.metering import Metering
 
 CALL = "v1"
-
-
-class BadRequest(InvalidRequest):
-    """OpenAI answers malformed requests with 400, and its SDK expects it."""
-
-    status_code = 400
 
 
 class UpstreamStreamError(Exception):
@@ -49,13 +50,7 @@ def parse_request(dialect: Dialect, raw: bytes) -> Any:
     try:
         return dialect.request.model_validate_json(raw)
     except ValidationError as exc:
-        problem = exc.errors()[0]
-        field = ".".join(str(part) for part in problem["loc"]) or None
-        if problem["type"] == "json_invalid":
-            raise BadRequest("The request body is not valid JSON.", code="invalid_json") from None
-        raise BadRequest(
-            f"Invalid request: {field}: {problem['msg']}.", param=field, code="invalid_field"
-        ) from None
+        raise invalid_request(exc.errors(), BadRequest) from None
 
 
 class OpenAIServing:

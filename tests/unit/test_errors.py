@@ -7,6 +7,7 @@ import openai
 import pytest
 
 from app.errors import (
+    BadRequest,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
@@ -31,6 +32,7 @@ def upstream_response(status: int, headers: dict[str, str] | None = None) -> htt
     [
         (PlatformError("x"), 500, "internal_error"),
         (InvalidRequest("x", param="input.prompt"), 422, "invalid_request_error"),
+        (BadRequest("x", param="model"), 400, "invalid_request_error"),
         (PayloadTooLarge("x"), 413, "invalid_request_error"),
         (NotFound("x"), 404, "not_found_error"),
         (ServiceUnavailable("x"), 503, "service_unavailable"),
