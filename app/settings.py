@@ -25,6 +25,10 @@ CONFIG_FILE_VARIABLE = "GENAI_CONFIG_FILE"
 
 ProviderKind = Literal["local", "openai", "azure", "openai-compatible"]
 
+#: Provider kinds whose servers (llama.cpp, vLLM, Ollama) take `max_tokens` and ignore its
+#: newer name, `max_completion_tokens`, which OpenAI's own clients now send.
+PLAIN_OPENAI_PROVIDERS: tuple[ProviderKind, ...] = ("local", "openai-compatible")
+
 
 class InvalidSettings(ValueError):
     """The configuration is invalid; the message names every bad key."""

@@ -18,12 +18,7 @@ from langchain_openai.chat_models.base import BaseChatOpenAI
 
 from app.providers.breaker import CircuitBreakers
 from app.providers.guard import GuardedModel
-from app.settings import Deployment, ModelSpec
-
-# Provider kinds that speak OpenAI's protocol but not its newest dialect: ChatOpenAI renames
-# `max_tokens` to `max_completion_tokens`, which llama.cpp, vLLM and Ollama ignore, so they
-# get the base client that sends `max_tokens` as is.
-_PLAIN_OPENAI_PROTOCOL = ("local", "openai-compatible")
+from app.settings import PLAIN_OPENAI_PROVIDERS, Deployment, ModelSpec
 
 
 #: A model alias's chat model: one client, or the first with fallbacks.
@@ -69,7 +64,9 @@ def build_chat_model(
     if spec.provider == "openai":
         return ChatOpenAI(model=spec.model, base_url=spec.base_url, api_key=api_key, **common)
     base_url = local_base_url if spec.provider == "local" else spec.base_url
-    assert spec.provider in _PLAIN_OPENAI_PROTOCOL and base_url
+    assert spec.provider in PLAIN_OPENAI_PROVIDERS and base_url
+    # ChatOpenAI would rename max_tokens to max_completion_tokens, which these servers ignore;
+    # the base client sends it as is.
     return BaseChatOpenAI(
         model=spec.model or "local",
         base_url=f"{base_url.rstrip('/')}/v1" if spec.provider == "local" else base_url,

@@ -17,7 +17,7 @@ import httpx
 
 from app.errors import PlatformError, ServiceUnavailable, as_platform_error
 from app.providers.breaker import CircuitBreakers
-from app.settings import Deployment, ModelSpec
+from app.settings import PLAIN_OPENAI_PROVIDERS, Deployment, ModelSpec
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 BACKOFF_SECONDS = 0.2
@@ -54,8 +54,7 @@ class Upstream:
 
     def payload(self, body: Mapping[str, Any]) -> dict[str, Any]:
         payload = {**body, "model": self.deployment.model or "local"}
-        if self.deployment.provider in ("local", "openai-compatible"):
-            # llama.cpp, vLLM and Ollama know max_tokens, not its newer name.
+        if self.deployment.provider in PLAIN_OPENAI_PROVIDERS:
             limit = payload.pop("max_completion_tokens", None)
             if limit is not None:
                 payload["max_tokens"] = limit
