@@ -20,7 +20,6 @@ from app.providers.breaker import CircuitBreakers
 from app.providers.guard import GuardedModel
 from app.settings import PLAIN_OPENAI_PROVIDERS, Deployment, ModelSpec
 
-
 #: A model alias's chat model: one client, or the first with fallbacks.
 ChatRunnable = Runnable[Any, BaseMessage]
 
