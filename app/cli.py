@@ -24,13 +24,14 @@ from app.settings import (
     is_loopback,
     load_settings,
 )
+from app.shutdown import GracefulServer
 from app.tenants.models import KeyCreate, TenantChanges, TenantCreate
 from app.tenants.service import TenantService
 from app.usage.ledger import UsageFilter, UsageLedger
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    config = logging_config(settings.log_level)
+    config = logging_config(settings.log_level, settings.log_format)
     logging.config.dictConfig(config)
     from app.main import create_app
 
@@ -45,7 +46,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             print(f"Open {base}/?token={admin_key} (local admin key, kept in {where})")
         else:
             print(f"The local admin key is kept in {where}")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=config)
+    server_config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=config,
+        timeout_graceful_shutdown=5,  # after the drain (GracefulServer), for what is left
+    )  # fmt: skip
+    GracefulServer(server_config, app.state.services.drain, settings.shutdown_grace_seconds).run()
     return 0
 
 

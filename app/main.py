@@ -18,15 +18,20 @@ from app.errors import register_error_handlers
 from app.openai_api import router as openai_router
 from app.providers.pool import ProviderPool
 from app.request_id import RequestId
+from app.request_log import RequestLog
 from app.server_timing import ServerTiming
 from app.services import build_services
 from app.settings import Settings, load_settings
+from app.shared_state import circuit_breakers, open_redis
+from app.shutdown import DrainGate
 from chains.registry import ChainContext, discover_use_cases
 
 
 def create_app(settings: Settings | None = None, providers: ProviderPool | None = None) -> FastAPI:
     settings = settings or load_settings()
-    services = build_services(settings, providers or ProviderPool.from_settings(settings))
+    redis = open_redis(settings)
+    providers = providers or ProviderPool.from_settings(settings, circuit_breakers(settings, redis))
+    services = build_services(settings, providers, redis)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -48,6 +53,8 @@ def create_app(settings: Settings | None = None, providers: ProviderPool | None 
     app.state.services = services
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(DrainGate, drain=services.drain)
+    app.add_middleware(RequestLog)
     app.add_middleware(RequestId)
     app.add_middleware(ServerTiming)  # outermost: times everything, errors included
     for module in (health, home, docs, usage, admin, chat_sessions, metrics, openai_router):

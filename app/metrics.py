@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from app.providers.breaker import CircuitBreakers
+from app.providers.breaker import CircuitBreakers, State
 from app.storage.tables import UsageRow
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -21,9 +21,11 @@ _CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 
 class _CircuitCollector(Collector):
-    def __init__(self, breakers: CircuitBreakers, deployments: Iterable[str]) -> None:
-        self._breakers = breakers
-        self._deployments = sorted(set(deployments))
+    """Reports the circuit states last read by `Metrics.render` (collecting is synchronous)."""
+
+    def __init__(self, breakers: CircuitBreakers) -> None:
+        self.breakers = breakers
+        self.states: dict[str, State] = {}
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         state = GaugeMetricFamily(
@@ -36,9 +38,9 @@ class _CircuitCollector(Collector):
             "Calls to a deployment that failed (connect error, timeout, 429, 5xx).",
             labels=["deployment"],
         )
-        for name in self._deployments:
-            state.add_metric([name], _CIRCUIT_STATES[self._breakers.state(name)])
-            failures.add_metric([name], self._breakers.failures_total.get(name, 0))
+        for name, current in self.states.items():
+            state.add_metric([name], _CIRCUIT_STATES[current])
+            failures.add_metric([name], self.breakers.failures_total.get(name, 0))
         yield state
         yield failures
 
@@ -74,7 +76,9 @@ class Metrics:
             "genai_limit_rejections", "Requests refused by a limit or budget.",
             ["tenant", "limit"], registry=registry,
         )  # fmt: skip
-        registry.register(_CircuitCollector(breakers, deployments))
+        self._deployments = sorted(set(deployments))
+        self._circuits = _CircuitCollector(breakers)
+        registry.register(self._circuits)
 
     def observe(self, row: UsageRow) -> None:
         model = row.model or ""
@@ -89,5 +93,6 @@ class Metrics:
     def rejected(self, tenant: str, limit: str) -> None:
         self.rejections.labels(tenant, limit).inc()
 
-    def render(self) -> bytes:
+    async def render(self) -> bytes:
+        self._circuits.states = await self._circuits.breakers.states(self._deployments)
         return generate_latest(self.registry)

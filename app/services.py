@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
 from app.auth import Authenticator
 from app.limits.admission import Admission
-from app.limits.store import InMemoryLimitStore
 from app.metrics import Metrics
 from app.openai_api.serving import OpenAIServing
 from app.providers.local_tokenizer import LocalTokenizer
 from app.providers.pool import ProviderPool
 from app.providers.upstream import ModelRouter
-from app.settings import Settings
+from app.settings import InvalidSettings, Settings
+from app.shared_state import limit_store
+from app.shutdown import Drain
 from app.storage.chat_history import ChatHistoryStore
 from app.storage.database import create_database_engine, migrate
 from app.tenants.bootstrap import ensure_local_admin
@@ -39,14 +42,23 @@ class Services:
     metering: Metering
     local_admin_key: str | None
     openai: OpenAIServing
+    redis: Redis | None = None
+    drain: Drain = field(default_factory=Drain)
     use_cases: list[str] = field(default_factory=list)
 
     async def start(self) -> None:
+        if self.redis is not None:
+            try:
+                await self.redis.ping()
+            except RedisError as exc:
+                raise InvalidSettings(f"redis_url: Redis does not answer ({exc})") from exc
         await self.providers.start()
 
     async def stop(self) -> None:
         await self.metering.drain()
         await self.providers.stop()
+        if self.redis is not None:
+            await self.redis.aclose()
         self.engine.dispose()
 
 
@@ -66,7 +78,9 @@ def key_hasher(settings: Settings) -> KeyHasher:
     return KeyHasher(secret)
 
 
-def build_services(settings: Settings, providers: ProviderPool) -> Services:
+def build_services(
+    settings: Settings, providers: ProviderPool, redis: Redis | None = None
+) -> Services:
     engine = open_database(settings)
     hasher = key_hasher(settings)
     tenants = TenantService(engine, hasher)
@@ -86,7 +100,7 @@ def build_services(settings: Settings, providers: ProviderPool) -> Services:
     deployments = [d.name for spec in settings.models.values() for d in spec.deployments]
     metrics = Metrics(providers.breakers, deployments)
     meter_services = MeterServices(
-        admission=Admission(InMemoryLimitStore(), ledger.aspent, metrics.rejected),
+        admission=Admission(limit_store(settings, redis), ledger.aspent, metrics.rejected),
         ledger=ledger,
         counter=TokenCounter(
             LocalTokenizer(providers.local_server.model_path) if providers.local_server else None
@@ -107,4 +121,5 @@ def build_services(settings: Settings, providers: ProviderPool) -> Services:
         metering=metering,
         openai=OpenAIServing(settings, router, metering),
         local_admin_key=local_admin_key,
+        redis=redis,
     )

@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / "var"
     database_url: str | None = Field(None, description="Default: SQLite in data_dir.")
     prompts_dir: Path = PROJECT_ROOT / "prompts"
+    redis_url: str | None = Field(
+        None, description="Limits, budgets and circuit breakers shared by replicas; default: "
+        "kept in this process."
+    )  # fmt: skip
+    redis_prefix: str = Field("genai:", description="Prefix of every Redis key the platform uses.")
 
     models: dict[str, ModelSpec] = Field(
         default_factory=lambda: {"local": ModelSpec(provider="local", model="smollm2")}
@@ -150,6 +155,13 @@ class Settings(BaseSettings):
         1024, ge=64, description="Most tokens of stored history sent back to the model."
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="auto: text at a terminal, JSON lines otherwise."
+    )
+    log_prompts: bool = Field(False, description="Put prompt and completion text in log lines.")
+    shutdown_grace_seconds: float = Field(
+        30.0, ge=0, description="On SIGTERM, how long requests in flight may take to finish."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -8,6 +8,7 @@ The model name chooses the behaviour:
     drop           streams 3 chunks, then drops the connection
     slow           streams a chunk every 50 ms (or, not streaming, waits) until the client
                    leaves, and notes when it did in `app.state.closed_at[model]`
+    paced          answers like ok, but takes 2 s: 20 chunks 100 ms apart (or waits 2 s)
 Every request is counted in `app.state.hits[model]`; its body is kept in `app.state.bodies`.
 """
 
@@ -57,6 +58,13 @@ async def _stream(request: Request, model: str, chat: bool) -> AsyncIterator[str
         finally:
             request.app.state.closed_at[model] = time.monotonic()
         return
+    if model == "paced":
+        for _ in range(20):
+            yield _chunk(model, chat, "tick ")
+            await asyncio.sleep(0.1)
+        yield _chunk(model, chat, None, "stop")
+        yield "data: [DONE]\n\n"
+        return
     for index, word in enumerate(WORDS):
         if model == "drop" and index == 3:
             raise ConnectionError("fault upstream drops the connection")
@@ -92,6 +100,8 @@ async def _answer(request: Request, chat: bool) -> Response:
     if model == "slow":
         await _wait_for_disconnect(request, model)
         return Response(status_code=499)
+    if model == "paced":
+        await asyncio.sleep(2)
     text = "".join(WORDS)
     choice = (
         {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}

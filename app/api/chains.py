@@ -95,9 +95,7 @@ def _metered_endpoint(
         configurable = config.get("configurable") or {}
         inputs = body["inputs"] if isinstance(body.get("inputs"), list) else [body.get("input")]
         metering = services.metering
-        meter = await metering.open(
-            principal, route, inputs, configurable, request.state.request_id
-        )
+        meter = await metering.open(principal, route, inputs, configurable, request.state)
         server_config = {
             "callbacks": [meter],
             "configurable": {TENANT_ID: principal.tenant.id},

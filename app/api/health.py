@@ -16,7 +16,9 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready")
 async def ready(services: ServicesDep) -> dict[str, str]:
-    """The default model's provider answers."""
+    """The default model's provider answers, and the replica is not shutting down."""
+    if services.drain.draining:
+        raise ServiceUnavailable("This replica is shutting down.", code="shutting_down")
     problem = await services.providers.readiness_problem()
     if problem:
         raise ServiceUnavailable(problem, code="not_ready")

@@ -10,4 +10,4 @@ router = APIRouter(tags=["metrics"], dependencies=[Depends(admin_principal)])
 
 @router.get("/metrics", response_class=Response)
 async def metrics(services: ServicesDep) -> Response:
-    return Response(services.metering.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    return Response(await services.metering.metrics.render(), media_type=CONTENT_TYPE_LATEST)

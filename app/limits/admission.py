@@ -47,7 +47,7 @@ def _scopes(principal: Principal) -> tuple[Scope, ...]:
 
 
 def _refusal(denied: Denied, principal: Principal, budget_end: datetime | None) -> RateLimited:
-    retry_after = max(1, math.ceil(denied.retry_after))
+    retry_after = max(1, math.ceil(round(denied.retry_after, 3)))  # 60.000000001 is 60
     headers = {
         "Retry-After": str(retry_after),
         "X-RateLimit-Limit": f"{denied.allowed:g}",

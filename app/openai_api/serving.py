@@ -81,7 +81,7 @@ class OpenAIServing:
         prompt = body.prompt_pairs()
         meter = await self._metering.open(
             principal, dialect.route, [prompt], {"model": alias, "max_tokens": max_tokens},
-            request.state.request_id,
+            request.state,
         )  # fmt: skip
         payload = body.model_dump(exclude_none=True)
         if body.requested_max_tokens is None:

@@ -35,59 +35,52 @@ class GuardedModel(RunnableSerializable[Any, BaseMessage]):
     deployment: str
     breakers: CircuitBreakers
 
-    def _admit(self) -> None:
-        if not self.breakers.allow(self.deployment):
-            wait = max(1, round(self.breakers.retry_after(self.deployment)))
+    async def _admit(self) -> None:
+        if not await self.breakers.allow(self.deployment):
+            wait = max(1, round(await self.breakers.retry_after(self.deployment)))
             raise ServiceUnavailable(
                 f"The model provider '{self.deployment}' keeps failing; retry in {wait} s.",
                 code="deployment_unavailable",
                 headers={"Retry-After": str(wait)},
             )
 
-    def _ended(self, exc: BaseException | None) -> None:
+    async def _ended(self, exc: BaseException | None) -> None:
         if exc is None:
-            self.breakers.succeeded(self.deployment)
+            await self.breakers.succeeded(self.deployment)
         elif is_provider_failure(exc):
-            self.breakers.failed(self.deployment)
+            await self.breakers.failed(self.deployment)
         else:
-            self.breakers.abandoned(self.deployment)
+            await self.breakers.abandoned(self.deployment)
 
     def invoke(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> BaseMessage:
-        self._admit()
-        try:
-            result = self.chat.invoke(input, config, **kwargs)
-        except BaseException as exc:
-            self._ended(exc)
-            raise
-        self._ended(None)
-        return result
+        raise NotImplementedError("The platform's models are async only: use ainvoke.")
 
     async def ainvoke(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> BaseMessage:
-        self._admit()
+        await self._admit()
         try:
             result = await self.chat.ainvoke(input, config, **kwargs)
         except BaseException as exc:
-            self._ended(exc)
+            await self._ended(exc)
             raise
-        self._ended(None)
+        await self._ended(None)
         return result
 
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[BaseMessageChunk]:
-        self._admit()
+        await self._admit()
         started = False
         try:
             async for chunk in self.chat.astream(input, config, **kwargs):
                 if not started:
                     started = True
-                    self._ended(None)  # it answered: whatever follows is not its health
+                    await self._ended(None)  # it answered: whatever follows is not its health
                 yield chunk
         except BaseException as exc:
             if not started:
-                self._ended(exc)
+                await self._ended(exc)
             raise

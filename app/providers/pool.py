@@ -35,7 +35,7 @@ class ProviderPool:
         self.local_server = local_server
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ProviderPool:
+    def from_settings(cls, settings: Settings, breakers: CircuitBreakers) -> ProviderPool:
         uses_local = any(
             deployment.provider == "local"
             for spec in settings.models.values()
@@ -46,7 +46,6 @@ class ProviderPool:
             if uses_local
             else None
         )
-        breakers = CircuitBreakers()
         http = new_http_client()
         local_url = local.base_url if local else None
         models = {

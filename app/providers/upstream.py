@@ -98,23 +98,23 @@ class ModelRouter:
         skipped: list[str] = []
         for upstream in self._upstreams[alias]:
             name = upstream.deployment.name
-            if not self.breakers.allow(name):
+            if not await self.breakers.allow(name):
                 skipped.append(name)
                 continue
             try:
                 opened = await self._try(upstream, endpoint, body, stream)
             except _Failed as failure:
-                self.breakers.failed(name)
+                await self.breakers.failed(name)
                 last_error = failure.error
                 continue
             except BaseException:
-                self.breakers.abandoned(name)
+                await self.breakers.abandoned(name)
                 raise
-            self.breakers.succeeded(name)
+            await self.breakers.succeeded(name)
             return opened
         if last_error is not None:
             raise last_error
-        wait = min(self.breakers.retry_after(name) for name in skipped)
+        wait = min([await self.breakers.retry_after(name) for name in skipped])
         raise ServiceUnavailable(
             f"Every deployment of model '{alias}' is failing; retry in {wait:.0f} s.",
             code="deployments_unavailable",

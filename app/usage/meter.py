@@ -87,6 +87,14 @@ class RequestMeter(AsyncCallbackHandler):
         self._in_flight = 0  # upper bounds of calls still running
         self.upstream_seconds = 0.0  # time spent in model calls
 
+    def texts(self) -> dict[str, str]:
+        """The prompts and completions of the request's model calls (for opt-in logging)."""
+        calls = self._calls.values()
+        return {
+            "prompt": "\n".join(f"{role}: {text}" for call in calls for role, text in call.prompt),
+            "completion": "\n".join("".join(call.output) for call in calls),
+        }
+
     # --- callbacks -----------------------------------------------------------------------
 
     async def on_chat_model_start(

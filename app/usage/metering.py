@@ -8,7 +8,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from starlette.datastructures import State
+
 from app.errors import Forbidden
+from app.logs import request_log
 from app.metrics import Metrics
 from app.settings import Settings
 from app.tenants.models import Principal
@@ -39,9 +42,12 @@ class Metering:
         route: str,
         inputs: list[Any],
         configurable: Mapping[str, Any],
-        request_id: str | None = None,
+        request_state: State,
     ) -> RequestMeter:
-        """Check the model allow-list and admit the request (or raise 403 / 429)."""
+        """Check the model allow-list and admit the request (or raise 403 / 429).
+
+        An admitted request's log line is written with its ledger row, not by `RequestLog`.
+        """
         alias = self.model_alias(route, configurable)
         if alias in self._settings.models and not principal.may_use_model(alias):
             allowed = ", ".join(principal.tenant.allowed_models or [])
@@ -57,9 +63,11 @@ class Metering:
         )
         cost = self._services.prices.upper_bound(alias, tokens)
         ticket = await self._services.admission.admit(principal, tokens, cost)
+        request_state.metered = True
         return RequestMeter(
-            self._services, principal, ticket, route=route, model=alias, request_id=request_id
-        )
+            self._services, principal, ticket, route=route, model=alias,
+            request_id=request_state.request_id,
+        )  # fmt: skip
 
     def close(self, meter: RequestMeter, status: int, interrupted: bool) -> asyncio.Task[Any]:
         """Write the ledger row in a task of its own: a disconnect cannot cancel it."""
@@ -73,7 +81,19 @@ class Metering:
         await asyncio.shield(self.close(meter, status, interrupted))
 
     async def _finish(self, meter: RequestMeter, status: int, interrupted: bool) -> None:
-        self.metrics.observe(await meter.finish(status, interrupted))
+        row = await meter.finish(status, interrupted)
+        self.metrics.observe(row)
+        fields = {
+            "request_id": row.request_id, "tenant": row.tenant_id, "route": row.route,
+            "model": row.model, "status": row.status, "input_tokens": row.input_tokens,
+            "output_tokens": row.output_tokens, "token_source": row.token_source,
+            "cost_usd": row.cost_usd, "latency_ms": round(row.latency_ms, 2),
+            "ttft_ms": None if row.ttft_ms is None else round(row.ttft_ms, 2),
+            "interrupted": row.interrupted,
+        }  # fmt: skip
+        if self._settings.log_prompts:
+            fields.update(meter.texts())
+        request_log.info("%s %d", row.route, row.status, extra={"request": fields})
 
     def _closed(self, task: asyncio.Task[Any]) -> None:
         self._closing.discard(task)

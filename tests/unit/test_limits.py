@@ -3,23 +3,47 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
-from app.limits.store import BudgetScope, Denied, InMemoryLimitStore, Scope
+from app.limits.redis_store import RedisLimitStore
+from app.limits.store import BudgetScope, Denied, InMemoryLimitStore, LimitStore, Scope
+from tests.redis_state import fresh_prefix, redis_or_skip
 from tests.tenancy import PRICED_MODELS, Platform, build_platform
 
 GENERATE = {"input": {"prompt": "Say something."}}
 
 
+@pytest.fixture(params=["memory", "redis"])
+def limit_state(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Where limit state lives: in the process, or in this machine's Redis."""
+    if request.param == "memory":
+        return {}
+    return {"redis_url": redis_or_skip(), "redis_prefix": fresh_prefix()}
+
+
 @pytest.fixture
-def make_platform(make_settings, database):
+def make_platform(make_settings, database, limit_state):
     def make(delay: float = 0.0) -> Platform:
-        settings = make_settings(auth_enabled=True, database_url=database, models=PRICED_MODELS)
+        settings = make_settings(
+            auth_enabled=True, database_url=database, models=PRICED_MODELS, **limit_state
+        )
         return build_platform(settings, delay=delay)
 
     return make
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[LimitStore]:
+    if request.param == "memory":
+        yield InMemoryLimitStore()
+        return
+    client = Redis.from_url(redis_or_skip())
+    yield RedisLimitStore(client, fresh_prefix())
+    await client.aclose()
 
 
 async def burst(
@@ -134,8 +158,7 @@ async def test_spent_budget_survives_a_restart(make_settings, database):
     assert response.json()["error"]["code"] == "budget_exceeded"
 
 
-async def test_sliding_window_lets_no_burst_through_at_a_boundary():
-    store = InMemoryLimitStore()
+async def test_sliding_window_lets_no_burst_through_at_a_boundary(store):
     scopes = (Scope("key:k", rpm=2),)
     assert not isinstance(await store.admit(scopes, None, 0, 0, now=0.0), Denied)
     assert not isinstance(await store.admit(scopes, None, 0, 0, now=59.0), Denied)
@@ -145,8 +168,7 @@ async def test_sliding_window_lets_no_burst_through_at_a_boundary():
     assert not isinstance(await store.admit(scopes, None, 0, 0, now=60.1), Denied)
 
 
-async def test_settling_returns_unused_reserved_tokens():
-    store = InMemoryLimitStore()
+async def test_settling_returns_unused_reserved_tokens(store):
     scopes = (Scope("tenant:t", tpm=100),)
     ticket = await store.admit(scopes, None, 80, 0, now=0.0)
     assert isinstance(await store.admit(scopes, None, 30, 0, now=1.0), Denied)
@@ -155,8 +177,7 @@ async def test_settling_returns_unused_reserved_tokens():
     assert not isinstance(await store.admit(scopes, None, 30, 0, now=2.0), Denied)
 
 
-async def test_budget_reservations_count_until_settled():
-    store = InMemoryLimitStore()
+async def test_budget_reservations_count_until_settled(store):
     budget = BudgetScope("budget:t:2026-11-01", limit_usd=1.0, resets_in=100.0)
     await store.seed_budget(budget, spent=0.5)
     ticket = await store.admit((), budget, 0, 0.4, now=0.0)

@@ -1,0 +1,26 @@
+"""Platform settings over the fault upstream instead of the embedded model (fast to start)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+
+def upstream_config(folder: Path, upstream_url: str) -> Path:
+    """A config file: alias "fast" answers at once, "paced" takes 2 s, "priced" costs money."""
+    models = {
+        alias: {"provider": "openai-compatible", "base_url": upstream_url, "model": model, **price}
+        for alias, model, price in (
+            ("fast", "ok", {}),
+            ("paced", "paced", {}),
+            (
+                "priced",
+                "ok",
+                {"input_price_per_million": 1000.0, "output_price_per_million": 2000.0},
+            ),
+        )
+    }
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump({"models": models, "default_model": "fast"}))
+    return path
