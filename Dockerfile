@@ -3,8 +3,8 @@
 ARG PYTHON_VERSION=3.11
 
 FROM python:${PYTHON_VERSION}-slim AS build
-# EXTRAS=local includes the embedded model (llama-cpp-python builds from source: ~5 min).
-ARG EXTRAS=local
+# EXTRAS: the embedded model (llama-cpp-python builds from source: ~5 min) and PostgreSQL.
+ARG EXTRAS=local,postgres
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential cmake \
     && rm -rf /var/lib/apt/lists/*
