@@ -1,0 +1,142 @@
+"""Three `genai serve` replicas sharing this machine's Redis and PostgreSQL act as one.
+
+A round-robin client spreads requests over them, as a load balancer would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import httpx
+import pytest
+
+from tests.databases import fresh_postgres
+from tests.fault_upstream import create_fault_upstream, running_fault_upstream
+from tests.integration.conftest import RunningPlatform, platform_process
+from tests.integration.upstream_config import upstream_config
+from tests.redis_state import fresh_prefix, redis_or_skip
+
+CHAT = {"model": "fast", "messages": [{"role": "user", "content": "hi"}]}
+
+
+class RoundRobin:
+    """One client per replica; each request goes to the next replica."""
+
+    def __init__(self, replicas: list[RunningPlatform], key: str) -> None:
+        self.clients = [replica.client(key) for replica in replicas]
+        self._next = itertools.cycle(range(len(self.clients)))
+
+    def post(self, path: str, body: dict) -> asyncio.Future[httpx.Response]:
+        return asyncio.ensure_future(self.clients[next(self._next)].post(path, json=body))
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[tuple[str, object]]:
+    app = create_fault_upstream()
+    with running_fault_upstream(app) as url:
+        yield url, app
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory, upstream) -> Iterator[list[RunningPlatform]]:
+    shared = {
+        "GENAI_DATABASE_URL": fresh_postgres(),
+        "GENAI_REDIS_URL": redis_or_skip(),
+        "GENAI_REDIS_PREFIX": fresh_prefix(),
+        "GENAI_SECRET_KEY": "replicas-share-this-secret",
+        "GENAI_HOST": "127.0.0.1",
+    }
+    folder = tmp_path_factory.mktemp("replicas")
+    shared["GENAI_CONFIG_FILE"] = str(upstream_config(folder, upstream[0]))
+    with ExitStack() as stack:
+        # The first start creates the admin key (in the shared data folder), then two more.
+        running = [stack.enter_context(platform_process(folder / "data", **shared))]
+        running += [stack.enter_context(platform_process(folder / "data", **shared)) for _ in "ab"]
+        yield running
+
+
+async def _tenant(replica: RunningPlatform, tenant: str, **limits: object) -> str:
+    async with replica.client() as admin:
+        created = await admin.post("/admin/tenants", json={"id": tenant, **limits})
+        assert created.status_code == 201, created.text
+        key = await admin.post(f"/admin/tenants/{tenant}/keys", json={"name": "app"})
+        return key.json()["key"]
+
+
+def said(text: str) -> dict:
+    return {"messages": [{"type": "human", "content": text}]}
+
+
+async def _ledger(replica: RunningPlatform, tenant: str) -> list[dict]:
+    async with replica.client() as admin:
+        return (await admin.get(f"/usage?tenant={tenant}")).json()["records"]
+
+
+async def test_rpm_30_over_three_replicas_admits_exactly_30_of_150(replicas):
+    key = await _tenant(replicas[1], "acme", rpm=30)
+    client = RoundRobin(replicas, key)
+    responses = await asyncio.gather(
+        *(client.post("/v1/chat/completions", CHAT) for _ in range(150))
+    )
+    await client.aclose()
+    statuses = [response.status_code for response in responses]
+    assert statuses.count(200) == 30
+    assert statuses.count(429) == 120
+    assert len(await _ledger(replicas[2], "acme")) == 30
+
+
+async def test_a_chat_session_started_on_one_replica_continues_on_another(replicas, upstream):
+    key = await _tenant(replicas[0], "chatty")
+    config = {"config": {"configurable": {"session_id": "shared-session", "model": "fast"}}}
+    async with replicas[0].client(key) as first, replicas[2].client(key) as second:
+        one = await first.post("/chat/invoke", json={"input": said("my name is Ada"), **config})
+        two = await second.post("/chat/invoke", json={"input": said("what is my name?"), **config})
+        history = await second.get("/chat/history", params={"session_id": "shared-session"})
+    assert one.status_code == two.status_code == 200
+    sent = upstream[1].state.bodies["ok"]["messages"]  # what replica 3 sent the model
+    assert any("my name is Ada" in message["content"] for message in sent)
+    stored = [message["data"]["content"] for message in history.json()["messages"]]
+    assert len(stored) == 4 and stored[0] == "my name is Ada"
+
+
+async def test_a_budget_is_never_overspent_across_replicas(replicas):
+    # A request reserves up to ~$0.7 (its prompt's bytes and max_tokens), then costs $0.013.
+    key = await _tenant(replicas[2], "thrifty", budget_usd=2.0, allowed_models=["priced"])
+    client = RoundRobin(replicas, key)
+    body = {**CHAT, "model": "priced", "max_tokens": 16}
+    statuses = []
+    for _ in range(3):  # waves of 60 concurrent requests
+        wave = await asyncio.gather(*(client.post("/v1/chat/completions", body) for _ in range(60)))
+        statuses += [response.status_code for response in wave]
+    await client.aclose()
+    rows = await _ledger(replicas[0], "thrifty")
+    assert statuses.count(200) == len(rows) >= 1
+    assert 429 in statuses
+    assert sum(row["cost_usd"] for row in rows) <= 2.0
+
+
+async def test_killing_a_replica_mid_load_loses_no_row_of_a_completed_request(replicas):
+    key = await _tenant(replicas[0], "steady")
+    client = RoundRobin(replicas, key)
+    body = {**CHAT, "model": "paced"}
+    load = [client.post("/v1/chat/completions", body) for _ in range(30)]
+    await asyncio.sleep(0.5)
+    os.kill(replicas[2].pid, signal.SIGKILL)
+    results = await asyncio.gather(*load, return_exceptions=True)
+    await client.aclose()
+    completed = {
+        r.headers["x-request-id"] for r in results
+        if isinstance(r, httpx.Response) and r.status_code == 200
+    }  # fmt: skip
+    assert 0 < len(completed) < 30  # the killed replica's requests failed
+    stored = {row["request_id"] for row in await _ledger(replicas[0], "steady")}
+    assert completed <= stored
