@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None, providers: ProviderPool | None 
     app.add_middleware(ServerTiming)  # outermost: times everything, errors included
     for module in (health, home, docs, usage, admin, chat_sessions, metrics, openai_router):
         app.include_router(module.router)
+    if services.tracing is not None:
+        services.tracing.instrument(app, providers.http)
     for use_case in discover_use_cases():
         context = ChainContext(use_case.name, settings, services.providers.models, services.history)
         mount_use_case(app, use_case, use_case.build(context))

@@ -23,6 +23,7 @@ from app.storage.database import create_database_engine, migrate
 from app.tenants.bootstrap import ensure_local_admin
 from app.tenants.keys import KeyHasher, load_or_create_secret
 from app.tenants.service import TenantService
+from app.tracing import Tracing
 from app.usage.counting import TokenCounter
 from app.usage.ledger import UsageLedger
 from app.usage.meter import MeterServices
@@ -44,6 +45,7 @@ class Services:
     openai: OpenAIServing
     redis: Redis | None = None
     drain: Drain = field(default_factory=Drain)
+    tracing: Tracing | None = None
     use_cases: list[str] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -59,6 +61,8 @@ class Services:
         await self.providers.stop()
         if self.redis is not None:
             await self.redis.aclose()
+        if self.tracing is not None:
+            self.tracing.shutdown()
         self.engine.dispose()
 
 
@@ -122,4 +126,7 @@ def build_services(
         openai=OpenAIServing(settings, router, metering),
         local_admin_key=local_admin_key,
         redis=redis,
+        tracing=Tracing(settings.otlp_endpoint, settings.service_name)
+        if settings.otlp_endpoint
+        else None,
     )

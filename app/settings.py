@@ -159,6 +159,11 @@ class Settings(BaseSettings):
         "auto", description="auto: text at a terminal, JSON lines otherwise."
     )
     log_prompts: bool = Field(False, description="Put prompt and completion text in log lines.")
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP collector for traces, e.g. http://otel-collector:4318; "
+        "default: no traces are sent."
+    )  # fmt: skip
+    service_name: str = Field("genai-platform", description="service.name of the traces.")
     shutdown_grace_seconds: float = Field(
         30.0, ge=0, description="On SIGTERM, how long requests in flight may take to finish."
     )

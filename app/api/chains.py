@@ -96,9 +96,12 @@ def _metered_endpoint(
         inputs = body["inputs"] if isinstance(body.get("inputs"), list) else [body.get("input")]
         metering = services.metering
         meter = await metering.open(principal, route, inputs, configurable, request.state)
+        tracing = services.tracing
         server_config = {
-            "callbacks": [meter],
+            "callbacks": [meter, tracing.chain_spans()] if tracing else [meter],
             "configurable": {TENANT_ID: principal.tenant.id},
+            # Carried to LangSmith runs when LangSmith tracing is on.
+            "metadata": {"tenant": principal.tenant.id, "request_id": meter.request_id},
         }
         run = call(request, config_hash=config_hash, server_config=server_config)
         try:
