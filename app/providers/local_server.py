@@ -61,6 +61,18 @@ def free_loopback_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def llama_server_command(model_path: Path, port: int, n_ctx: int) -> list[str]:
+    """llama-cpp-python's OpenAI server on loopback, finishing every request it accepts."""
+    return [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(model_path),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--n_ctx", str(n_ctx),
+        "--interrupt_requests", "False",
+    ]  # fmt: skip
+
+
 class LocalModelServer:
     def __init__(self, settings: LocalModelSettings, log_file: Path) -> None:
         self._settings = settings
@@ -82,14 +94,7 @@ class LocalModelServer:
         return f"http://127.0.0.1:{self.port}"
 
     def _command(self) -> list[str]:
-        return [
-            sys.executable, "-m", "llama_cpp.server",
-            "--model", str(self.model_path),
-            "--host", "127.0.0.1",
-            "--port", str(self.port),
-            "--n_ctx", str(self._settings.n_ctx),
-            "--interrupt_requests", "False",
-        ]  # fmt: skip
+        return llama_server_command(self.model_path, self.port, self._settings.n_ctx)
 
     async def _spawn(self) -> None:
         self._log_file.parent.mkdir(parents=True, exist_ok=True)

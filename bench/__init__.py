@@ -1,0 +1,1 @@
+"""`make bench`: the platform's overhead, throughput and memory next to the anchors'."""
