@@ -87,7 +87,7 @@ def build_services(
 ) -> Services:
     engine = open_database(settings)
     hasher = key_hasher(settings)
-    tenants = TenantService(engine, hasher)
+    tenants = TenantService(engine, hasher, settings.auth_cache_seconds)
     local_admin_key = ensure_local_admin(tenants, settings.data_dir / "admin-key")
     authenticator = Authenticator(
         tenants,

@@ -146,6 +146,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         None, description="Keys are hashed with it; default: a random one kept in data_dir."
     )
+    auth_cache_seconds: float = Field(
+        2.0, ge=0, description="How long a key's record is reused without a database read; "
+        "a revocation by another replica or the CLI applies within this time."
+    )  # fmt: skip
     session_cookie_hours: float = Field(12.0, gt=0, description="Browser session lifetime.")
     max_body_bytes: int = Field(1_000_000, ge=1024)
     summarize_chunk_chars: int = Field(

@@ -9,11 +9,20 @@ of messages (a chat history).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from jinja2 import Template, meta
+from jinja2.sandbox import SandboxedEnvironment
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    convert_to_messages,
+)
+from langchain_core.prompts.chat import BaseChatPromptTemplate
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
 
 class PromptFileError(ValueError):
@@ -51,14 +60,11 @@ class PromptSpec(BaseModel):
     model: ModelDefaults = Field(default_factory=ModelDefaults)
     messages: list[PromptMessage] = Field(min_length=1)
 
-    def template(self) -> ChatPromptTemplate:
-        parts: list[MessagesPlaceholder | tuple[str, str]] = [
-            MessagesPlaceholder(m.placeholder, optional=True)
-            if m.placeholder
-            else (str(m.role), str(m.template))
-            for m in self.messages
+    def template(self) -> CompiledChatPrompt:
+        messages = [
+            (m.role or "placeholder", m.template or m.placeholder or "") for m in self.messages
         ]
-        template = ChatPromptTemplate.from_messages(parts, template_format="jinja2")
+        template = CompiledChatPrompt(messages=messages)
         declared, found = set(self.input_variables), set(template.input_variables)
         found |= set(template.optional_variables)
         if not found <= declared:
@@ -67,6 +73,50 @@ class PromptSpec(BaseModel):
                 "messages but not listed in input_variables"
             )
         return template
+
+
+_ENVIRONMENT = SandboxedEnvironment()
+_MESSAGE_TYPES: dict[str, type[BaseMessage]] = {
+    "system": SystemMessage, "human": HumanMessage, "ai": AIMessage,
+}  # fmt: skip
+
+
+class CompiledChatPrompt(BaseChatPromptTemplate):
+    """A chat prompt of Jinja2 (sandboxed) message templates, compiled once when loaded.
+
+    LangChain's own jinja2 prompts compile their templates again at every request, which
+    cost a chain route about a tenth of its time. ("placeholder", name) inserts a list of
+    messages (a chat history), if given.
+    """
+
+    messages: list[tuple[str, str]]
+    _compiled: list[tuple[str, Template | str]] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _variables(cls, data: dict[str, Any]) -> dict[str, Any]:
+        required: set[str] = set()
+        for role, source in data["messages"]:
+            if role != "placeholder":
+                required |= meta.find_undeclared_variables(_ENVIRONMENT.parse(source))
+        optional = {source for role, source in data["messages"] if role == "placeholder"}
+        return {**data, "input_variables": sorted(required - optional),
+                "optional_variables": sorted(optional)}  # fmt: skip
+
+    def model_post_init(self, context: Any) -> None:
+        self._compiled = [
+            (role, source if role == "placeholder" else _ENVIRONMENT.from_string(source))
+            for role, source in self.messages
+        ]
+
+    def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
+        messages: list[BaseMessage] = []
+        for role, template in self._compiled:
+            if isinstance(template, str):
+                messages += convert_to_messages(kwargs.get(template) or [])
+            else:
+                messages.append(_MESSAGE_TYPES[role](content=template.render(**kwargs)))
+        return messages
 
 
 def load_prompt(prompts_dir: Path, name: str) -> PromptSpec:

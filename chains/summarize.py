@@ -4,7 +4,6 @@ Parts are condensed (`prompts/summarize_part.yaml`) until the text fits one call
 summary (`prompts/summarize.yaml`) is the step that streams.
 """
 
-from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
@@ -28,7 +27,8 @@ def build(context: ChainContext) -> Runnable[Any, str]:
         chunk_size=chunk_chars, chunk_overlap=chunk_chars // 20
     )
 
-    async def summarize(inputs: dict[str, Any], config: RunnableConfig) -> AsyncIterator[str]:
+    async def shorten(inputs: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        """Map-reduce: summarize the parts of a long text until it fits in one request."""
         text = inputs["text"]
         while len(text) > chunk_chars:
             parts = splitter.split_text(text)
@@ -37,12 +37,11 @@ def build(context: ChainContext) -> Runnable[Any, str]:
             if len(shorter) >= len(text):
                 break  # the model no longer shortens it; summarize what we have
             text = shorter
-        async for chunk in final.astream({**inputs, "text": text}, config):
-            yield chunk
+        return {**inputs, "text": text}
 
-    return RunnableLambda(summarize, name="summarize").with_types(
-        input_type=SummarizeInput, output_type=str
-    )
+    # The final summary streams on /stream and is one upstream call on /invoke.
+    chain = RunnableLambda(shorten, name="shorten") | final
+    return chain.with_types(input_type=SummarizeInput, output_type=str)
 
 
 USE_CASE = UseCase(name="summarize", build=build)

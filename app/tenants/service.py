@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import anyio
@@ -47,10 +49,22 @@ def _tenant(row: TenantRow) -> Tenant:
     return Tenant.model_validate(row, from_attributes=True)
 
 
+@dataclass(frozen=True)
+class _Known:
+    secret_hash: str
+    principal: Principal
+    fresh_until: float
+
+
 class TenantService:
-    def __init__(self, engine: Engine, hasher: KeyHasher) -> None:
+    def __init__(self, engine: Engine, hasher: KeyHasher, cache_seconds: float = 2.0) -> None:
         self._engine = engine
         self._hasher = hasher
+        # Keys seen lately, so most requests authenticate without a database round trip. A
+        # change made through this service applies at once (the cache is cleared); one made
+        # by another process (a replica, the CLI) within `cache_seconds`.
+        self._cache_seconds = cache_seconds
+        self._known: dict[str, _Known] = {}
 
     # --- tenants -------------------------------------------------------------------------
 
@@ -88,6 +102,7 @@ class TenantService:
                 raise NotFound(f"No tenant '{tenant_id}'.", code="tenant_not_found")
             for field, value in changes.model_dump(exclude_unset=True).items():
                 setattr(row, field, value)
+        self._known.clear()
         return _tenant(row)
 
     def has_tenants(self) -> bool:
@@ -124,12 +139,13 @@ class TenantService:
             if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
                 raise NotFound(f"No key '{key_id}'.", code="key_not_found")
             row.revoked_at = row.revoked_at or datetime.now(UTC)
+        self._known.clear()
         return _key(row)
 
     # --- authentication ------------------------------------------------------------------
 
-    def _valid_principal(self, key_id: str, raw_key: str | None) -> Principal:
-        """The caller a key stands for; raw_key, when given, must match the stored hash."""
+    def _load(self, key_id: str) -> _Known | None:
+        """A key and its tenant as stored now (and remembered for `cache_seconds`)."""
         with Session(self._engine) as session:
             found = session.execute(
                 select(ApiKeyRow, TenantRow)
@@ -137,28 +153,49 @@ class TenantService:
                 .where(ApiKeyRow.id == key_id)
             ).first()
         if found is None:
-            raise Unauthorized(INVALID_KEY)
+            return None
         key_row, tenant_row = found
-        if raw_key is not None and not self._hasher.matches(raw_key, key_row.secret_hash):
+        principal = Principal(tenant=_tenant(tenant_row), key=_key(key_row))
+        known = _Known(key_row.secret_hash, principal, time.monotonic() + self._cache_seconds)
+        self._known[key_id] = known
+        return known
+
+    def _cached(self, key_id: str) -> _Known | None:
+        known = self._known.get(key_id)
+        return known if known is not None and known.fresh_until > time.monotonic() else None
+
+    def _check(self, known: _Known | None, raw_key: str | None) -> Principal:
+        """The caller a key stands for; raw_key, when given, must match the stored hash."""
+        if known is None:
             raise Unauthorized(INVALID_KEY)
-        key = _key(key_row)
+        if raw_key is not None and not self._hasher.matches(raw_key, known.secret_hash):
+            raise Unauthorized(INVALID_KEY)
+        key = known.principal.key
         now = datetime.now(UTC)
         if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
             raise Unauthorized(INVALID_KEY)
-        return Principal(tenant=_tenant(tenant_row), key=key)
+        return known.principal
 
     def principal_for_key_id(self, key_id: str) -> Principal:
         """For a key id the server itself vouched for (a signed session cookie)."""
-        return self._valid_principal(key_id, raw_key=None)
+        return self._check(self._cached(key_id) or self._load(key_id), raw_key=None)
 
     def authenticate(self, raw_key: str) -> Principal:
         key_id = key_id_of(raw_key)
         if key_id is None:
             raise Unauthorized(INVALID_KEY)
-        return self._valid_principal(key_id, raw_key)
+        return self._check(self._cached(key_id) or self._load(key_id), raw_key)
 
     async def aauthenticate(self, raw_key: str) -> Principal:
+        """As `authenticate`; a key seen within `cache_seconds` needs no database round trip."""
+        key_id = key_id_of(raw_key)
+        known = self._cached(key_id) if key_id else None
+        if known is not None:
+            return self._check(known, raw_key)
         return await anyio.to_thread.run_sync(self.authenticate, raw_key)
 
     async def aprincipal_for_key_id(self, key_id: str) -> Principal:
+        known = self._cached(key_id)
+        if known is not None:
+            return self._check(known, raw_key=None)
         return await anyio.to_thread.run_sync(self.principal_for_key_id, key_id)
