@@ -15,7 +15,7 @@
 
 Every error renders as `{"error": {"message", "type", "param", "code"}}` (OpenAI's shape) with
 its status, both as an HTTP response and, after a stream has started, as an SSE `error` event.
-Errors raised by the OpenAI SDK (which every provider client uses) map onto the tree through
+Errors of the HTTP client that calls every provider map onto the tree through
 `as_platform_error`, so no exception ever reaches a client as a bare "Internal Server Error".
 """
 
@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-import openai
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -167,16 +166,16 @@ def as_platform_error(exc: BaseException) -> PlatformError:
     """The platform error a client should see for any exception raised while serving it."""
     if isinstance(exc, PlatformError):
         return exc
-    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+    if isinstance(exc, httpx.TimeoutException):
         return ProviderTimeout(
             "The model provider did not answer in time; retry later or ask for fewer tokens.",
             code="provider_timeout",
         )
-    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
+    if isinstance(exc, httpx.TransportError):
         return ProviderError(
             "The model provider is unreachable; retry later.", code="provider_unreachable"
         )
-    if isinstance(exc, openai.APIStatusError | httpx.HTTPStatusError):
+    if isinstance(exc, httpx.HTTPStatusError):
         return _from_upstream_status(exc.response)
     logger.error("unexpected error while serving a request", exc_info=exc)
     return PlatformError(
@@ -241,7 +240,7 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(HTTPException, http)
     # Expected failures: answered without a traceback.
-    for expected in (PlatformError, openai.OpenAIError, httpx.HTTPError):
+    for expected in (PlatformError, httpx.HTTPError):
         app.add_exception_handler(expected, platform)
     # Anything else is a bug: answered the same way, and logged by Starlette with its traceback.
     app.add_exception_handler(Exception, platform)

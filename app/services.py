@@ -113,7 +113,10 @@ def build_services(
         local_aliases=local_aliases,
     )
     metering = Metering(meter_services, settings, metrics)
-    router = ModelRouter(settings.models, providers.http, providers.breakers, local_url)
+    # The pool's router; a pool of test fakes has none, and /v1 still reaches the settings'.
+    router = providers.router or ModelRouter(
+        settings.models, providers.http, providers.breakers, local_url
+    )
     return Services(
         settings=settings,
         engine=engine,

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
-import openai
-from langchain_openai.chat_models.base import BaseChatOpenAI
 
 from app.providers.breaker import CircuitBreakers
-from app.providers.catalog import ChatRunnable, build_alias_model
+from app.providers.catalog import ChatRunnable, build_alias_models
 from app.providers.local_server import LocalModelServer
+from app.providers.upstream import ModelRouter
 from app.settings import Settings
 
 
@@ -27,12 +26,14 @@ class ProviderPool:
         local_server: LocalModelServer | None = None,
         breakers: CircuitBreakers | None = None,
         http: httpx.AsyncClient | None = None,
+        router: ModelRouter | None = None,
     ) -> None:
         self.models = dict(models)
         self.breakers = breakers or CircuitBreakers()
         self.http = http or new_http_client()
         self.default_alias = default_alias
         self.local_server = local_server
+        self.router = router  # None when the models are a test's fakes
 
     @classmethod
     def from_settings(cls, settings: Settings, breakers: CircuitBreakers) -> ProviderPool:
@@ -47,12 +48,9 @@ class ProviderPool:
             else None
         )
         http = new_http_client()
-        local_url = local.base_url if local else None
-        models = {
-            alias: build_alias_model(spec, breakers, http, local_base_url=local_url)
-            for alias, spec in settings.models.items()
-        }
-        return cls(models, settings.default_model, local, breakers, http)
+        router = ModelRouter(settings.models, http, breakers, local.base_url if local else None)
+        models = build_alias_models(settings.models, router)
+        return cls(models, settings.default_model, local, breakers, http, router)
 
     async def start(self) -> None:
         if self.local_server is not None:
@@ -65,16 +63,6 @@ class ProviderPool:
 
     async def readiness_problem(self) -> str | None:
         """None when the default model's provider answers, else what is wrong."""
-        model = self.models[self.default_alias]
-        model = getattr(model, "runnable", model)  # the first of an alias's deployments
-        model = getattr(model, "chat", model)  # behind its circuit breaker
-        if not isinstance(model, BaseChatOpenAI):
+        if self.router is None:
             return None
-        try:
-            await model.root_async_client.with_options(timeout=3.0, max_retries=0).models.list()
-        except openai.APIStatusError as exc:
-            if exc.status_code in (401, 403):
-                return f"The provider of model '{self.default_alias}' refuses the API key."
-        except openai.OpenAIError:
-            return f"The provider of model '{self.default_alias}' does not answer."
-        return None
+        return await self.router.probe(self.default_alias)

@@ -1,4 +1,4 @@
-"""Calling an alias's deployments over HTTP in OpenAI's protocol, for the /v1 API.
+"""Calling an alias's deployments over HTTP in OpenAI's protocol, for /v1 and the chains.
 
 `ModelRouter.send` tries the deployments in order, skipping those whose circuit is open. Each
 is retried with exponential backoff (honouring `Retry-After`) on connect errors, timeouts,
@@ -120,6 +120,20 @@ class ModelRouter:
             code="deployments_unavailable",
             headers={"Retry-After": str(max(1, round(wait)))},
         )
+
+    async def probe(self, alias: str) -> str | None:
+        """None when the alias's first deployment answers (its model list), else the problem."""
+        upstream = self._upstreams[alias][0]
+        url = f"{upstream.base_url}/models"
+        if upstream.deployment.provider == "azure":
+            return None  # an Azure deployment has no model list to ask
+        try:
+            response = await self._http.get(url, headers=upstream.headers, timeout=3.0)
+        except httpx.HTTPError:
+            return f"The provider of model '{alias}' does not answer."
+        if response.status_code in (401, 403):
+            return f"The provider of model '{alias}' refuses the API key."
+        return None
 
     async def _try(
         self, upstream: Upstream, endpoint: str, body: Mapping[str, Any], stream: bool

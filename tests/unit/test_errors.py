@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import openai
 import pytest
 
 from app.errors import (
@@ -21,6 +20,10 @@ from app.errors import (
 )
 
 REQUEST = httpx.Request("POST", "http://upstream/v1/chat/completions")
+
+
+def status_error(status: int) -> httpx.HTTPStatusError:
+    return httpx.HTTPStatusError("upstream", request=REQUEST, response=upstream_response(status))
 
 
 def upstream_response(status: int, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -50,25 +53,12 @@ def test_each_error_class_renders_its_status_and_shape(error, status, kind):
 @pytest.mark.parametrize(
     ("exc", "status", "code"),
     [
-        (openai.APIConnectionError(request=REQUEST), 502, "provider_unreachable"),
-        (openai.APITimeoutError(request=REQUEST), 504, "provider_timeout"),
+        (httpx.ConnectError("refused", request=REQUEST), 502, "provider_unreachable"),
         (httpx.ReadTimeout("slow", request=REQUEST), 504, "provider_timeout"),
         (httpx.RemoteProtocolError("dropped", request=REQUEST), 502, "provider_unreachable"),
-        (
-            openai.RateLimitError("slow", response=upstream_response(429), body=None),
-            429,
-            "provider_rate_limited",
-        ),
-        (
-            openai.BadRequestError("no", response=upstream_response(400), body=None),
-            422,
-            "provider_refused",
-        ),
-        (
-            openai.InternalServerError("boom", response=upstream_response(500), body=None),
-            502,
-            "provider_failed",
-        ),
+        (status_error(429), 429, "provider_rate_limited"),
+        (status_error(400), 422, "provider_refused"),
+        (status_error(500), 502, "provider_failed"),
         (ValueError("bug"), 500, "internal_error"),
     ],
 )
@@ -79,7 +69,6 @@ def test_every_lower_level_error_is_mapped(exc, status, code):
 
 
 def test_rate_limit_keeps_the_providers_retry_after():
-    exc = openai.RateLimitError(
-        "slow", response=upstream_response(429, {"Retry-After": "7"}), body=None
-    )
+    response = upstream_response(429, {"Retry-After": "7"})
+    exc = httpx.HTTPStatusError("upstream", request=REQUEST, response=response)
     assert as_platform_error(exc).headers == {"Retry-After": "7"}

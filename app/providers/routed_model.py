@@ -1,0 +1,159 @@
+"""A model alias as a LangChain chat model, calling its deployments through the `ModelRouter`.
+
+The chains and /v1 thus share one upstream path: the same retries, fallbacks, circuit
+breakers, HTTP pool and request shapes. Nothing of the OpenAI SDK sits in between: a body is
+built from the messages and the bound parameters (temperature, max_tokens), and the answer or
+stream is read straight into AIMessage(Chunk)s with the provider's token usage when it reports
+one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    convert_to_openai_messages,
+)
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict
+
+from app.errors import ProviderError, as_platform_error
+from app.providers.upstream import ModelRouter
+
+_ENDPOINT = "chat/completions"
+
+
+def _usage(data: dict[str, Any]) -> UsageMetadata | None:
+    usage = data.get("usage")
+    if not isinstance(usage, dict) or not isinstance(usage.get("completion_tokens"), int):
+        return None
+    input_tokens = int(usage.get("prompt_tokens") or 0)
+    output_tokens = usage["completion_tokens"]
+    return UsageMetadata(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=input_tokens + output_tokens,
+    )
+
+
+class RoutedChatModel(BaseChatModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    alias: str
+    router: ModelRouter
+
+    @property
+    def _llm_type(self) -> str:
+        return "genai-routed"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model": self.alias}
+
+    def _body(self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any) -> dict:
+        body = {"messages": convert_to_openai_messages(messages), **kwargs}
+        if stop:
+            body["stop"] = stop
+        return body
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
+    ) -> ChatResult:  # fmt: skip
+        raise NotImplementedError("The platform's models are async only: use ainvoke.")
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
+    ) -> ChatResult:  # fmt: skip
+        body = self._body(messages, stop, **kwargs)
+        opened = await self.router.send(self.alias, _ENDPOINT, body, stream=False)
+        data = opened.response.json()
+        choice = (data.get("choices") or [{}])[0]
+        message = AIMessage(
+            content=(choice.get("message") or {}).get("content") or "",
+            usage_metadata=_usage(data),
+            response_metadata={"finish_reason": choice.get("finish_reason")},
+        )
+        return ChatResult(
+            generations=[ChatGeneration(message=message)],
+            llm_output={"token_usage": data.get("usage"), "model_name": self.alias},
+        )
+
+    async def _astream(
+        self, messages: list[BaseMessage], stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:  # fmt: skip
+        body = self._body(messages, stop, **kwargs, stream=True)
+        body["stream_options"] = {"include_usage": True}
+        opened = await self.router.send(self.alias, _ENDPOINT, body, stream=True)
+        try:
+            async with aclosing(_lines(opened.response)) as lines:
+                async for line in lines:
+                    if not line.startswith("data:"):
+                        continue
+                    payload = line[5:].strip()
+                    if payload == "[DONE]":
+                        break
+                    data = json.loads(payload)
+                    if data.get("error"):
+                        error = data["error"]
+                        message = error.get("message") if isinstance(error, dict) else str(error)
+                        raise ProviderError(f"The model provider failed mid-stream: {message}")
+                    usage = _usage(data)
+                    for choice in data.get("choices") or []:
+                        text = (choice.get("delta") or {}).get("content") or ""
+                        finish = choice.get("finish_reason")
+                        metadata = {"finish_reason": finish} if finish else {}
+                        chunk = AIMessageChunk(content=text, response_metadata=metadata)
+                        yield ChatGenerationChunk(message=chunk)
+                    if usage is not None:
+                        last = AIMessageChunk(content="", usage_metadata=usage)
+                        yield ChatGenerationChunk(message=last)
+        except httpx.HTTPError as exc:
+            raise as_platform_error(exc) from exc
+        except json.JSONDecodeError as exc:
+            raise ProviderError("The model provider sent a malformed stream.") from exc
+
+
+_END = object()
+
+
+async def _lines(response: httpx.Response) -> AsyncIterator[str]:
+    """The lines of a streamed response, read by a task of its own, which closes it.
+
+    LangChain runs a model's stream in tasks of its own, and a client's disconnect cancels them
+    again and again until they end: httpx, interrupted half-way through closing, would leave
+    the upstream request open. The reader task is cancelled exactly once, and closes it.
+    """
+    queue: asyncio.Queue[object] = asyncio.Queue()
+
+    async def read() -> None:
+        try:
+            async for line in response.aiter_lines():
+                queue.put_nowait(line)
+            queue.put_nowait(_END)
+        except (Exception, asyncio.CancelledError) as exc:
+            queue.put_nowait(exc)
+        finally:
+            await response.aclose()
+
+    reader = asyncio.create_task(read())
+    try:
+        while (item := await queue.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield str(item)
+    finally:
+        reader.cancel()
