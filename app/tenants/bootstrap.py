@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from app.errors import InvalidRequest
 from app.tenants.models import KeyCreate, TenantCreate
 from app.tenants.service import TenantService
 
@@ -18,7 +19,10 @@ LOCAL_TENANT = "local"
 def ensure_local_admin(tenants: TenantService, key_file: Path) -> str | None:
     """The saved local admin key, created with its tenant if the database has no tenant."""
     if not tenants.has_tenants():
-        tenants.create_tenant(TenantCreate(id=LOCAL_TENANT, name="Local development"))
+        try:
+            tenants.create_tenant(TenantCreate(id=LOCAL_TENANT, name="Local development"))
+        except InvalidRequest:  # a replica starting at the same moment on a shared database
+            return None
         created = tenants.create_key(LOCAL_TENANT, KeyCreate(name="local admin", admin=True))
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.unlink(missing_ok=True)

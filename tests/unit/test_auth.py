@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from app.tenants.bootstrap import ensure_local_admin
 from app.tenants.models import KeyCreate
 from tests.tenancy import PRICED_MODELS, Platform, build_platform
 
@@ -155,3 +156,14 @@ async def test_an_admin_creates_a_tenant_and_a_key_that_works(platform: Platform
         assert bad.status_code == 422 and bad.json()["error"]["param"] == "id"
     async with platform.client(raw) as client:
         assert (await client.post("/generate/invoke", json=GENERATE)).status_code == 200
+
+
+def test_replicas_starting_together_on_a_new_database_make_one_local_admin(
+    platform: Platform, tmp_path, monkeypatch
+):
+    """A second replica that saw no tenant a moment before the first created 'local' starts
+    anyway (without an admin key file of its own) instead of crashing."""
+    tenants = platform.services.tenants
+    monkeypatch.setattr(tenants, "has_tenants", lambda: False)  # what it saw a moment ago
+    assert ensure_local_admin(tenants, tmp_path / "other-replica" / "admin-key") is None
+    assert [tenant.id for tenant in tenants.list_tenants()] == ["local"]
