@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,15 +23,56 @@ class UsageFilter:
     model: str | None = None
 
 
+def _settle(stored: asyncio.Future[None], error: Exception | None) -> None:
+    if stored.done():  # its request was cancelled meanwhile; the row is stored all the same
+        return
+    if error is None:
+        stored.set_result(None)
+    else:
+        stored.set_exception(error)
+
+
 class UsageLedger:
+    """The ledger, written by group commit: rows that arrive while a write is under way go
+    together in the next transaction, and each caller waits until its own row is stored."""
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
-    def record(self, row: UsageRow) -> None:
-        """Store the row (a plain INSERT: the ORM's unit of work costs more than the write)."""
-        values = {key: value for key, value in row.as_dict().items() if key != "id"}
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        """Plain INSERTs in one transaction (the ORM's unit of work costs more than the write)."""
         with self._engine.begin() as connection:
-            connection.execute(insert(UsageRow), [values])
+            connection.execute(insert(UsageRow), rows)
+
+    async def arecord(self, row: UsageRow) -> None:
+        """Store the row; returns once it is committed."""
+        stored = asyncio.get_running_loop().create_future()
+        self._waiting.append(({k: v for k, v in row.as_dict().items() if k != "id"}, stored))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_waiting())
+        await stored
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await anyio.to_thread.run_sync(self._insert, [values for values, _ in batch])
+            except Exception:
+                for values, stored in batch:
+                    await self._write_one(values, stored)
+            else:
+                for _, stored in batch:
+                    stored.set_result(None)
+
+    async def _write_one(self, values: dict[str, Any], stored: asyncio.Future[None]) -> None:
+        try:
+            await anyio.to_thread.run_sync(self._insert, [values])
+        except Exception as exc:
+            stored.set_exception(exc)
+        else:
+            stored.set_result(None)
 
     def query(self, where: UsageFilter, limit: int = 10_000) -> list[dict[str, Any]]:
         query = select(UsageRow).order_by(UsageRow.id).limit(limit)
@@ -57,9 +99,6 @@ class UsageLedger:
                 .where(UsageRow.created_at < end)
             )
         return float(total or 0.0)
-
-    async def arecord(self, row: UsageRow) -> None:
-        await anyio.to_thread.run_sync(self.record, row)
 
     async def aquery(self, where: UsageFilter) -> list[dict[str, Any]]:
         return await anyio.to_thread.run_sync(self.query, where)
