@@ -14,12 +14,10 @@ from app import __version__
 from app.api import admin, chat_sessions, docs, health, home, metrics, usage
 from app.api.chains import mount_use_case
 from app.body_limit import BodySizeLimit
+from app.edge import Edge
 from app.errors import register_error_handlers
 from app.openai_api import router as openai_router
 from app.providers.pool import ProviderPool
-from app.request_id import RequestId
-from app.request_log import RequestLog
-from app.server_timing import ServerTiming
 from app.services import build_services
 from app.settings import Settings, load_settings
 from app.shared_state import circuit_breakers, open_redis
@@ -54,9 +52,7 @@ def create_app(settings: Settings | None = None, providers: ProviderPool | None 
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(DrainGate, drain=services.drain)
-    app.add_middleware(RequestLog)
-    app.add_middleware(RequestId)
-    app.add_middleware(ServerTiming)  # outermost: times everything, errors included
+    app.add_middleware(Edge)  # outermost: ids, times and logs everything, errors included
     for module in (health, home, docs, usage, admin, chat_sessions, metrics, openai_router):
         app.include_router(module.router)
     if services.tracing is not None:

@@ -22,8 +22,8 @@ from langserve import APIHandler
 
 from app.api.deps import CurrentPrincipal, ServicesDep, route_guard
 from app.disconnect import ClientDisconnected, until_disconnected
+from app.edge import add_upstream_time
 from app.errors import as_platform_error, sse_error_event
-from app.server_timing import add_upstream_time
 from app.usage.meter import RequestMeter
 from app.usage.metering import Metering
 from chains.registry import TENANT_ID, UseCase

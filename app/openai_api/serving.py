@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from app.disconnect import ClientDisconnected, until_disconnected
+from app.edge import add_upstream_time
 from app.errors import (
     BadRequest,
     NotFound,
@@ -29,7 +30,6 @@ from app.errors import (
 )
 from app.openai_api.protocol import Dialect, model_card, new_id, usage_body
 from app.providers.upstream import ModelRouter, Opened
-from app.server_timing import add_upstream_time
 from app.settings import Settings
 from app.tenants.models import Principal
 from app.usage.meter import ModelCall, RequestMeter

@@ -46,7 +46,7 @@ class Metering:
     ) -> RequestMeter:
         """Check the model allow-list and admit the request (or raise 403 / 429).
 
-        An admitted request's log line is written with its ledger row, not by `RequestLog`.
+        An admitted request's log line is written with its ledger row, not by `Edge`.
         """
         alias = self.model_alias(route, configurable)
         if alias in self._settings.models and not principal.may_use_model(alias):
