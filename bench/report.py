@@ -39,17 +39,17 @@ WHAT_COSTS_WHAT = [
     "| chains call the /v1 router instead of ChatOpenAI and the OpenAI SDK | 3.0 | 6.1 | 4.6 | "
     "0.64 | 1.3 |",
     "",
-    "Where a /v1 request's CPU goes now: FastAPI's routing and dependency injection with six "
-    "small ASGI middlewares (request id, timing, request log, drain gate, body limit, metrics) "
-    "about a quarter; the upstream call through httpx about a fifth; the ledger INSERT in a "
-    "worker thread about a tenth; the JSON request line about 6%; admission and metering "
-    "about 8%; the rest is uvloop and socket work. A chain request adds LangServe's handler "
-    "and LangChain's runnable and callback machinery, which is most of plain LangServe's cost "
-    "too.",
+    "Where a /v1 request's CPU goes now: FastAPI's routing and dependency injection with three "
+    "small ASGI middlewares (the edge: request id, Server-Timing and request log, folded into "
+    "one layer; the drain gate; the body limit) about a quarter; the upstream call through "
+    "httpx about a fifth; the ledger INSERT (group-committed from a worker thread) under a "
+    "tenth; the JSON request line about 6%; admission and metering about 8%; the rest is "
+    "uvloop and socket work. A chain request adds LangServe's handler and LangChain's runnable "
+    "and callback machinery, which is most of plain LangServe's cost too.",
     "",
-    "Not done yet, in order of expected gain: write ledger rows in batches from one writer "
-    "(group commit; a row is still stored before the response ends); fold the middlewares "
-    "into one; an HTTP client lighter than httpx for upstream calls.",
+    "Not done yet, in order of expected gain: an HTTP client lighter than httpx for upstream "
+    "calls; serving `/invoke` without LangServe's APIHandler while keeping its schemas and "
+    "playground.",
     "",
 ]
 
