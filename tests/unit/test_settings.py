@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
+from app.main import create_app
 from app.settings import InvalidSettings, load_settings
 
 
@@ -100,3 +101,10 @@ def test_genai_serve_refuses_to_start_on_bad_settings(monkeypatch, capsys):
 def test_genai_serve_names_a_missing_config_file(capsys, tmp_path: Path):
     assert main(["serve", "--config", str(tmp_path / "absent.yaml")]) == 2
     assert "absent.yaml" in capsys.readouterr().err
+
+
+async def test_an_unreachable_redis_stops_the_start_naming_the_setting(make_settings):
+    app = create_app(make_settings(redis_url="redis://127.0.0.1:9/0"))  # nothing listens on 9
+    with pytest.raises(InvalidSettings, match="redis_url: Redis does not answer"):
+        async with app.router.lifespan_context(app):
+            pass
