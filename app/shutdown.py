@@ -89,7 +89,7 @@ class GracefulServer(uvicorn.Server):
         self._drain = drain
         self._grace = grace_seconds
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._draining: asyncio.Task[None] | None = None
+        self._drain_task: asyncio.Task[None] | None = None  # held: the loop keeps weak refs
 
     async def serve(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
         self._loop = asyncio.get_running_loop()
@@ -103,7 +103,7 @@ class GracefulServer(uvicorn.Server):
         self._loop.call_soon_threadsafe(self._start_draining, sig)
 
     def _start_draining(self, sig: int) -> None:
-        self._draining = asyncio.ensure_future(self._drain_then_exit(sig))
+        self._drain_task = asyncio.ensure_future(self._drain_then_exit(sig))
 
     async def _drain_then_exit(self, sig: int) -> None:
         logger.info(

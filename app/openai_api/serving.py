@@ -23,23 +23,18 @@ from app.edge import add_upstream_time
 from app.errors import (
     BadRequest,
     NotFound,
-    PlatformError,
     ProviderError,
     as_platform_error,
     invalid_request,
 )
 from app.openai_api.protocol import Dialect, model_card, new_id, usage_body
-from app.providers.upstream import ModelRouter, Opened
+from app.providers.upstream import ModelRouter, Opened, stream_chunks
 from app.settings import Settings
 from app.tenants.models import Principal
 from app.usage.meter import ModelCall, RequestMeter
 from app.usage.metering import Metering
 
 CALL = "v1"
-
-
-class UpstreamStreamError(Exception):
-    """The provider put an error into a stream it had started."""
 
 
 def _sse(data: dict[str, Any]) -> str:
@@ -131,15 +126,7 @@ class OpenAIServing:
         closed = False
         self._metering.metrics.active_streams.inc()
         try:
-            async for line in opened.response.aiter_lines():
-                if not line.startswith("data:"):
-                    continue
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    break
-                chunk = json.loads(data)
-                if chunk.get("error"):
-                    raise UpstreamStreamError(chunk["error"])
+            async for chunk in stream_chunks(opened.response.aiter_lines()):
                 usage = chunk.get("usage")
                 if isinstance(usage, dict) and "completion_tokens" in usage:
                     tokens = (usage.get("prompt_tokens", 0), usage["completion_tokens"])
@@ -159,8 +146,9 @@ class OpenAIServing:
                     {**head, "choices": [], "usage": usage_body(input_tokens, output_tokens)}
                 )
             yield "data: [DONE]\n\n"
-        except (httpx.HTTPError, UpstreamStreamError, json.JSONDecodeError) as exc:
-            error = _stream_error(exc)
+        except (httpx.HTTPError, ProviderError) as exc:
+            error = as_platform_error(exc)
+            error.message = f"{error.message} The answer is incomplete."
             meter.end_call(CALL)
             closed = True
             await self._metering.aclose(meter, error.status_code, interrupted=True)
@@ -172,19 +160,6 @@ class OpenAIServing:
             if not closed:  # the client left
                 meter.end_call(CALL)
                 self._metering.close(meter, ClientDisconnected.status_code, interrupted=True)
-
-
-def _stream_error(exc: BaseException) -> PlatformError:
-    if isinstance(exc, UpstreamStreamError):
-        detail = exc.args[0] if exc.args else {}
-        message = detail.get("message") if isinstance(detail, dict) else str(detail)
-        return ProviderError(
-            f"The model provider failed mid-answer: {message}; the answer is incomplete.",
-            code="provider_failed",
-        )
-    error = as_platform_error(exc)
-    error.message = f"{error.message} The answer is incomplete."
-    return error
 
 
 def _unknown_model(alias: str) -> NotFound:

@@ -10,7 +10,6 @@ one.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -28,8 +27,8 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict
 
-from app.errors import ProviderError, as_platform_error
-from app.providers.upstream import ModelRouter
+from app.errors import as_platform_error
+from app.providers.upstream import ModelRouter, stream_chunks
 
 _ENDPOINT = "chat/completions"
 
@@ -100,17 +99,7 @@ class RoutedChatModel(BaseChatModel):
         opened = await self.router.send(self.alias, _ENDPOINT, body, stream=True)
         try:
             async with aclosing(_lines(opened.response)) as lines:
-                async for line in lines:
-                    if not line.startswith("data:"):
-                        continue
-                    payload = line[5:].strip()
-                    if payload == "[DONE]":
-                        break
-                    data = json.loads(payload)
-                    if data.get("error"):
-                        error = data["error"]
-                        message = error.get("message") if isinstance(error, dict) else str(error)
-                        raise ProviderError(f"The model provider failed mid-stream: {message}")
+                async for data in stream_chunks(lines):
                     usage = _usage(data)
                     for choice in data.get("choices") or []:
                         text = (choice.get("delta") or {}).get("content") or ""
@@ -123,8 +112,6 @@ class RoutedChatModel(BaseChatModel):
                         yield ChatGenerationChunk(message=last)
         except httpx.HTTPError as exc:
             raise as_platform_error(exc) from exc
-        except json.JSONDecodeError as exc:
-            raise ProviderError("The model provider sent a malformed stream.") from exc
 
 
 _END = object()

@@ -8,14 +8,15 @@ is retried with exponential backoff (honouring `Retry-After`) on connect errors,
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from app.errors import PlatformError, ServiceUnavailable, as_platform_error
+from app.errors import PlatformError, ProviderError, ServiceUnavailable, as_platform_error
 from app.providers.breaker import CircuitBreakers
 from app.settings import PLAIN_OPENAI_PROVIDERS, Deployment, ModelSpec
 
@@ -167,6 +168,30 @@ class ModelRouter:
             if attempt < deployment.max_retries:
                 await asyncio.sleep(_retry_delay(attempt, response))
         raise _Failed(error or PlatformError("The model provider failed."))
+
+
+async def stream_chunks(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
+    """The JSON chunks of an OpenAI-style event stream, up to `[DONE]`. An error chunk, or
+    one that is not JSON, raises a ProviderError: the answer is incomplete."""
+    async for line in lines:
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            chunk = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise ProviderError(
+                "The model provider sent a malformed stream.", code="provider_failed"
+            ) from exc
+        if chunk.get("error"):
+            detail = chunk["error"]
+            message = detail.get("message") if isinstance(detail, dict) else str(detail)
+            raise ProviderError(
+                f"The model provider failed mid-answer: {message}.", code="provider_failed"
+            )
+        yield chunk
 
 
 class _Failed(Exception):
