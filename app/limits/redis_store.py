@@ -45,7 +45,8 @@ for s = 1, scopes do
   if rpm >= 0 and redis.call('ZCARD', req) + requests > rpm then
     local oldest = redis.call('ZRANGE', req, 0, 0, 'WITHSCORES')
     local retry = oldest[2] and (tonumber(oldest[2]) + window - now) or 1
-    return {'denied', s, 'rpm', rpm, tostring(retry)}
+    -- Replicas' clocks, and callers' reads of them, race by milliseconds: never over a window.
+    return {'denied', s, 'rpm', rpm, tostring(math.min(window, retry))}
   end
   if conc >= 0 and redis.call('ZCARD', run) + requests > conc then
     return {'denied', s, 'max_concurrent', conc, '1'}
@@ -61,7 +62,7 @@ for s = 1, scopes do
         excess = excess - tonumber(redis.call('HGET', amt, entries[i]) or '0')
         if excess <= 0 then retry = tonumber(entries[i+1]) + window - now; break end
       end
-      return {'denied', s, 'tpm', tpm, tostring(retry)}
+      return {'denied', s, 'tpm', tpm, tostring(math.min(window, retry))}
     end
   end
 end
