@@ -5,6 +5,8 @@ ARG PYTHON_VERSION=3.11
 FROM python:${PYTHON_VERSION}-slim AS build
 # EXTRAS: the embedded model (llama-cpp-python builds from source: ~5 min) and PostgreSQL.
 ARG EXTRAS=local,postgres
+# llama.cpp for any x86-64 CPU with AVX2 (its AMX code crashes on some virtualised hosts).
+ARG CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential cmake \
     && rm -rf /var/lib/apt/lists/*

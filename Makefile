@@ -5,6 +5,13 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# llama.cpp built for any x86-64 CPU with AVX2 rather than tuned to this one: its AMX code
+# crashes (general protection fault on the first token) on virtualised Sapphire Rapids hosts
+# such as CI's, and a portable build still runs where the venv or image is copied.
+ifeq ($(shell uname -m),x86_64)
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+endif
+
 .PHONY: run test lint browser bench clean
 
 # Installs the platform with the embedded model (llama-cpp-python builds from source the first

@@ -21,6 +21,9 @@ def test_models_lists_the_embedded_model(sdk: openai.OpenAI):
 
 
 def test_chat_plain_and_streamed_agree_and_usage_is_exact(sdk: openai.OpenAI):
+    # llama.cpp reuses the cache of the request before, whose length changes its arithmetic
+    # slightly: the same request first, so the two compared below start from the same state.
+    sdk.chat.completions.create(model="local", messages=MESSAGES, max_tokens=12, temperature=0)
     plain = sdk.chat.completions.create(
         model="local", messages=MESSAGES, max_tokens=12, temperature=0
     )
