@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
+import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -130,53 +130,55 @@ class ProviderTimeout(ProviderError):
     type = "timeout_error"
 
 
-def _retry_after(response: httpx.Response | None) -> dict[str, str]:
-    value = response.headers.get("retry-after") if response is not None else None
+#: A failure of the provider's connection or protocol (an error status is answered, not raised).
+UPSTREAM_FAILURES = (aiohttp.ClientError, TimeoutError)
+
+
+def _retry_after(headers: Mapping[str, str]) -> dict[str, str]:
+    value = headers.get("retry-after")
     return {"Retry-After": value} if value else {}
 
 
-def _from_upstream_status(response: httpx.Response) -> PlatformError:
-    status = response.status_code
+def upstream_status_error(status: int, headers: Mapping[str, str], body: bytes) -> PlatformError:
+    """The platform error for a provider's answer with an error status."""
     if status == 429:
         return ProviderRateLimited(
             "The model provider is rate limiting this platform; retry after the given delay.",
             code="provider_rate_limited",
-            headers=_retry_after(response),
+            headers=_retry_after(headers),
         )
     if status in (400, 422):
         return InvalidRequest(
-            f"The model provider refused the request: {_upstream_message(response)}",
+            f"The model provider refused the request: {_upstream_message(body)}",
             code="provider_refused",
         )
     return ProviderError(
         f"The model provider failed with status {status}; retry later.",
         code="provider_failed",
-        headers=_retry_after(response),
+        headers=_retry_after(headers),
     )
 
 
-def _upstream_message(response: httpx.Response) -> str:
+def _upstream_message(body: bytes) -> str:
     try:
-        return str(response.json()["error"]["message"])
+        return str(json.loads(body)["error"]["message"])
     except (ValueError, KeyError, TypeError):
-        return response.text[:300]
+        return body[:300].decode(errors="replace")
 
 
 def as_platform_error(exc: BaseException) -> PlatformError:
     """The platform error a client should see for any exception raised while serving it."""
     if isinstance(exc, PlatformError):
         return exc
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, TimeoutError):  # aiohttp's read and connect timeouts are TimeoutErrors
         return ProviderTimeout(
             "The model provider did not answer in time; retry later or ask for fewer tokens.",
             code="provider_timeout",
         )
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, aiohttp.ClientError):
         return ProviderError(
             "The model provider is unreachable; retry later.", code="provider_unreachable"
         )
-    if isinstance(exc, httpx.HTTPStatusError):
-        return _from_upstream_status(exc.response)
     logger.error("unexpected error while serving a request", exc_info=exc)
     return PlatformError(
         f"The server failed unexpectedly ({type(exc).__name__}); the failure is logged.",
@@ -240,7 +242,7 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(HTTPException, http)
     # Expected failures: answered without a traceback.
-    for expected in (PlatformError, httpx.HTTPError):
+    for expected in (PlatformError, *UPSTREAM_FAILURES):
         app.add_exception_handler(expected, platform)
     # Anything else is a bug: answered the same way, and logged by Starlette with its traceback.
     app.add_exception_handler(Exception, platform)

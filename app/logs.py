@@ -14,7 +14,7 @@ import re
 import sys
 from typing import Any
 
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 from uvicorn.config import LOGGING_CONFIG
 
 KEY_PATTERN = re.compile(r"(gp-[0-9a-f]+-)[0-9a-f]{8,}")
@@ -39,7 +39,7 @@ class RedactKeys(logging.Filter):
         return True
 
 
-class JsonLines(JsonFormatter):
+class JsonLines(OrjsonFormatter):
     """One JSON object per line: time, level, logger, message, and the request's fields."""
 
     def __init__(self) -> None:

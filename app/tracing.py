@@ -2,7 +2,7 @@
 
 One trace per request: the HTTP server span (FastAPI instrumentation), a span per chain step
 and model call (`ChainSpans`, a LangChain callback), and a client span per provider call (the
-shared httpx pool's instrumentation). API keys are masked in span attributes, and no prompt
+shared aiohttp pool's instrumentation). API keys are masked in span attributes, and no prompt
 or completion text is recorded. LangSmith needs nothing from here: LangChain sends runs to it
 when its usual environment variables (`LANGSMITH_TRACING`, `LANGSMITH_API_KEY`…) are set.
 """
@@ -12,14 +12,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-import httpx
 from fastapi import FastAPI
 from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.outputs import LLMResult
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -27,6 +26,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from app import __version__
 from app.logs import KEY_PATTERN
+from app.providers.http import HttpPool
 
 
 def _mask_keys(span: Span, *_: Any) -> None:
@@ -46,7 +46,7 @@ class Tracing:
         self.provider.add_span_processor(BatchSpanProcessor(exporter))
         self._tracer = self.provider.get_tracer("genai-platform")
 
-    def instrument(self, app: FastAPI, http: httpx.AsyncClient) -> None:
+    def instrument(self, app: FastAPI, http: HttpPool) -> None:
         FastAPIInstrumentor.instrument_app(
             app,
             tracer_provider=self.provider,
@@ -54,7 +54,7 @@ class Tracing:
             excluded_urls="health,ready,metrics",
             exclude_spans=["receive", "send"],  # not one span per streamed chunk
         )
-        HTTPXClientInstrumentor.instrument_client(http, tracer_provider=self.provider)
+        http.trace_configs.append(create_trace_config(tracer_provider=self.provider))
 
     def chain_spans(self) -> ChainSpans:
         return ChainSpans(self._tracer)

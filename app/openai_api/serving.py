@@ -12,8 +12,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
-import httpx
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
@@ -21,6 +19,7 @@ from pydantic import ValidationError
 from app.disconnect import ClientDisconnected, until_disconnected
 from app.edge import add_upstream_time
 from app.errors import (
+    UPSTREAM_FAILURES,
     BadRequest,
     NotFound,
     ProviderError,
@@ -104,7 +103,7 @@ class OpenAIServing:
     async def _answer(
         self, dialect: Dialect, opened: Opened, meter: RequestMeter, call: ModelCall, alias: str
     ) -> Response:
-        data = opened.response.json()
+        data = await opened.json()
         call.output.extend(dialect.texts(data.get("choices") or []))
         usage = data.get("usage") or {}
         if isinstance(usage.get("prompt_tokens"), int) and isinstance(
@@ -126,7 +125,7 @@ class OpenAIServing:
         closed = False
         self._metering.metrics.active_streams.inc()
         try:
-            async for chunk in stream_chunks(opened.response.aiter_lines()):
+            async for chunk in stream_chunks(opened.lines()):
                 usage = chunk.get("usage")
                 if isinstance(usage, dict) and "completion_tokens" in usage:
                     tokens = (usage.get("prompt_tokens", 0), usage["completion_tokens"])
@@ -146,7 +145,7 @@ class OpenAIServing:
                     {**head, "choices": [], "usage": usage_body(input_tokens, output_tokens)}
                 )
             yield "data: [DONE]\n\n"
-        except (httpx.HTTPError, ProviderError) as exc:
+        except (*UPSTREAM_FAILURES, ProviderError) as exc:
             error = as_platform_error(exc)
             error.message = f"{error.message} The answer is incomplete."
             meter.end_call(CALL)
@@ -155,8 +154,7 @@ class OpenAIServing:
             yield _sse(error.body())  # after the first byte: an error chunk, never [DONE]
         finally:
             self._metering.metrics.active_streams.dec()
-            with anyio.CancelScope(shield=True):
-                await opened.response.aclose()  # closes the upstream request if we stop early
+            opened.close()  # ends the upstream request if we stop early
             if not closed:  # the client left
                 meter.end_call(CALL)
                 self._metering.close(meter, ClientDisconnected.status_code, interrupted=True)

@@ -18,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import aiohttp
 
+from app.errors import UPSTREAM_FAILURES
 from app.settings import LocalModelSettings
 
 logger = logging.getLogger(__name__)
@@ -125,12 +126,15 @@ class LocalModelServer:
         )
 
     async def is_ready(self) -> bool:
+        timeout = aiohttp.ClientTimeout(total=2.0)
         try:
-            async with httpx.AsyncClient(timeout=2.0) as client:
-                response = await client.get(f"{self.base_url}/v1/models")
-        except httpx.HTTPError:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as client,
+                client.get(f"{self.base_url}/v1/models") as response,
+            ):
+                return response.status == 200
+        except UPSTREAM_FAILURES:
             return False
-        return response.status_code == 200
 
     async def start(self) -> None:
         logger.info("starting the local model %s on %s", self.model_path.name, self.base_url)

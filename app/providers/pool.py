@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import httpx
-
 from app.providers.breaker import CircuitBreakers
 from app.providers.catalog import ChatRunnable, build_alias_models
+from app.providers.http import HttpPool
 from app.providers.local_server import LocalModelServer
 from app.providers.upstream import ModelRouter
 from app.settings import Settings
-
-
-def new_http_client() -> httpx.AsyncClient:
-    """One connection pool for every upstream call of the platform (/v1 and chains)."""
-    return httpx.AsyncClient(timeout=60.0, limits=httpx.Limits(max_connections=1000))
 
 
 class ProviderPool:
@@ -25,12 +19,12 @@ class ProviderPool:
         default_alias: str,
         local_server: LocalModelServer | None = None,
         breakers: CircuitBreakers | None = None,
-        http: httpx.AsyncClient | None = None,
+        http: HttpPool | None = None,
         router: ModelRouter | None = None,
     ) -> None:
         self.models = dict(models)
         self.breakers = breakers or CircuitBreakers()
-        self.http = http or new_http_client()
+        self.http = http or HttpPool()
         self.default_alias = default_alias
         self.local_server = local_server
         self.router = router  # None when the models are a test's fakes
@@ -47,7 +41,7 @@ class ProviderPool:
             if uses_local
             else None
         )
-        http = new_http_client()
+        http = HttpPool()
         router = ModelRouter(settings.models, http, breakers, local.base_url if local else None)
         models = build_alias_models(settings.models, router)
         return cls(models, settings.default_model, local, breakers, http, router)

@@ -9,12 +9,9 @@ one.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Any
 
-import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
@@ -27,7 +24,7 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict
 
-from app.errors import as_platform_error
+from app.errors import UPSTREAM_FAILURES, as_platform_error
 from app.providers.upstream import ModelRouter, stream_chunks
 
 _ENDPOINT = "chat/completions"
@@ -78,7 +75,7 @@ class RoutedChatModel(BaseChatModel):
     ) -> ChatResult:  # fmt: skip
         body = self._body(messages, stop, **kwargs)
         opened = await self.router.send(self.alias, _ENDPOINT, body, stream=False)
-        data = opened.response.json()
+        data = await opened.json()
         choice = (data.get("choices") or [{}])[0]
         message = AIMessage(
             content=(choice.get("message") or {}).get("content") or "",
@@ -98,49 +95,20 @@ class RoutedChatModel(BaseChatModel):
         body["stream_options"] = {"include_usage": True}
         opened = await self.router.send(self.alias, _ENDPOINT, body, stream=True)
         try:
-            async with aclosing(_lines(opened.response)) as lines:
-                async for data in stream_chunks(lines):
-                    usage = _usage(data)
-                    for choice in data.get("choices") or []:
-                        text = (choice.get("delta") or {}).get("content") or ""
-                        finish = choice.get("finish_reason")
-                        metadata = {"finish_reason": finish} if finish else {}
-                        chunk = AIMessageChunk(content=text, response_metadata=metadata)
-                        yield ChatGenerationChunk(message=chunk)
-                    if usage is not None:
-                        last = AIMessageChunk(content="", usage_metadata=usage)
-                        yield ChatGenerationChunk(message=last)
-        except httpx.HTTPError as exc:
+            async for data in stream_chunks(opened.lines()):
+                usage = _usage(data)
+                for choice in data.get("choices") or []:
+                    text = (choice.get("delta") or {}).get("content") or ""
+                    finish = choice.get("finish_reason")
+                    metadata = {"finish_reason": finish} if finish else {}
+                    chunk = AIMessageChunk(content=text, response_metadata=metadata)
+                    yield ChatGenerationChunk(message=chunk)
+                if usage is not None:
+                    last = AIMessageChunk(content="", usage_metadata=usage)
+                    yield ChatGenerationChunk(message=last)
+        except UPSTREAM_FAILURES as exc:
             raise as_platform_error(exc) from exc
-
-
-_END = object()
-
-
-async def _lines(response: httpx.Response) -> AsyncIterator[str]:
-    """The lines of a streamed response, read by a task of its own, which closes it.
-
-    LangChain runs a model's stream in tasks of its own, and a client's disconnect cancels them
-    again and again until they end: httpx, interrupted half-way through closing, would leave
-    the upstream request open. The reader task is cancelled exactly once, and closes it.
-    """
-    queue: asyncio.Queue[object] = asyncio.Queue()
-
-    async def read() -> None:
-        try:
-            async for line in response.aiter_lines():
-                queue.put_nowait(line)
-            queue.put_nowait(_END)
-        except (Exception, asyncio.CancelledError) as exc:
-            queue.put_nowait(exc)
         finally:
-            await response.aclose()
-
-    reader = asyncio.create_task(read())
-    try:
-        while (item := await queue.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise item
-            yield str(item)
-    finally:
-        reader.cancel()
+            # Synchronous, so LangChain cancelling its stream tasks again and again (as a
+            # client's disconnect does) cannot interrupt it: the upstream request ends here.
+            opened.close()

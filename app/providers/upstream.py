@@ -8,16 +8,24 @@ is retried with exponential backoff (honouring `Retry-After`) on connect errors,
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
+import orjson
 
-from app.errors import PlatformError, ProviderError, ServiceUnavailable, as_platform_error
+from app.errors import (
+    UPSTREAM_FAILURES,
+    PlatformError,
+    ProviderError,
+    ServiceUnavailable,
+    as_platform_error,
+    upstream_status_error,
+)
 from app.providers.breaker import CircuitBreakers
+from app.providers.http import HttpPool
 from app.settings import PLAIN_OPENAI_PROVIDERS, Deployment, ModelSpec
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -34,24 +42,31 @@ class Upstream:
     base_url: str
     headers: Mapping[str, str]
     params: Mapping[str, str]
+    timeout: aiohttp.ClientTimeout  # per connect and per read, as a stream may last long
 
     @classmethod
     def of(cls, deployment: Deployment, local_url: str | None) -> Upstream:
         key = deployment.api_key.get_secret_value() if deployment.api_key else None
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=deployment.timeout, sock_read=deployment.timeout
+        )
+        headers = {"Content-Type": "application/json"}
         if deployment.provider == "azure":
             endpoint = (deployment.azure_endpoint or "").rstrip("/")
             return cls(
                 deployment,
                 f"{endpoint}/openai/deployments/{deployment.model}",
-                {"api-key": key} if key else {},
+                {**headers, "api-key": key} if key else headers,
                 {"api-version": deployment.api_version or ""},
+                timeout,
             )
         if deployment.provider == "local":
             base = f"{local_url}/v1"
         else:
             base = deployment.base_url or OPENAI_BASE_URL
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return cls(deployment, base.rstrip("/"), headers, {})
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return cls(deployment, base.rstrip("/"), headers, {}, timeout)
 
     def payload(self, body: Mapping[str, Any]) -> dict[str, Any]:
         payload = {**body, "model": self.deployment.model or "local"}
@@ -66,11 +81,27 @@ class Upstream:
 class Opened:
     """An upstream response that answered 2xx (its body not read yet when streaming)."""
 
-    response: httpx.Response
+    response: aiohttp.ClientResponse
     upstream_seconds: float
 
+    async def json(self) -> Any:
+        return orjson.loads(await self.response.read())
 
-def _retry_delay(attempt: int, response: httpx.Response | None) -> float:
+    async def lines(self) -> AsyncIterator[str]:
+        """A streamed body's lines; the response is closed when they end or the reader stops."""
+        try:
+            async for line in self.response.content:
+                yield line.decode()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Done with the response: a body not read to its end drops the connection, which
+        ends the upstream request (a client that left stops the model's work)."""
+        self.response.close()
+
+
+def _retry_delay(attempt: int, response: aiohttp.ClientResponse | None) -> float:
     given = response.headers.get("retry-after") if response is not None else None
     if given and given.replace(".", "", 1).isdigit():
         return min(float(given), BACKOFF_CAP_SECONDS)
@@ -81,7 +112,7 @@ class ModelRouter:
     def __init__(
         self,
         models: Mapping[str, ModelSpec],
-        http: httpx.AsyncClient,
+        http: HttpPool,
         breakers: CircuitBreakers,
         local_url: str | None,
     ) -> None:
@@ -129,10 +160,13 @@ class ModelRouter:
         if upstream.deployment.provider == "azure":
             return None  # an Azure deployment has no model list to ask
         try:
-            response = await self._http.get(url, headers=upstream.headers, timeout=3.0)
-        except httpx.HTTPError:
+            async with self._http.session.get(
+                url, headers=upstream.headers, timeout=aiohttp.ClientTimeout(total=3.0)
+            ) as response:
+                status = response.status
+        except UPSTREAM_FAILURES:
             return f"The provider of model '{alias}' does not answer."
-        if response.status_code in (401, 403):
+        if status in (401, 403):
             return f"The provider of model '{alias}' refuses the API key."
         return None
 
@@ -140,30 +174,28 @@ class ModelRouter:
         self, upstream: Upstream, endpoint: str, body: Mapping[str, Any], stream: bool
     ) -> Opened:
         deployment = upstream.deployment
-        payload = upstream.payload(body)
+        data = orjson.dumps(upstream.payload(body))
         url = f"{upstream.base_url}/{endpoint}"
         error: BaseException | None = None
         for attempt in range(deployment.max_retries + 1):
-            response: httpx.Response | None = None
+            response: aiohttp.ClientResponse | None = None
             started = time.perf_counter()
             try:
-                request = self._http.build_request(
-                    "POST", url, json=payload, headers=upstream.headers, params=upstream.params,
-                    timeout=deployment.timeout,
+                response = await self._http.session.post(
+                    url, data=data, headers=upstream.headers, params=upstream.params,
+                    timeout=upstream.timeout, allow_redirects=False,
                 )  # fmt: skip
-                response = await self._http.send(request, stream=stream)
-            except httpx.HTTPError as exc:
+                succeeded = 200 <= response.status < 300
+                answer = b"" if succeeded and stream else await response.read()
+            except UPSTREAM_FAILURES as exc:
+                if response is not None:
+                    response.close()
                 error = as_platform_error(exc)
             else:
-                if response.is_success:
+                if succeeded:
                     return Opened(response, time.perf_counter() - started)
-                if stream:
-                    await response.aread()
-                    await response.aclose()
-                error = as_platform_error(
-                    httpx.HTTPStatusError("upstream", request=request, response=response)
-                )
-                if response.status_code < 500 and response.status_code not in _RETRYABLE_STATUS:
+                error = upstream_status_error(response.status, response.headers, answer)
+                if response.status < 500 and response.status not in _RETRYABLE_STATUS:
                     raise error  # a refusal of the request itself: the provider is up
             if attempt < deployment.max_retries:
                 await asyncio.sleep(_retry_delay(attempt, response))
@@ -180,8 +212,8 @@ async def stream_chunks(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, An
         if data == "[DONE]":
             return
         try:
-            chunk = json.loads(data)
-        except json.JSONDecodeError as exc:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
             raise ProviderError(
                 "The model provider sent a malformed stream.", code="provider_failed"
             ) from exc

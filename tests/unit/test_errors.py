@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import aiohttp
 import pytest
 
 from app.errors import (
@@ -17,17 +17,12 @@ from app.errors import (
     ServiceUnavailable,
     as_platform_error,
     error_response,
+    upstream_status_error,
 )
 
-REQUEST = httpx.Request("POST", "http://upstream/v1/chat/completions")
 
-
-def status_error(status: int) -> httpx.HTTPStatusError:
-    return httpx.HTTPStatusError("upstream", request=REQUEST, response=upstream_response(status))
-
-
-def upstream_response(status: int, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, headers=headers, request=REQUEST, json={"error": {}})
+def status_error(status: int, headers: dict[str, str] | None = None) -> PlatformError:
+    return upstream_status_error(status, headers or {}, b'{"error": {"message": "no"}}')
 
 
 @pytest.mark.parametrize(
@@ -53,9 +48,9 @@ def test_each_error_class_renders_its_status_and_shape(error, status, kind):
 @pytest.mark.parametrize(
     ("exc", "status", "code"),
     [
-        (httpx.ConnectError("refused", request=REQUEST), 502, "provider_unreachable"),
-        (httpx.ReadTimeout("slow", request=REQUEST), 504, "provider_timeout"),
-        (httpx.RemoteProtocolError("dropped", request=REQUEST), 502, "provider_unreachable"),
+        (aiohttp.ClientConnectionError("refused"), 502, "provider_unreachable"),
+        (aiohttp.SocketTimeoutError("slow"), 504, "provider_timeout"),
+        (aiohttp.ServerDisconnectedError(), 502, "provider_unreachable"),
         (status_error(429), 429, "provider_rate_limited"),
         (status_error(400), 422, "provider_refused"),
         (status_error(500), 502, "provider_failed"),
@@ -69,6 +64,9 @@ def test_every_lower_level_error_is_mapped(exc, status, code):
 
 
 def test_rate_limit_keeps_the_providers_retry_after():
-    response = upstream_response(429, {"Retry-After": "7"})
-    exc = httpx.HTTPStatusError("upstream", request=REQUEST, response=response)
-    assert as_platform_error(exc).headers == {"Retry-After": "7"}
+    error = status_error(429, {"retry-after": "7"})
+    assert as_platform_error(error).headers == {"Retry-After": "7"}
+
+
+def test_a_refusal_quotes_the_providers_message():
+    assert "refused the request: no" in status_error(400).message
