@@ -15,7 +15,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from app.errors import PlatformError
-from app.logs import logging_config
+from app.logs import logging_config, skip_unused_record_fields
 from app.services import key_hasher, open_database
 from app.settings import (
     CONFIG_FILE_VARIABLE,
@@ -33,6 +33,7 @@ from app.usage.ledger import UsageFilter, UsageLedger
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     config = logging_config(settings.log_level, settings.log_format)
     logging.config.dictConfig(config)
+    skip_unused_record_fields()
     from app.main import create_app
 
     app = create_app(settings)

@@ -53,7 +53,8 @@ def create_app(settings: Settings | None = None, providers: ProviderPool | None 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(DrainGate, drain=services.drain)
     app.add_middleware(Edge)  # outermost: ids, times and logs everything, errors included
-    for module in (health, home, docs, usage, admin, chat_sessions, metrics, openai_router):
+    # /v1 first: Starlette tries the routes in order, and /v1 carries most of the traffic.
+    for module in (openai_router, health, home, docs, usage, admin, chat_sessions, metrics):
         app.include_router(module.router)
     if services.tracing is not None:
         services.tracing.instrument(app, providers.http)

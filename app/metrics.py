@@ -8,13 +8,14 @@ metrics and ledger always agree.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from app.providers.breaker import CircuitBreakers, State
-from app.storage.tables import UsageRow
+from app.usage.ledger import LedgerEntry
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
@@ -43,6 +44,15 @@ class _CircuitCollector(Collector):
             failures.add_metric([name], self.breakers.failures_total.get(name, 0))
         yield state
         yield failures
+
+
+@dataclass(frozen=True)
+class _Series:
+    requests: Counter
+    latency: Histogram
+    input_tokens: Counter
+    output_tokens: Counter
+    cost: Counter
 
 
 class Metrics:
@@ -79,16 +89,32 @@ class Metrics:
         self._deployments = sorted(set(deployments))
         self._circuits = _CircuitCollector(breakers)
         registry.register(self._circuits)
+        self._by_labels: dict[tuple[str, str, str, int], _Series] = {}
 
-    def observe(self, row: UsageRow) -> None:
-        model = row.model or ""
-        self.requests.labels(row.route, row.tenant_id, model, str(row.status)).inc()
-        self.latency.labels(row.route, model).observe(row.latency_ms / 1000)
-        if row.ttft_ms is not None:
-            self.ttft.labels(row.route, model).observe(row.ttft_ms / 1000)
-        self.tokens.labels(row.tenant_id, model, "input").inc(row.input_tokens)
-        self.tokens.labels(row.tenant_id, model, "output").inc(row.output_tokens)
-        self.cost.labels(row.tenant_id, model).inc(row.cost_usd)
+    def observe(self, row: LedgerEntry) -> None:
+        series = self._series(row.route, row.tenant_id, row.model or "", row.status)
+        series.requests.inc()
+        series.latency.observe(row.latency_ms / 1000)
+        if row.ttft_ms is not None:  # its series appears with the route's first stream
+            self.ttft.labels(row.route, row.model or "").observe(row.ttft_ms / 1000)
+        series.input_tokens.inc(row.input_tokens)
+        series.output_tokens.inc(row.output_tokens)
+        series.cost.inc(row.cost_usd)
+
+    def _series(self, route: str, tenant: str, model: str, status: int) -> _Series:
+        """The labelled series a row updates, looked up once per label set (`labels()` costs
+        more than the update itself)."""
+        key = (route, tenant, model, status)
+        series = self._by_labels.get(key)
+        if series is None:
+            series = self._by_labels[key] = _Series(
+                requests=self.requests.labels(route, tenant, model, str(status)),
+                latency=self.latency.labels(route, model),
+                input_tokens=self.tokens.labels(tenant, model, "input"),
+                output_tokens=self.tokens.labels(tenant, model, "output"),
+                cost=self.cost.labels(tenant, model),
+            )
+        return series
 
     def rejected(self, tenant: str, limit: str) -> None:
         self.rejections.labels(tenant, limit).inc()

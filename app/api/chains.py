@@ -20,10 +20,11 @@ from fastapi import Depends, FastAPI, Request, Response
 from langchain_core.runnables import Runnable
 from langserve import APIHandler
 
-from app.api.deps import CurrentPrincipal, ServicesDep, route_guard
+from app.api.deps import ServicesDep, route_guard
 from app.disconnect import ClientDisconnected, until_disconnected
 from app.edge import add_upstream_time
 from app.errors import as_platform_error, sse_error_event
+from app.tenants.models import Principal
 from app.usage.meter import RequestMeter
 from app.usage.metering import Metering
 from chains.registry import TENANT_ID, UseCase
@@ -83,10 +84,13 @@ async def _request_body(request: Request) -> dict[str, Any] | None:
 
 
 def _metered_endpoint(
-    call: HandlerCall, route: str, *, streaming: bool
+    call: HandlerCall, route: str, guard: Any, *, streaming: bool
 ) -> Callable[..., Awaitable[Response]]:
     async def endpoint(
-        request: Request, principal: CurrentPrincipal, services: ServicesDep, config_hash: str = ""
+        request: Request,
+        services: ServicesDep,
+        principal: Principal = guard,  # a default, as `guard` is local (annotations are strings)
+        config_hash: str = "",
     ) -> Response:
         body = await _request_body(request)
         if body is None:
@@ -143,12 +147,13 @@ def mount_use_case(app: FastAPI, use_case: UseCase, runnable: Runnable[Any, Any]
         "output_schema": handler.output_schema,
         "config_schema": handler.config_schema,
     }
-    guard = [Depends(route_guard(use_case.name))]
+    caller = Depends(route_guard(use_case.name))
+    guard = [caller]
     tags: list[Any] = [use_case.name]
     for base in (path, f"{path}/c/{{config_hash}}"):
         for name in _POST_ENDPOINTS:
             endpoint = _metered_endpoint(
-                methods[name], use_case.name, streaming=name in _STREAMING_ENDPOINTS
+                methods[name], use_case.name, caller, streaming=name in _STREAMING_ENDPOINTS
             )
             app.add_api_route(
                 f"{base}/{name}", endpoint, methods=["POST"], tags=tags, dependencies=guard

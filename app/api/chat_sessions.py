@@ -5,11 +5,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from langchain_core.messages import message_to_dict
 
-from app.api.deps import CurrentPrincipal, ServicesDep, route_guard
+from app.api.deps import ServicesDep, route_guard
 from app.errors import NotFound
+from app.tenants.models import Principal
 from chains.chat import SESSION_ID_PATTERN
 
-router = APIRouter(prefix="/chat", tags=["chat"], dependencies=[Depends(route_guard("chat"))])
+chat_guard = Depends(route_guard("chat"))
+router = APIRouter(prefix="/chat", tags=["chat"], dependencies=[chat_guard])
+Caller = Annotated[Principal, chat_guard]
 
 SessionIdQuery = Annotated[
     str, Query(pattern=SESSION_ID_PATTERN, description="The session_id the chat was run with.")
@@ -21,13 +24,13 @@ def _no_session(session_id: str) -> NotFound:
 
 
 @router.get("/sessions")
-async def list_sessions(principal: CurrentPrincipal, services: ServicesDep) -> dict[str, Any]:
+async def list_sessions(principal: Caller, services: ServicesDep) -> dict[str, Any]:
     return {"sessions": await services.history.asessions(principal.tenant.id)}
 
 
 @router.get("/history")
 async def read_history(
-    session_id: SessionIdQuery, principal: CurrentPrincipal, services: ServicesDep
+    session_id: SessionIdQuery, principal: Caller, services: ServicesDep
 ) -> dict[str, Any]:
     messages = await services.history.aload(principal.tenant.id, session_id)
     if not messages:
@@ -37,7 +40,7 @@ async def read_history(
 
 @router.delete("/history")
 async def clear_history(
-    session_id: SessionIdQuery, principal: CurrentPrincipal, services: ServicesDep
+    session_id: SessionIdQuery, principal: Caller, services: ServicesDep
 ) -> dict[str, Any]:
     deleted = await services.history.aclear(principal.tenant.id, session_id)
     if not deleted:

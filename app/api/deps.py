@@ -9,15 +9,17 @@ from app.services import Services
 from app.tenants.models import Principal
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:
+    """Async on purpose: FastAPI runs a sync dependency in a worker thread, on every request."""
     return request.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(_services)]
 
 
-async def current_principal(request: Request, services: ServicesDep) -> Principal:
-    principal = await services.authenticator.principal(request)
+async def current_principal(request: Request) -> Principal:
+    """The caller. It needs no other dependency: every level of them costs on each request."""
+    principal = await request.app.state.services.authenticator.principal(request)
     request.state.principal = principal
     return principal
 
@@ -32,9 +34,14 @@ async def admin_principal(principal: CurrentPrincipal) -> Principal:
 
 
 def route_guard(route: str):  # type: ignore[no-untyped-def]
-    """A dependency admitting only tenants whose route allow-list names `route`."""
+    """A dependency: the caller, admitted only if its tenant's route allow-list names `route`.
 
-    async def guard(principal: CurrentPrincipal) -> Principal:
+    Use the one object both as the router's guard and as the endpoints' principal: FastAPI
+    then solves it once per request.
+    """
+
+    async def guard(request: Request) -> Principal:
+        principal = await current_principal(request)
         if not principal.may_use_route(route):
             allowed = ", ".join(principal.tenant.allowed_routes or [])
             raise Forbidden(

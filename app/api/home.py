@@ -23,7 +23,7 @@ async def home(request: Request, services: ServicesDep, token: str | None = None
             secure=request.url.scheme == "https",
         )
         return response
-    principal = await current_principal(request, services)
+    principal = await current_principal(request)
     links = "".join(
         f'<li><a href="/{name}/playground/">/{name}</a></li>' for name in services.use_cases
     )

@@ -1,36 +1,33 @@
 """/v1 routes: thin; the work is in serving.py."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from app.api.deps import CurrentPrincipal, ServicesDep, route_guard
+from app.api.deps import ServicesDep, route_guard
 from app.openai_api.protocol import CHAT, COMPLETION
+from app.tenants.models import Principal
 
-router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(route_guard("v1"))])
+v1_guard = Depends(route_guard("v1"))
+router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[v1_guard])
+Caller = Annotated[Principal, v1_guard]
 
 
 @router.post("/chat/completions", response_model=None)
-async def chat_completions(
-    request: Request, principal: CurrentPrincipal, services: ServicesDep
-) -> Response:
+async def chat_completions(request: Request, principal: Caller, services: ServicesDep) -> Response:
     return await services.openai.complete(CHAT, request, principal)
 
 
 @router.post("/completions", response_model=None)
-async def completions(
-    request: Request, principal: CurrentPrincipal, services: ServicesDep
-) -> Response:
+async def completions(request: Request, principal: Caller, services: ServicesDep) -> Response:
     return await services.openai.complete(COMPLETION, request, principal)
 
 
 @router.get("/models")
-async def list_models(principal: CurrentPrincipal, services: ServicesDep) -> dict[str, Any]:
+async def list_models(principal: Caller, services: ServicesDep) -> dict[str, Any]:
     return services.openai.models(principal)
 
 
 @router.get("/models/{alias}")
-async def read_model(
-    alias: str, principal: CurrentPrincipal, services: ServicesDep
-) -> dict[str, Any]:
+async def read_model(alias: str, principal: Caller, services: ServicesDep) -> dict[str, Any]:
     return services.openai.model(principal, alias)

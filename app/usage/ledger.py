@@ -14,6 +14,26 @@ from sqlalchemy.orm import Session
 from app.storage.tables import UsageRow
 
 
+@dataclass
+class LedgerEntry:
+    """One request's row as it is written (reading goes through the ORM's `UsageRow`)."""
+
+    request_id: str
+    tenant_id: str
+    key_id: str | None
+    route: str
+    model: str | None
+    input_tokens: int
+    output_tokens: int
+    token_source: str
+    cost_usd: float
+    latency_ms: float
+    ttft_ms: float | None
+    status: int
+    interrupted: bool
+    created_at: datetime
+
+
 @dataclass(frozen=True)
 class UsageFilter:
     tenant_id: str | None = None
@@ -50,10 +70,10 @@ class UsageLedger:
         """The INSERTs in the loop's executor: plain asyncio, the cheapest hop to a thread."""
         await asyncio.get_running_loop().run_in_executor(None, self._insert, rows)
 
-    async def arecord(self, row: UsageRow) -> None:
+    async def arecord(self, entry: LedgerEntry) -> None:
         """Store the row; returns once it is committed."""
         stored = asyncio.get_running_loop().create_future()
-        self._waiting.append(({k: v for k, v in row.as_dict().items() if k != "id"}, stored))
+        self._waiting.append((vars(entry), stored))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_waiting())
         await stored

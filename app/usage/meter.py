@@ -23,10 +23,9 @@ from langchain_core.outputs import LLMResult
 from app.limits.admission import Admission
 from app.limits.store import Ticket
 from app.providers.selector import MODEL_ALIAS_METADATA
-from app.storage.tables import UsageRow
 from app.tenants.models import Principal
 from app.usage.counting import Prompt, TokenCounter, TokenSource, prompt_upper_bound
-from app.usage.ledger import UsageLedger
+from app.usage.ledger import LedgerEntry, UsageLedger
 from app.usage.pricing import PriceTable
 
 _SOURCE_RANK = {"provider": 0, "counted": 1, "estimated": 2}
@@ -184,7 +183,7 @@ class RequestMeter(AsyncCallbackHandler):
         source = max(sources, key=_SOURCE_RANK.__getitem__) if sources else None
         return input_tokens, output_tokens, cost, source
 
-    async def finish(self, status: int, interrupted: bool) -> UsageRow:
+    async def finish(self, status: int, interrupted: bool) -> LedgerEntry:
         """Count, settle the reservation and write the ledger row (run it shielded)."""
         ended = time.perf_counter()
         admission = self._services.admission
@@ -194,7 +193,7 @@ class RequestMeter(AsyncCallbackHandler):
             await admission.settle(self.ticket, self.ticket.tokens, self.ticket.cost)
             raise
         await admission.settle(self.ticket, input_tokens + output_tokens, cost)
-        row = UsageRow(
+        row = LedgerEntry(
             request_id=self.request_id,
             tenant_id=self.principal.tenant.id,
             key_id=self.principal.key.id,
