@@ -6,7 +6,7 @@ summary (`prompts/summarize.yaml`) is the step that streams.
 
 from typing import Any, Literal
 
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, Field
 
@@ -19,28 +19,50 @@ class SummarizeInput(BaseModel):
     max_words: MaxWords = Field(None, description="Ask for at most this many words.")
 
 
-def build(context: ChainContext) -> Runnable[Any, str]:
-    final = context.text_chain("summarize")
-    condense = context.text_chain("summarize_part")
-    chunk_chars = context.settings.summarize_chunk_chars
-    splitter = RecursiveCharacterTextSplitter(
-        chunk_size=chunk_chars, chunk_overlap=chunk_chars // 20
-    )
+class Shorten(Runnable[dict[str, Any], dict[str, Any]]):
+    """Map-reduce: condenses a long text's parts until the text fits in one request.
 
-    async def shorten(inputs: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        """Map-reduce: summarize the parts of a long text until it fits in one request."""
+    A text that already fits passes straight through without a run of its own: nothing
+    happened worth tracing, and a LangChain step costs more than the summary's own bookkeeping.
+    """
+
+    name = "shorten"
+
+    def __init__(self, condense: Runnable[dict[str, Any], str], chunk_chars: int) -> None:
+        self._condense = condense
+        self._chunk_chars = chunk_chars
+        self._splitter = RecursiveCharacterTextSplitter(
+            chunk_size=chunk_chars, chunk_overlap=chunk_chars // 20
+        )
+
+    def invoke(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        raise NotImplementedError("The platform's chains are async only: use ainvoke.")
+
+    async def ainvoke(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        if len(input["text"]) <= self._chunk_chars:
+            return input
+        return await self._acall_with_config(self._shorten, input, config)
+
+    async def _shorten(self, inputs: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         text = inputs["text"]
-        while len(text) > chunk_chars:
-            parts = splitter.split_text(text)
-            condensed = await condense.abatch([{"text": part} for part in parts], config)
+        while len(text) > self._chunk_chars:
+            parts = self._splitter.split_text(text)
+            condensed = await self._condense.abatch([{"text": part} for part in parts], config)
             shorter = "\n\n".join(condensed)
             if len(shorter) >= len(text):
                 break  # the model no longer shortens it; summarize what we have
             text = shorter
         return {**inputs, "text": text}
 
+
+def build(context: ChainContext) -> Runnable[Any, str]:
+    shorten = Shorten(context.text_chain("summarize_part"), context.settings.summarize_chunk_chars)
     # The final summary streams on /stream and is one upstream call on /invoke.
-    chain = RunnableLambda(shorten, name="shorten") | final
+    chain = shorten | context.text_chain("summarize")
     return chain.with_types(input_type=SummarizeInput, output_type=str)
 
 

@@ -21,6 +21,7 @@ from langchain_core.runnables import Runnable
 from langserve import APIHandler
 
 from app.api.deps import ServicesDep, route_guard
+from app.api.invoke import LeanInvoke
 from app.disconnect import ClientDisconnected, until_disconnected
 from app.edge import add_upstream_time
 from app.errors import as_platform_error, sse_error_event
@@ -138,7 +139,7 @@ def mount_use_case(app: FastAPI, use_case: UseCase, runnable: Runnable[Any, Any]
     path = f"/{use_case.name}"
     handler = APIHandler(runnable, path=path, playground_type=use_case.playground_type)
     methods = {
-        "invoke": handler.invoke,
+        "invoke": LeanInvoke(handler, runnable),
         "batch": handler.batch,
         "stream": handler.stream,
         "stream_log": handler.stream_log,
