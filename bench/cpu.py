@@ -32,9 +32,11 @@ def main() -> None:
             systems.mock_upstream(workdir) as mock,
             systems.platform(workdir, mock.url) as gp,
             systems.plain_langserve(workdir, mock.url) as ls,
+            systems.bare_forwarder(workdir, mock.url) as floor,
         ):
             targets = [
                 measure.chat_target("direct", mock),
+                measure.chat_target("bare forwarder", floor),
                 measure.chat_target("platform /v1", gp, "/v1/chat/completions"),
                 measure.chain_target("platform /summarize", gp),
                 measure.chain_target("plain LangServe", ls),

@@ -57,13 +57,17 @@ def overhead_and_throughput(workdir: Path, plan: Plan, results: dict[str, Any]) 
         gp = stack.enter_context(systems.platform(workdir, mock.url))
         ls = stack.enter_context(systems.plain_langserve(workdir, mock.url))
         ll = stack.enter_context(systems.litellm(workdir, mock.url))
+        floor = chat_target(report.FORWARDER, stack.enter_context(systems.bare_forwarder(
+            workdir, mock.url)))  # fmt: skip
         targets = _targets(mock, gp, ls, ll)
         print("sequential latency…", flush=True)
-        results["sequential"] = measure.sequential(targets, plan.rounds, plan.per_round, False)
+        results["sequential"] = measure.sequential(
+            [*targets, floor], plan.rounds, plan.per_round, False
+        )
         streaming = [t.streaming() for t in targets]
         results["streaming"] = measure.sequential(streaming, plan.rounds, plan.per_round, True)
         print("throughput, one worker…", flush=True)
-        results["throughput"] = {"1": _throughput(targets, plan)}
+        results["throughput"] = {"1": _throughput([*targets, floor], plan)}
     with systems.mock_upstream(workdir) as mock, ExitStack() as stack:
         gp = stack.enter_context(systems.platform(workdir, mock.url, workers=2))
         ls = stack.enter_context(systems.plain_langserve(workdir, mock.url, workers=2))

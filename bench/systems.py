@@ -1,4 +1,5 @@
-"""The servers a benchmark run starts: the mock upstream, the platform and the two anchors.
+"""The servers a benchmark run starts: the mock upstream, the platform, the two anchors and
+the bare forwarder (the floor under /v1).
 
 Each runs as its own process on a free loopback port and is stopped when the run ends.
 """
@@ -138,6 +139,16 @@ def plain_langserve(workdir: Path, upstream: str, workers: int = 1) -> Iterator[
                "--workers", str(workers), "--no-access-log", "--log-level", "warning"]  # fmt: skip
     env = {"BENCH_UPSTREAM": upstream}
     with _process(f"langserve-{workers}w", command, "/docs", port, workdir, env) as server:
+        yield server
+
+
+@contextmanager
+def bare_forwarder(workdir: Path, upstream: str) -> Iterator[Server]:
+    port = free_loopback_port()
+    command = [sys.executable, "-m", "uvicorn", "bench.bare_forwarder:app", "--port", str(port),
+               "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    env = {"BENCH_UPSTREAM": upstream}
+    with _process("forwarder", command, "/docs", port, workdir, env) as server:
         yield server
 
 
