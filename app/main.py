@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.api import admin, chat_sessions, docs, health, home, metrics, usage
-from app.api.chains import mount_use_case
+from app.api.chains import mount_use_cases
 from app.body_limit import BodySizeLimit
 from app.edge import Edge
 from app.errors import register_error_handlers
@@ -53,13 +53,16 @@ def create_app(settings: Settings | None = None, providers: ProviderPool | None 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(DrainGate, drain=services.drain)
     app.add_middleware(Edge)  # outermost: ids, times and logs everything, errors included
-    # /v1 first: Starlette tries the routes in order, and /v1 carries most of the traffic.
-    for module in (openai_router, health, home, docs, usage, admin, chat_sessions, metrics):
+    # The routes that carry the traffic first: Starlette tries the routes in order.
+    app.include_router(openai_router.router)
+    built = []
+    for use_case in discover_use_cases():
+        context = ChainContext(use_case.name, settings, services.providers.models, services.history)
+        built.append((use_case, use_case.build(context)))
+        services.use_cases.append(use_case.name)
+    mount_use_cases(app, built)
+    for module in (health, home, docs, usage, admin, chat_sessions, metrics):
         app.include_router(module.router)
     if services.tracing is not None:
         services.tracing.instrument(app, providers.http)
-    for use_case in discover_use_cases():
-        context = ChainContext(use_case.name, settings, services.providers.models, services.history)
-        mount_use_case(app, use_case, use_case.build(context))
-        services.use_cases.append(use_case.name)
     return app

@@ -13,7 +13,7 @@ registered here around one `APIHandler` rather than by `add_routes` so that each
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -135,36 +135,61 @@ def _plain_endpoint(call: HandlerCall) -> Callable[..., Awaitable[Response]]:
     return endpoint
 
 
-def mount_use_case(app: FastAPI, use_case: UseCase, runnable: Runnable[Any, Any]) -> None:
-    path = f"/{use_case.name}"
-    handler = APIHandler(runnable, path=path, playground_type=use_case.playground_type)
-    methods = {
-        "invoke": LeanInvoke(handler, runnable),
-        "batch": handler.batch,
-        "stream": handler.stream,
-        "stream_log": handler.stream_log,
-        "stream_events": handler.astream_events,
-        "input_schema": handler.input_schema,
-        "output_schema": handler.output_schema,
-        "config_schema": handler.config_schema,
-    }
-    caller = Depends(route_guard(use_case.name))
-    guard = [caller]
-    tags: list[Any] = [use_case.name]
-    for base in (path, f"{path}/c/{{config_hash}}"):
+class _UseCaseRoutes:
+    """One use case's routes around its `APIHandler`."""
+
+    def __init__(self, use_case: UseCase, runnable: Runnable[Any, Any]) -> None:
+        self.name = use_case.name
+        self.handler = APIHandler(
+            runnable, path=f"/{use_case.name}", playground_type=use_case.playground_type
+        )
+        self.methods: dict[str, HandlerCall] = {
+            "invoke": LeanInvoke(self.handler, runnable),
+            "batch": self.handler.batch,
+            "stream": self.handler.stream,
+            "stream_log": self.handler.stream_log,
+            "stream_events": self.handler.astream_events,
+            "input_schema": self.handler.input_schema,
+            "output_schema": self.handler.output_schema,
+            "config_schema": self.handler.config_schema,
+        }
+        self.caller = Depends(route_guard(use_case.name))
+
+    def base(self, share_link: bool) -> str:
+        return f"/{self.name}/c/{{config_hash}}" if share_link else f"/{self.name}"
+
+    def add_model_routes(self, app: FastAPI, share_link: bool) -> None:
         for name in _POST_ENDPOINTS:
             endpoint = _metered_endpoint(
-                methods[name], use_case.name, caller, streaming=name in _STREAMING_ENDPOINTS
+                self.methods[name], self.name, self.caller, streaming=name in _STREAMING_ENDPOINTS
             )
             app.add_api_route(
-                f"{base}/{name}", endpoint, methods=["POST"], tags=tags, dependencies=guard
-            )
+                f"{self.base(share_link)}/{name}", endpoint, methods=["POST"], tags=[self.name],
+                dependencies=[self.caller],
+            )  # fmt: skip
+
+    def add_other_routes(self, app: FastAPI, share_link: bool) -> None:
+        base = self.base(share_link)
         for name in _GET_ENDPOINTS:
-            endpoint = _plain_endpoint(methods[name])
-            app.add_api_route(f"{base}/{name}", endpoint, tags=tags, dependencies=guard)
+            endpoint = _plain_endpoint(self.methods[name])
+            app.add_api_route(
+                f"{base}/{name}", endpoint, tags=[self.name], dependencies=[self.caller]
+            )
         app.add_api_route(
             f"{base}/playground/{{file_path:path}}",
-            handler.playground,
+            self.handler.playground,
             include_in_schema=False,
-            dependencies=guard,
+            dependencies=[self.caller],
         )
+
+
+def mount_use_cases(app: FastAPI, built: Sequence[tuple[UseCase, Runnable[Any, Any]]]) -> None:
+    """Every use case's routes, the model calls of all first: Starlette tries the routes in
+    order, so a request walks past every route added before its own. Schemas and playgrounds
+    come next, the playground's share links (`c/{config_hash}`) last."""
+    routes = [_UseCaseRoutes(use_case, runnable) for use_case, runnable in built]
+    for share_link in (False, True):
+        for use_case_routes in routes:
+            use_case_routes.add_model_routes(app, share_link)
+        for use_case_routes in routes:
+            use_case_routes.add_other_routes(app, share_link)
