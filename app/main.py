@@ -16,6 +16,7 @@ from app.api.chains import mount_use_cases
 from app.body_limit import BodySizeLimit
 from app.edge import Edge
 from app.errors import register_error_handlers
+from app.heap import freeze_startup_objects
 from app.openai_api import router as openai_router
 from app.providers.pool import ProviderPool
 from app.services import build_services
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, providers: ProviderPool | None 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await services.start()
+        freeze_startup_objects()
         try:
             yield
         finally:
