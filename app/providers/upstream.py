@@ -187,9 +187,11 @@ class ModelRouter:
                 )  # fmt: skip
                 succeeded = 200 <= response.status < 300
                 answer = b"" if succeeded and stream else await response.read()
-            except UPSTREAM_FAILURES as exc:
+            except BaseException as exc:  # a cancelled read too: its connection is dropped
                 if response is not None:
                     response.close()
+                if not isinstance(exc, UPSTREAM_FAILURES):
+                    raise
                 error = as_platform_error(exc)
             else:
                 if succeeded:
