@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.main import create_app
+from app.providers.http import HttpPool
 from app.providers.pool import ProviderPool
 from app.settings import ModelSpec, Settings
 from tests.databases import database_url
@@ -78,3 +79,20 @@ def _fresh_sse_exit_event() -> None:
     from sse_starlette.sse import AppStatus
 
     AppStatus.should_exit_event = None
+
+
+@pytest.fixture(autouse=True)
+async def _close_provider_pools(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Apps driven through ASGITransport never run their lifespan, which closes the aiohttp
+    pool to the providers: close each pool a test opened (a later call opens a new one)."""
+    pools: list[HttpPool] = []
+    init = HttpPool.__init__
+
+    def tracked(pool: HttpPool, *args: Any, **kwargs: Any) -> None:
+        init(pool, *args, **kwargs)
+        pools.append(pool)
+
+    monkeypatch.setattr(HttpPool, "__init__", tracked)
+    yield
+    for pool in pools:
+        await pool.aclose()
