@@ -42,13 +42,14 @@ class Upstream:
     base_url: str
     headers: Mapping[str, str]
     params: Mapping[str, str]
-    timeout: aiohttp.ClientTimeout  # per connect and per read, as a stream may last long
+    timeout: aiohttp.ClientTimeout  # per step (a free connection, connecting, each read)
 
     @classmethod
     def of(cls, deployment: Deployment, local_url: str | None) -> Upstream:
         key = deployment.api_key.get_secret_value() if deployment.api_key else None
+        seconds = deployment.timeout  # no total: a stream may last longer than any one step
         timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=deployment.timeout, sock_read=deployment.timeout
+            total=None, connect=seconds, sock_connect=seconds, sock_read=seconds
         )
         headers = {"Content-Type": "application/json"}
         if deployment.provider == "azure":

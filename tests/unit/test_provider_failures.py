@@ -106,3 +106,21 @@ async def test_stream_log_and_stream_events_carry_the_real_error_too(client):
         events = await read_events(client, route, body("limited"))
         assert events[-1].event == "error"
         assert events[-1].json()["status_code"] == 429
+
+
+async def test_provider_calls_go_through_the_proxy_the_environment_names(
+    make_settings, fault_upstream, monkeypatch
+):
+    """A provider behind a corporate proxy: HTTP(S)_PROXY is honoured, as by the OpenAI SDK.
+    The provider's host does not resolve; the fault upstream plays the proxy."""
+    monkeypatch.setenv("HTTP_PROXY", fault_upstream.removesuffix("/v1"))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    spec = ModelSpec(provider="openai-compatible", model="ok",
+                     base_url="http://provider.invalid/v1", max_retries=0)  # fmt: skip
+    app = create_app(make_settings(models={"proxied": spec}, default_model="proxied"))
+    async with asgi_client(app) as client:
+        response = await client.post("/v1/chat/completions", json={
+            "model": "proxied", "messages": [{"role": "user", "content": "Once"}]})  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"] == "fault upstream says hello"
