@@ -217,7 +217,7 @@ def write(results: dict[str, Any], out: Path, quick: bool = False) -> None:
         f"- At 32 connections, one worker: `/v1` {rps[V1]:.0f} req/s = "
         f"**{_ratio(rps[V1], rps[LITELLM])} LiteLLM**; `/summarize` {rps[CHAIN]:.0f} req/s = "
         f"**{_ratio(rps[CHAIN], rps[LANGSERVE])} plain LangServe**.",
-        f"- {streams['count']} open streams: +{ours['delta_mb']:.0f} MiB over idle, "
+        f"- {streams['count']} open `/v1` streams: +{ours['delta_mb']:.0f} MiB over idle, "
         f"{ours['errors']} errors.",
         f"- Embedded model: {model_share:.0%} of llama.cpp's own tokens/s through the platform.",
         f"- For scale: a bare FastAPI + aiohttp forwarder with no features adds "
