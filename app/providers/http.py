@@ -25,7 +25,6 @@ class HttpPool:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections),
                 read_bufsize=READ_BUFFER_BYTES,
-                trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx and the OpenAI SDK honour
                 trace_configs=self.trace_configs or None,
             )
         return self._session

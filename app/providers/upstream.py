@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +45,7 @@ class Upstream:
     headers: Mapping[str, str]
     params: Mapping[str, str]
     timeout: aiohttp.ClientTimeout  # per step (a free connection, connecting, each read)
+    proxy: str | None
 
     @classmethod
     def of(cls, deployment: Deployment, local_url: str | None) -> Upstream:
@@ -54,12 +57,14 @@ class Upstream:
         headers = {"Content-Type": "application/json"}
         if deployment.provider == "azure":
             endpoint = (deployment.azure_endpoint or "").rstrip("/")
+            base = f"{endpoint}/openai/deployments/{deployment.model}"
             return cls(
                 deployment,
-                f"{endpoint}/openai/deployments/{deployment.model}",
+                base,
                 {**headers, "api-key": key} if key else headers,
                 {"api-version": deployment.api_version or ""},
                 timeout,
+                proxy_for(base),
             )
         if deployment.provider == "local":
             base = f"{local_url}/v1"
@@ -67,7 +72,7 @@ class Upstream:
             base = deployment.base_url or OPENAI_BASE_URL
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        return cls(deployment, base.rstrip("/"), headers, {}, timeout)
+        return cls(deployment, base.rstrip("/"), headers, {}, timeout, proxy_for(base))
 
     def payload(self, body: Mapping[str, Any]) -> dict[str, Any]:
         payload = {**body, "model": self.deployment.model or "local"}
@@ -76,6 +81,16 @@ class Upstream:
             if limit is not None:
                 payload["max_tokens"] = limit
         return payload
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), as the
+    OpenAI SDK honours them. Read once: aiohttp's `trust_env` reads the environment and
+    ~/.netrc again on every request, which cost a third of a /v1 request's CPU."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 @dataclass
@@ -162,7 +177,10 @@ class ModelRouter:
             return None  # an Azure deployment has no model list to ask
         try:
             async with self._http.session.get(
-                url, headers=upstream.headers, timeout=aiohttp.ClientTimeout(total=3.0)
+                url,
+                headers=upstream.headers,
+                timeout=aiohttp.ClientTimeout(total=3.0),
+                proxy=upstream.proxy,
             ) as response:
                 status = response.status
         except UPSTREAM_FAILURES:
@@ -184,7 +202,7 @@ class ModelRouter:
             try:
                 response = await self._http.session.post(
                     url, data=data, headers=upstream.headers, params=upstream.params,
-                    timeout=upstream.timeout, allow_redirects=False,
+                    timeout=upstream.timeout, proxy=upstream.proxy, allow_redirects=False,
                 )  # fmt: skip
                 succeeded = 200 <= response.status < 300
                 answer = b"" if succeeded and stream else await response.read()

@@ -12,6 +12,7 @@ import pytest
 
 from app.main import create_app
 from app.providers.local_server import free_loopback_port
+from app.providers.upstream import proxy_for
 from app.settings import ModelSpec
 from tests.conftest import asgi_client
 from tests.fault_upstream import running_fault_upstream
@@ -113,6 +114,7 @@ async def test_provider_calls_go_through_the_proxy_the_environment_names(
 ):
     """A provider behind a corporate proxy: HTTP(S)_PROXY is honoured, as by the OpenAI SDK.
     The provider's host does not resolve; the fault upstream plays the proxy."""
+    monkeypatch.delenv("http_proxy", raising=False)  # the lower-case name would win
     monkeypatch.setenv("HTTP_PROXY", fault_upstream.removesuffix("/v1"))
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
@@ -124,3 +126,13 @@ async def test_provider_calls_go_through_the_proxy_the_environment_names(
             "model": "proxied", "messages": [{"role": "user", "content": "Once"}]})  # fmt: skip
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["message"]["content"] == "fault upstream says hello"
+
+
+def test_no_proxy_names_the_hosts_called_directly(monkeypatch):
+    monkeypatch.delenv("https_proxy", raising=False)  # the lower-case name would win
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,internal.example")
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert proxy_for("https://api.openai.com/v1") == "http://proxy.example:3128"
+    assert proxy_for("https://internal.example/v1") is None
+    assert proxy_for("http://127.0.0.1:8080/v1") is None  # the embedded model's server
