@@ -92,11 +92,12 @@ class Metrics:
         self._by_labels: dict[tuple[str, str, str, int], _Series] = {}
 
     def observe(self, row: LedgerEntry) -> None:
-        series = self._series(row.route, row.tenant_id, row.model or "", row.status)
+        model = row.model or ""
+        series = self._series(row.route, row.tenant_id, model, row.status)
         series.requests.inc()
         series.latency.observe(row.latency_ms / 1000)
         if row.ttft_ms is not None:  # its series appears with the route's first stream
-            self.ttft.labels(row.route, row.model or "").observe(row.ttft_ms / 1000)
+            self.ttft.labels(row.route, model).observe(row.ttft_ms / 1000)
         series.input_tokens.inc(row.input_tokens)
         series.output_tokens.inc(row.output_tokens)
         series.cost.inc(row.cost_usd)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,23 +133,26 @@ def platform(
 
 
 @contextmanager
-def plain_langserve(workdir: Path, upstream: str, workers: int = 1) -> Iterator[Server]:
+def _app_over_upstream(
+    name: str, app: str, workdir: Path, upstream: str, workers: int = 1
+) -> Iterator[Server]:
+    """An ASGI app of bench/ under uvicorn, told the upstream by BENCH_UPSTREAM."""
     port = free_loopback_port()
-    command = [sys.executable, "-m", "uvicorn", "bench.plain_langserve:app", "--port", str(port),
-               "--workers", str(workers), "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--workers",
+               str(workers), "--no-access-log", "--log-level", "warning"]  # fmt: skip
     env = {"BENCH_UPSTREAM": upstream}
-    with _process(f"langserve-{workers}w", command, "/docs", port, workdir, env) as server:
+    with _process(f"{name}-{workers}w", command, "/docs", port, workdir, env) as server:
         yield server
 
 
-@contextmanager
-def bare_forwarder(workdir: Path, upstream: str) -> Iterator[Server]:
-    port = free_loopback_port()
-    command = [sys.executable, "-m", "uvicorn", "bench.bare_forwarder:app", "--port", str(port),
-               "--no-access-log", "--log-level", "warning"]  # fmt: skip
-    env = {"BENCH_UPSTREAM": upstream}
-    with _process("forwarder", command, "/docs", port, workdir, env) as server:
-        yield server
+def plain_langserve(
+    workdir: Path, upstream: str, workers: int = 1
+) -> AbstractContextManager[Server]:
+    return _app_over_upstream("langserve", "bench.plain_langserve:app", workdir, upstream, workers)
+
+
+def bare_forwarder(workdir: Path, upstream: str) -> AbstractContextManager[Server]:
+    return _app_over_upstream("forwarder", "bench.bare_forwarder:app", workdir, upstream)
 
 
 def ensure_litellm() -> Path:

@@ -19,7 +19,7 @@ ServicesDep = Annotated[Services, Depends(_services)]
 
 async def current_principal(request: Request) -> Principal:
     """The caller. It needs no other dependency: every level of them costs on each request."""
-    principal = await request.app.state.services.authenticator.principal(request)
+    principal = await (await _services(request)).authenticator.principal(request)
     request.state.principal = principal
     return principal
 
