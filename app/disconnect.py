@@ -9,19 +9,9 @@ from typing import TypeVar
 
 from starlette.requests import Request
 
-from app.errors import PlatformError
+from app.errors import ClientDisconnected
 
 T = TypeVar("T")
-
-
-class ClientDisconnected(PlatformError):
-    """The client closed the connection before the answer was ready (nobody reads this)."""
-
-    status_code = 499
-    type = "client_closed_request"
-
-    def __init__(self) -> None:
-        super().__init__("The client closed the connection.", code="client_closed_request")
 
 
 async def _disconnected(request: Request) -> None:

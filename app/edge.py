@@ -7,7 +7,11 @@
   is the platform's own overhead.
 - The request's log line, unless the ledger describes it: metered requests (chains and /v1)
   are logged from their ledger row, with tokens and TTFT (`Metering`).
-One layer instead of three: every ASGI middleware costs a little on every request.
+- The last resort for exceptions no handler took (bugs): a JSON 500 like every other error,
+  with the headers above, and the connection kept. After the response has started nothing can
+  be answered twice: the exception propagates and the server drops the connection, so a
+  client never mistakes a cut response for a whole one.
+One layer instead of several: every ASGI middleware costs a little on every request.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import client_error, error_response
 from app.logs import request_log
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -48,11 +53,12 @@ class Edge:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         status = 500
+        started = False
 
         async def send_marked(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 total_ms = (time.perf_counter() - started) * 1000
                 upstream_ms = float(state.get(UPSTREAM_SECONDS, 0.0)) * 1000
                 headers = MutableHeaders(scope=message)
@@ -64,6 +70,10 @@ class Edge:
 
         try:
             await self.app(scope, receive, send_marked)
+        except Exception as exc:
+            if started:
+                raise
+            await error_response(client_error(exc))(scope, receive, send_marked)
         finally:
             if not state.get("metered") and not (scope["path"] in _QUIET and status < 400):
                 _log(scope, state, status, started)

@@ -1,9 +1,10 @@
 """Errors users can act on, and the one place that renders them.
 
-    PlatformError                 500 internal_error
+    PlatformError                 500 internal_error          (a bug; logged with its traceback)
     ├── InvalidRequest            422 invalid_request_error   (names the field)
     │   └── BadRequest            400 invalid_request_error   (the same, as OpenAI answers it)
     ├── PayloadTooLarge           413 invalid_request_error
+    ├── ClientDisconnected        499 client_closed_request   (the ledger's status; nobody reads it)
     ├── Unauthorized              401 authentication_error    (WWW-Authenticate: Bearer)
     ├── Forbidden                 403 permission_error
     ├── RateLimited               429 rate_limit_error        (Retry-After, X-RateLimit-*)
@@ -15,12 +16,15 @@
 
 Every error renders as `{"error": {"message", "type", "param", "code"}}` (OpenAI's shape) with
 its status, both as an HTTP response and, after a stream has started, as an SSE `error` event.
-Errors of the HTTP client that calls every provider map onto the tree through
-`as_platform_error`, so no exception ever reaches a client as a bare "Internal Server Error".
+`platform_error` maps any exception onto the tree: the one mapping behind every handler, the
+edge's last resort and the ledger's status, so a client and the ledger never disagree and no
+exception reaches a client as a bare "Internal Server Error". `client_error` is the same at the
+point of delivery, where a bug's traceback is logged, once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -31,6 +35,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +86,16 @@ class BadRequest(InvalidRequest):
 class PayloadTooLarge(PlatformError):
     status_code = 413
     type = "invalid_request_error"
+
+
+class ClientDisconnected(PlatformError):
+    """The client closed the connection before the answer was complete."""
+
+    status_code = 499
+    type = "client_closed_request"
+
+    def __init__(self) -> None:
+        super().__init__("The client closed the connection.", code="client_closed_request")
 
 
 class Unauthorized(PlatformError):
@@ -166,10 +181,18 @@ def _upstream_message(body: bytes) -> str:
         return body[:300].decode(errors="replace")
 
 
-def as_platform_error(exc: BaseException) -> PlatformError:
+def platform_error(exc: BaseException) -> PlatformError:
     """The platform error a client should see for any exception raised while serving it."""
     if isinstance(exc, PlatformError):
         return exc
+    if isinstance(exc, RequestValidationError):
+        return invalid_request(exc.errors())
+    if isinstance(exc, HTTPException):  # LangServe's and Starlette's own refusals
+        kind = InvalidRequest if exc.status_code < 500 else PlatformError
+        headers = dict(exc.headers or {})
+        return kind(str(exc.detail), headers=headers, status_code=exc.status_code)
+    if isinstance(exc, ClientDisconnect | asyncio.CancelledError):
+        return ClientDisconnected()
     if isinstance(exc, TimeoutError):  # aiohttp's read and connect timeouts are TimeoutErrors
         return ProviderTimeout(
             "The model provider did not answer in time; retry later or ask for fewer tokens.",
@@ -179,11 +202,18 @@ def as_platform_error(exc: BaseException) -> PlatformError:
         return ProviderError(
             "The model provider is unreachable; retry later.", code="provider_unreachable"
         )
-    logger.error("unexpected error while serving a request", exc_info=exc)
     return PlatformError(
         f"The server failed unexpectedly ({type(exc).__name__}); the failure is logged.",
         code="internal_error",
     )
+
+
+def client_error(exc: BaseException) -> PlatformError:
+    """`platform_error`, where it is sent to the client: a bug's traceback is logged here."""
+    error = platform_error(exc)
+    if type(error) is PlatformError and error.code == "internal_error":
+        logger.error("unexpected error while serving a request", exc_info=exc)
+    return error
 
 
 def error_response(error: PlatformError) -> JSONResponse:
@@ -192,7 +222,7 @@ def error_response(error: PlatformError) -> JSONResponse:
 
 def sse_error_event(exc: BaseException) -> dict[str, str]:
     """The SSE `error` event for a failure after a stream began (LangServe's event shape)."""
-    error = as_platform_error(exc)
+    error = client_error(exc)
     data = {"status_code": error.status_code, **error.body()["error"]}
     return {"event": "error", "data": json.dumps(data)}
 
@@ -224,25 +254,11 @@ def invalid_request(
 
 
 def register_error_handlers(app: FastAPI) -> None:
-    """Render every exception as a platform error body: the only place that does so."""
+    """Render the expected exceptions as platform error bodies. Anything else is a bug, answered
+    in the same shape by `Edge` (which Starlette's last-resort handler would bypass)."""
 
-    async def platform(_: Request, exc: Exception) -> JSONResponse:
-        return error_response(as_platform_error(exc))
+    async def render(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(client_error(exc))
 
-    async def validation(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        return error_response(invalid_request(exc.errors()))
-
-    async def http(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, HTTPException)
-        kind = InvalidRequest if exc.status_code < 500 else PlatformError
-        error = kind(str(exc.detail), headers=dict(exc.headers or {}), status_code=exc.status_code)
-        return error_response(error)
-
-    app.add_exception_handler(RequestValidationError, validation)
-    app.add_exception_handler(HTTPException, http)
-    # Expected failures: answered without a traceback.
-    for expected in (PlatformError, *UPSTREAM_FAILURES):
-        app.add_exception_handler(expected, platform)
-    # Anything else is a bug: answered the same way, and logged by Starlette with its traceback.
-    app.add_exception_handler(Exception, platform)
+    for expected in (PlatformError, RequestValidationError, HTTPException, *UPSTREAM_FAILURES):
+        app.add_exception_handler(expected, render)

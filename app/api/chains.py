@@ -22,9 +22,9 @@ from langserve import APIHandler
 
 from app.api.deps import ServicesDep, route_guard
 from app.api.invoke import LeanInvoke
-from app.disconnect import ClientDisconnected, until_disconnected
+from app.disconnect import until_disconnected
 from app.edge import add_upstream_time
-from app.errors import as_platform_error, sse_error_event
+from app.errors import ClientDisconnected, platform_error, sse_error_event
 from app.tenants.models import Principal
 from app.usage.meter import RequestMeter
 from app.usage.metering import Metering
@@ -115,7 +115,7 @@ def _metered_endpoint(
             response = await (run if streaming else until_disconnected(request, run))
         except Exception as exc:
             gone = isinstance(exc, ClientDisconnected)
-            await metering.aclose(meter, as_platform_error(exc).status_code, interrupted=gone)
+            await metering.aclose(meter, platform_error(exc).status_code, interrupted=gone)
             raise
         if streaming:
             events = with_real_errors(response.body_iterator)  # type: ignore[attr-defined]

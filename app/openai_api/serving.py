@@ -16,15 +16,17 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
-from app.disconnect import ClientDisconnected, until_disconnected
+from app.disconnect import until_disconnected
 from app.edge import add_upstream_time
 from app.errors import (
     UPSTREAM_FAILURES,
     BadRequest,
+    ClientDisconnected,
     NotFound,
     ProviderError,
-    as_platform_error,
+    client_error,
     invalid_request,
+    platform_error,
 )
 from app.openai_api.protocol import Dialect, model_card, new_id, usage_body
 from app.providers.upstream import ModelRouter, Opened, stream_chunks
@@ -98,7 +100,7 @@ class OpenAIServing:
     async def _fail(self, meter: RequestMeter, exc: BaseException) -> None:
         meter.end_call(CALL)
         gone = isinstance(exc, ClientDisconnected)
-        await self._metering.aclose(meter, as_platform_error(exc).status_code, interrupted=gone)
+        await self._metering.aclose(meter, platform_error(exc).status_code, interrupted=gone)
 
     async def _answer(
         self, dialect: Dialect, opened: Opened, meter: RequestMeter, call: ModelCall, alias: str
@@ -146,7 +148,7 @@ class OpenAIServing:
                 )
             yield "data: [DONE]\n\n"
         except (*UPSTREAM_FAILURES, ProviderError) as exc:
-            error = as_platform_error(exc)
+            error = client_error(exc)
             error.message = f"{error.message} The answer is incomplete."
             meter.end_call(CALL)
             closed = True

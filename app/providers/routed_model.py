@@ -24,7 +24,7 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict
 
-from app.errors import UPSTREAM_FAILURES, as_platform_error
+from app.errors import UPSTREAM_FAILURES, platform_error
 from app.providers.upstream import ModelRouter, stream_chunks
 
 _ENDPOINT = "chat/completions"
@@ -107,7 +107,7 @@ class RoutedChatModel(BaseChatModel):
                     last = AIMessageChunk(content="", usage_metadata=usage)
                     yield ChatGenerationChunk(message=last)
         except UPSTREAM_FAILURES as exc:
-            raise as_platform_error(exc) from exc
+            raise platform_error(exc) from exc
         finally:
             # Synchronous, so LangChain cancelling its stream tasks again and again (as a
             # client's disconnect does) cannot interrupt it: the upstream request ends here.

@@ -23,7 +23,7 @@ from app.errors import (
     PlatformError,
     ProviderError,
     ServiceUnavailable,
-    as_platform_error,
+    platform_error,
     upstream_status_error,
 )
 from app.providers.breaker import CircuitBreakers
@@ -211,7 +211,7 @@ class ModelRouter:
                     response.close()
                 if not isinstance(exc, UPSTREAM_FAILURES):
                     raise
-                error = as_platform_error(exc)
+                error = platform_error(exc)
             else:
                 if succeeded:
                     return Opened(response, time.perf_counter() - started)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from app.errors import (
     BadRequest,
@@ -15,8 +20,8 @@ from app.errors import (
     ProviderRateLimited,
     ProviderTimeout,
     ServiceUnavailable,
-    as_platform_error,
     error_response,
+    platform_error,
     upstream_status_error,
 )
 
@@ -54,18 +59,23 @@ def test_each_error_class_renders_its_status_and_shape(error, status, kind):
         (status_error(429), 429, "provider_rate_limited"),
         (status_error(400), 422, "provider_refused"),
         (status_error(500), 502, "provider_failed"),
+        (RequestValidationError([{"loc": ("body", "x"), "msg": "bad"}]), 422, "invalid_field"),
+        (HTTPException(400, "Invalid config hash"), 400, None),
+        (ClientDisconnect(), 499, "client_closed_request"),
+        (asyncio.CancelledError(), 499, "client_closed_request"),
         (ValueError("bug"), 500, "internal_error"),
     ],
 )
 def test_every_lower_level_error_is_mapped(exc, status, code):
-    error = as_platform_error(exc)
+    """One mapping decides the status the client sees and the one the ledger stores."""
+    error = platform_error(exc)
     assert (error.status_code, error.code) == (status, code)
     assert error.message and "Internal Server Error" not in error.message
 
 
 def test_rate_limit_keeps_the_providers_retry_after():
     error = status_error(429, {"retry-after": "7"})
-    assert as_platform_error(error).headers == {"Retry-After": "7"}
+    assert platform_error(error).headers == {"Retry-After": "7"}
 
 
 def test_a_refusal_quotes_the_providers_message():
