@@ -4,6 +4,7 @@
     ├── InvalidRequest            422 invalid_request_error   (names the field)
     │   └── BadRequest            400 invalid_request_error   (the same, as OpenAI answers it)
     ├── PayloadTooLarge           413 invalid_request_error
+    ├── UnsupportedMediaType      415 invalid_request_error   (a body that is not JSON)
     ├── ClientDisconnected        499 client_closed_request   (the ledger's status; nobody reads it)
     ├── Unauthorized              401 authentication_error    (WWW-Authenticate: Bearer)
     ├── Forbidden                 403 permission_error
@@ -85,6 +86,11 @@ class BadRequest(InvalidRequest):
 
 class PayloadTooLarge(PlatformError):
     status_code = 413
+    type = "invalid_request_error"
+
+
+class UnsupportedMediaType(PlatformError):
+    status_code = 415
     type = "invalid_request_error"
 
 
@@ -240,8 +246,11 @@ def invalid_request(
 ) -> InvalidRequest:
     """The error for a request that failed validation (pydantic's or FastAPI's error list)."""
     problems = [problem for problem in errors if isinstance(problem, dict)]
-    if not problems or any(problem.get("type") == "json_invalid" for problem in problems):
-        return kind("The request body is not valid JSON.", code="invalid_json")
+    if not problems:
+        return invalid_json(None, kind)
+    for problem in problems:
+        if problem.get("type") == "json_invalid":
+            return invalid_json((problem.get("ctx") or {}).get("error"), kind)
     fields = [_field_name(problem.get("loc", ())) for problem in problems]
     details = "; ".join(
         f"{field or 'body'}: {p.get('msg')}" for field, p in zip(fields, problems, strict=True)
@@ -251,6 +260,11 @@ def invalid_request(
         param=fields[0] or None,
         code="invalid_field",
     )
+
+
+def invalid_json(reason: str | None, kind: type[InvalidRequest] = InvalidRequest) -> InvalidRequest:
+    because = f": {reason}" if reason else ""
+    return kind(f"The request body is not valid JSON{because}.", code="invalid_json")
 
 
 def register_error_handlers(app: FastAPI) -> None:

@@ -17,6 +17,7 @@ from app.body_limit import BodySizeLimit
 from app.edge import Edge
 from app.errors import register_error_handlers
 from app.heap import freeze_startup_objects
+from app.json_body import JsonRoute
 from app.openai_api import router as openai_router
 from app.providers.pool import ProviderPool
 from app.services import build_services
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, providers: ProviderPool | None 
         redoc_url=None,
         openapi_url=None,
     )
+    app.router.route_class = JsonRoute  # the use cases' routes are added to the app itself
     app.state.services = services
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

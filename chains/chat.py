@@ -17,7 +17,7 @@ from langchain_core.messages import (
 from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig, RunnableLambda
 from langchain_core.runnables.utils import ConfigurableFieldSpec, get_unique_config_specs
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from app.schema import optional
 from app.storage.chat_history import INTERRUPTED
@@ -35,8 +35,22 @@ SESSION_ID_SPEC = ConfigurableFieldSpec(
 )
 
 
+def _message(value: Any) -> Any:
+    """A message as LangChain clients send it: `{"type", "content"}` (LangChain's own shape),
+    `{"role", "content"}` (OpenAI's) or a `[role, content]` pair (RemoteRunnable's tuples)."""
+    if isinstance(value, list | tuple) or (isinstance(value, dict) and "role" in value):
+        try:
+            return convert_to_messages([value])[0]
+        except (NotImplementedError, ValueError, TypeError, KeyError):
+            raise ValueError(
+                'a message is {"type": ..., "content": ...}, {"role": ..., "content": ...} '
+                "or a [role, content] pair, with role human, ai or system"
+            ) from None
+    return value
+
+
 class ChatInput(BaseModel):
-    messages: list[AnyMessage] = Field(
+    messages: list[Annotated[AnyMessage, BeforeValidator(_message)]] = Field(
         min_length=1,
         description="New messages; the whole conversation unless a session_id is given.",
         json_schema_extra={"widget": {"type": "chat", "input": "messages"}},

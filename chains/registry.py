@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from app.providers.catalog import ChatRunnable
 from app.providers.selector import ModelSelector
@@ -28,7 +28,7 @@ from chains.prompts import load_prompt
 TENANT_ID = "tenant_id"
 
 #: An input field several use cases share: an optional word limit.
-MaxWords = optional(Annotated[int, Field(ge=1, le=5000)])
+MaxWords = optional(Annotated[StrictInt, Field(ge=1, le=5000)])
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from app.api.deps import ServicesDep, admin_principal
+from app.json_body import api_router
 from app.tenants.models import (
     ApiKey,
     CreatedKey,
@@ -15,7 +16,7 @@ from app.tenants.models import (
     TenantCreate,
 )
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(admin_principal)])
+router = api_router(prefix="/admin", tags=["admin"], dependencies=[Depends(admin_principal)])
 
 
 @router.post("/tenants", status_code=201)

@@ -24,7 +24,7 @@ from app.api.deps import ServicesDep, route_guard
 from app.api.invoke import LeanInvoke
 from app.disconnect import until_disconnected
 from app.edge import add_upstream_time
-from app.errors import ClientDisconnected, platform_error, sse_error_event
+from app.errors import ClientDisconnected, invalid_json, platform_error, sse_error_event
 from app.tenants.models import Principal
 from app.usage.meter import RequestMeter
 from app.usage.metering import Metering
@@ -79,9 +79,9 @@ def _status_of(error_event: dict[str, Any]) -> int:
 async def _request_body(request: Request) -> dict[str, Any] | None:
     try:
         body = await request.json()
-    except ValueError:
-        return None  # LangServe answers it with a 422
-    return body if isinstance(body, dict) else None
+    except json.JSONDecodeError as exc:
+        raise invalid_json(exc.msg) from None
+    return body if isinstance(body, dict) else None  # LangServe answers it with a 422
 
 
 def _metered_endpoint(

@@ -2,16 +2,17 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from langchain_core.messages import message_to_dict
 
 from app.api.deps import ServicesDep, route_guard
 from app.errors import NotFound
+from app.json_body import api_router
 from app.tenants.models import Principal
 from chains.chat import SESSION_ID_PATTERN
 
 chat_guard = Depends(route_guard("chat"))
-router = APIRouter(prefix="/chat", tags=["chat"], dependencies=[chat_guard])
+router = api_router(prefix="/chat", tags=["chat"], dependencies=[chat_guard])
 Caller = Annotated[Principal, chat_guard]
 
 SessionIdQuery = Annotated[

@@ -6,15 +6,16 @@ offline.
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from swagger_ui_bundle import swagger_ui_path
 
 from app.api.deps import current_principal
 from app.errors import NotFound
+from app.json_body import api_router
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(current_principal)])
+router = api_router(include_in_schema=False, dependencies=[Depends(current_principal)])
 
 ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
 

@@ -1,11 +1,10 @@
 """Liveness and readiness, the only routes that never need a key."""
 
-from fastapi import APIRouter
-
 from app.api.deps import ServicesDep
 from app.errors import ServiceUnavailable
+from app.json_body import api_router
 
-router = APIRouter(tags=["health"])
+router = api_router(tags=["health"])
 
 
 @router.get("/health")

@@ -1,12 +1,13 @@
 """`/`: a page linking the playgrounds; `/?token=<key>` trades a key for a browser session."""
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.api.deps import ServicesDep, current_principal
 from app.auth import SESSION_COOKIE
+from app.json_body import api_router
 
-router = APIRouter(include_in_schema=False)
+router = api_router(include_in_schema=False)
 
 
 @router.get("/")

@@ -1,11 +1,12 @@
 """GET /metrics: Prometheus text format, for admin keys (scrape with a bearer token)."""
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.deps import ServicesDep, admin_principal
+from app.json_body import api_router
 
-router = APIRouter(tags=["metrics"], dependencies=[Depends(admin_principal)])
+router = api_router(tags=["metrics"], dependencies=[Depends(admin_principal)])
 
 
 @router.get("/metrics", response_class=Response)

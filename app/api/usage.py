@@ -5,14 +5,15 @@ import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import Response
 
 from app.api.deps import CurrentPrincipal, ServicesDep
 from app.errors import NotFound
+from app.json_body import api_router
 from app.usage.ledger import UsageFilter
 
-router = APIRouter(tags=["usage"])
+router = api_router(tags=["usage"])
 
 COLUMNS = (
     "request_id", "created_at", "tenant_id", "key_id", "route", "model", "status",

@@ -11,22 +11,33 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
+# Values are typed strictly (no "0.5" for a number, no `true` for a count) and bounded as
+# OpenAI bounds them: a value the provider would choke on is refused here, as the client's
+# error, before it can reach (and count against) a shared deployment.
+Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+Count = Annotated[StrictInt, Field(ge=1)]
+Penalty = Annotated[StrictFloat, Field(ge=-2, le=2)]
+TokenId = Annotated[str, Field(pattern=r"^[0-9]{1,9}$")]
+Bias = Annotated[StrictFloat, Field(ge=-100, le=100)]
+
 
 class StreamOptions(BaseModel):
-    include_usage: bool = False
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: StrictBool = False
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: Role
-    content: str | list[dict[str, Any]] | None = None
+    content: StrictStr | list[dict[str, Any]] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -39,15 +50,21 @@ class _Sampling(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str = Field(min_length=1)
-    stream: bool = False
+    model: StrictStr = Field(min_length=1)
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
-    n: int = Field(1, ge=1, le=16)
-    stop: str | list[str] | None = None
-    temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, ge=0, le=1)
-    max_tokens: int | None = Field(None, ge=1)
-    seed: int | None = None
+    n: StrictInt = Field(1, ge=1, le=16)
+    stop: StrictStr | list[StrictStr] | None = None
+    temperature: StrictFloat | None = Field(None, ge=0, le=2)
+    top_p: StrictFloat | None = Field(None, ge=0, le=1)
+    max_tokens: Count | None = None
+    seed: Int64 | None = None
+    presence_penalty: Penalty | None = None
+    frequency_penalty: Penalty | None = None
+    logit_bias: dict[TokenId, Bias] | None = Field(
+        None, description="Token ids (as strings) to a bias from -100 to 100."
+    )
+    user: StrictStr | None = None
 
     @property
     def include_usage(self) -> bool:
@@ -56,8 +73,10 @@ class _Sampling(BaseModel):
 
 class ChatCompletionRequest(_Sampling):
     messages: list[ChatMessage] = Field(min_length=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: Count | None = None
     response_format: dict[str, Any] | None = None
+    logprobs: StrictBool | None = None
+    top_logprobs: StrictInt | None = Field(None, ge=0, le=20)
 
     @property
     def requested_max_tokens(self) -> int | None:
@@ -68,7 +87,9 @@ class ChatCompletionRequest(_Sampling):
 
 
 class CompletionRequest(_Sampling):
-    prompt: str | list[str] = Field(min_length=1)
+    prompt: StrictStr | list[StrictStr] = Field(min_length=1)
+    logprobs: StrictInt | None = Field(None, ge=0, le=5)
+    echo: StrictBool | None = None
 
     @property
     def requested_max_tokens(self) -> int | None:

@@ -2,14 +2,15 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from app.api.deps import ServicesDep, route_guard
+from app.json_body import api_router
 from app.openai_api.protocol import CHAT, COMPLETION
 from app.tenants.models import Principal
 
 v1_guard = Depends(route_guard("v1"))
-router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[v1_guard])
+router = api_router(prefix="/v1", tags=["openai"], dependencies=[v1_guard])
 Caller = Annotated[Principal, v1_guard]
 
 

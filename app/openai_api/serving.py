@@ -25,6 +25,7 @@ from app.errors import (
     NotFound,
     ProviderError,
     client_error,
+    invalid_json,
     invalid_request,
     platform_error,
 )
@@ -42,9 +43,11 @@ def _sse(data: dict[str, Any]) -> str:
     return f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def parse_request(dialect: Dialect, raw: bytes) -> Any:
+async def parse_request(dialect: Dialect, request: Request) -> Any:
     try:
-        return dialect.request.model_validate_json(raw)
+        return dialect.request.model_validate(await request.json())
+    except json.JSONDecodeError as exc:
+        raise invalid_json(exc.msg, BadRequest) from None
     except ValidationError as exc:
         raise invalid_request(exc.errors(), BadRequest) from None
 
@@ -66,7 +69,7 @@ class OpenAIServing:
         return model_card(alias, self._created)
 
     async def complete(self, dialect: Dialect, request: Request, principal: Principal) -> Response:
-        body = parse_request(dialect, await request.body())
+        body = await parse_request(dialect, request)
         alias = body.model
         if alias not in self._settings.models:
             raise _unknown_model(alias)

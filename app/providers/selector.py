@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.configurable import DynamicRunnable
 from langchain_core.runnables.utils import ConfigurableFieldSpec
-from pydantic import Field, WithJsonSchema
+from pydantic import Field, StrictFloat, StrictInt, WithJsonSchema
 
 from app.errors import InvalidRequest
 from app.providers.catalog import ChatRunnable
@@ -114,7 +114,7 @@ def _config_specs(
             id="temperature",
             name="Temperature",
             description="Sampling temperature, 0 to 2; unset: the prompt's default.",
-            annotation=optional(Annotated[float, Field(ge=0, le=2)]),
+            annotation=optional(Annotated[StrictFloat, Field(ge=0, le=2)]),
             default=None,
         ),
         ConfigurableFieldSpec(
@@ -123,7 +123,7 @@ def _config_specs(
             description=(
                 f"Most tokens to generate, 1 to {max_tokens_limit}; unset: the prompt's default."
             ),
-            annotation=optional(Annotated[int, Field(ge=1, le=max_tokens_limit)]),
+            annotation=optional(Annotated[StrictInt, Field(ge=1, le=max_tokens_limit)]),
             default=None,
         ),
     )

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 
 BudgetPeriod = Literal["day", "month"]
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+# Strict (no "10" for 10, no "yes" for true) and bounded by where the values are stored.
+#: A limit: stored in an INTEGER column, 32 bits on PostgreSQL.
+Count = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
+#: Dollars: finite, and far from where float sums lose cents.
+Dollars = Annotated[StrictFloat, Field(ge=0, le=1e9, allow_inf_nan=False)]
+Names = list[Annotated[StrictStr, Field(min_length=1, max_length=64)]]
 
 
 class Limits(BaseModel):
@@ -17,9 +33,9 @@ class Limits(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    rpm: int | None = Field(None, ge=1)
-    tpm: int | None = Field(None, ge=1)
-    max_concurrent: int | None = Field(None, ge=1)
+    rpm: Count | None = None
+    tpm: Count | None = None
+    max_concurrent: Count | None = None
 
 
 class TenantChanges(Limits):
@@ -27,11 +43,18 @@ class TenantChanges(Limits):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
-    allowed_routes: list[str] | None = Field(None, description="None: every route.")
-    allowed_models: list[str] | None = Field(None, description="None: every model alias.")
-    budget_usd: float | None = Field(None, ge=0)
+    name: StrictStr | None = Field(None, min_length=1, max_length=200)
+    allowed_routes: Names | None = Field(None, description="None: every route.")
+    allowed_models: Names | None = Field(None, description="None: every model alias.")
+    budget_usd: Dollars | None = None
     budget_period: BudgetPeriod | None = None
+
+    @field_validator("name", "budget_period", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null; leave the field out to keep it as it is")
+        return value
 
 
 class TenantCreate(TenantChanges):
@@ -45,15 +68,15 @@ class Tenant(Limits):
     allowed_models: list[str] | None
     budget_usd: float | None
     budget_period: BudgetPeriod
-    created_at: datetime
+    created_at: AwareDatetime
 
 
 class KeyCreate(Limits):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    admin: bool = False
-    expires_at: datetime | None = None
+    name: StrictStr = Field(min_length=1, max_length=200)
+    admin: StrictBool = False
+    expires_at: AwareDatetime | None = None
 
 
 class ApiKey(Limits):
@@ -61,9 +84,9 @@ class ApiKey(Limits):
     tenant_id: str
     name: str
     admin: bool
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
+    created_at: AwareDatetime
+    expires_at: AwareDatetime | None
+    revoked_at: AwareDatetime | None
 
 
 class CreatedKey(ApiKey):

@@ -27,22 +27,8 @@ from app.tenants.models import (
 INVALID_KEY = "The API key is missing, unknown, revoked or expired; send a valid key."
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; everything stored is UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 def _key(row: ApiKeyRow) -> ApiKey:
-    key = ApiKey.model_validate(row)
-    return key.model_copy(
-        update={
-            "created_at": _aware(row.created_at),
-            "expires_at": _aware(row.expires_at),
-            "revoked_at": _aware(row.revoked_at),
-        }
-    )
+    return ApiKey.model_validate(row, from_attributes=True)
 
 
 def _tenant(row: TenantRow) -> Tenant:

@@ -88,7 +88,8 @@ async def test_streamed_body_over_the_limit_is_413(make_settings):
         yield b'"}}'
 
     async with asgi_client(app) as client:
-        response = await client.post("/summarize/invoke", content=chunked_body())
+        json_type = {"content-type": "application/json"}
+        response = await client.post("/summarize/invoke", content=chunked_body(), headers=json_type)
         assert_error(response, 413, None)
 
 

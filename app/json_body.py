@@ -1,0 +1,90 @@
+"""Every route's JSON body goes through one parser: orjson, strict, with a nesting limit.
+
+Starlette parses bodies with the standard library, which recurses through nested input (a
+`RecursionError`: a 500), fails on invalid UTF-8 with an exception of another kind, and accepts
+lone surrogates, `NaN` and `Infinity`, which later fail to encode in a database or a provider
+call. orjson refuses all of those, and reads integers beyond 64 bits as floats, which can always
+be sent on. `JsonRoute` gives every route a request whose `json()` is this parser: FastAPI's
+body parameters, LangServe's own reading and /v1's alike. Use `api_router` for every router.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
+
+from app.errors import UnsupportedMediaType
+
+#: Deeper JSON is refused: no request of the platform needs it, and encoders recurse.
+MAX_DEPTH = 64
+
+
+def is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` nests lists and objects (iteratively: the point is not to recurse)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_json(raw: bytes) -> Any:
+    """The body's value; `json.JSONDecodeError` naming the problem if it is not valid JSON."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        reason = str(exc).split(":", 1)[0] if "depth" not in str(exc) else _TOO_DEEP
+        raise json.JSONDecodeError(reason, exc.doc, exc.pos) from None
+    # Only a body with more brackets than the limit can nest past it: most skip the walk.
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
+        raise json.JSONDecodeError(_TOO_DEEP, raw.decode(errors="replace"), 0)
+    return value
+
+
+_TOO_DEEP = f"it is nested more than {MAX_DEPTH} levels deep"
+
+
+class JsonRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            content_type = self.headers.get("content-type")
+            if not is_json(content_type):
+                raise UnsupportedMediaType(
+                    f"The body must be JSON sent with 'Content-Type: application/json', "
+                    f"not '{content_type or 'none'}'.",
+                    code="unsupported_media_type",
+                )
+            self._json = parse_json(await self.body())
+        return self._json
+
+
+class JsonRoute(APIRoute):
+    """An APIRoute whose handlers read JSON bodies with `parse_json`."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handle = super().get_route_handler()
+
+        async def handle_json(request: Request) -> Response:
+            return await handle(JsonRequest(request.scope, request.receive))
+
+        return handle_json
+
+
+def api_router(**kwargs: Any) -> APIRouter:
+    """An APIRouter whose routes read JSON bodies with `parse_json`."""
+    return APIRouter(route_class=JsonRoute, **kwargs)
