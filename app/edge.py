@@ -1,7 +1,9 @@
 """ASGI middleware: what every HTTP exchange gets at the platform's edge, in one wrapper.
 
-- An id: the client's `X-Request-Id` if sane, else a new one, kept in
-  `request.state.request_id` and returned on every response, errors included.
+- An id of the platform's own (`request.state.request_id`: the ledger row's key, unique by
+  construction) and the client's `X-Request-Id` if it is sane (`client_request_id`, kept beside
+  it, never trusted to be unique). `X-Request-Id` answers with the client's id if it sent one,
+  else the platform's, on every response, errors included.
 - `Server-Timing: platform;dur=…, upstream;dur=…`, measured until the response starts.
   Handlers add the time spent waiting on model providers with `add_upstream_time`; the rest
   is the platform's own overhead.
@@ -49,9 +51,11 @@ class Edge:
             return
         started = time.perf_counter()
         given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
-        request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        client_request_id = given if _SANE_ID.match(given) else None
         state = scope.setdefault("state", {})
-        state["request_id"] = request_id
+        state["request_id"] = request_id = uuid.uuid4().hex
+        state["client_request_id"] = client_request_id
+        echoed = client_request_id or request_id
         status = 500
         started = False
 
@@ -62,7 +66,7 @@ class Edge:
                 total_ms = (time.perf_counter() - started) * 1000
                 upstream_ms = float(state.get(UPSTREAM_SECONDS, 0.0)) * 1000
                 headers = MutableHeaders(scope=message)
-                headers[REQUEST_ID_HEADER] = request_id
+                headers[REQUEST_ID_HEADER] = echoed
                 headers["server-timing"] = (
                     f"platform;dur={total_ms - upstream_ms:.2f}, upstream;dur={upstream_ms:.2f}"
                 )
@@ -83,6 +87,7 @@ def _log(scope: Scope, state: dict[str, Any], status: int, started: float) -> No
     principal = state.get("principal")
     fields = {
         "request_id": state["request_id"],
+        "client_request_id": state["client_request_id"],
         "tenant": principal.tenant.id if principal else None,
         "route": scope["path"],
         "status": status,

@@ -16,9 +16,9 @@ from app.usage.ledger import UsageFilter
 router = api_router(tags=["usage"])
 
 COLUMNS = (
-    "request_id", "created_at", "tenant_id", "key_id", "route", "model", "status",
-    "interrupted", "input_tokens", "output_tokens", "token_source", "cost_usd", "latency_ms",
-    "ttft_ms",
+    "request_id", "client_request_id", "created_at", "tenant_id", "key_id", "route", "model",
+    "status", "interrupted", "input_tokens", "output_tokens", "token_source", "cost_usd",
+    "latency_ms", "ttft_ms",
 )  # fmt: skip
 
 

@@ -72,7 +72,8 @@ class UsageRow(Base):
     __table_args__ = (Index("ix_usage_tenant_created", "tenant_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)  # the platform's own
+    client_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     tenant_id: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     route: Mapped[str] = mapped_column(String(64))

@@ -18,7 +18,8 @@ from app.storage.tables import UsageRow
 class LedgerEntry:
     """One request's row as it is written (reading goes through the ORM's `UsageRow`)."""
 
-    request_id: str
+    request_id: str  # the platform's own, unique
+    client_request_id: str | None  # the client's X-Request-Id, as given
     tenant_id: str
     key_id: str | None
     route: str

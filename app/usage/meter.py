@@ -73,6 +73,7 @@ class RequestMeter(AsyncCallbackHandler):
         route: str,
         model: str | None,
         request_id: str | None = None,
+        client_request_id: str | None = None,
     ) -> None:
         self._services = services
         self.principal = principal
@@ -80,6 +81,7 @@ class RequestMeter(AsyncCallbackHandler):
         self.route = route
         self.model = model
         self.request_id = request_id or uuid.uuid4().hex
+        self.client_request_id = client_request_id
         self.started = time.perf_counter()
         self.first_token: float | None = None
         self._calls: dict[object, ModelCall] = {}
@@ -195,6 +197,7 @@ class RequestMeter(AsyncCallbackHandler):
         await admission.settle(self.ticket, input_tokens + output_tokens, cost)
         row = LedgerEntry(
             request_id=self.request_id,
+            client_request_id=self.client_request_id,
             tenant_id=self.principal.tenant.id,
             key_id=self.principal.key.id,
             route=self.route,

@@ -67,6 +67,7 @@ class Metering:
         return RequestMeter(
             self._services, principal, ticket, route=route, model=alias,
             request_id=request_state.request_id,
+            client_request_id=request_state.client_request_id,
         )  # fmt: skip
 
     def close(self, meter: RequestMeter, status: int, interrupted: bool) -> asyncio.Task[Any]:
@@ -84,7 +85,8 @@ class Metering:
         row = await meter.finish(status, interrupted)
         self.metrics.observe(row)
         fields = {
-            "request_id": row.request_id, "tenant": row.tenant_id, "route": row.route,
+            "request_id": row.request_id, "client_request_id": row.client_request_id,
+            "tenant": row.tenant_id, "route": row.route,
             "model": row.model, "status": row.status, "input_tokens": row.input_tokens,
             "output_tokens": row.output_tokens, "token_source": row.token_source,
             "cost_usd": row.cost_usd, "latency_ms": round(row.latency_ms, 2),

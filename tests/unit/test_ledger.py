@@ -146,3 +146,42 @@ async def test_bad_usage_filters_are_422(platform):
         response = await client.get("/usage?since=yesterday")
     assert response.status_code == 422
     assert response.json()["error"]["param"] == "since"
+
+
+async def test_a_reused_client_request_id_is_echoed_but_never_collides(make_settings, database):
+    """Clients retry with the same X-Request-Id, and other tenants pick the same ids: the
+    ledger's identity is the platform's own, so every request is answered and recorded."""
+    platform = build_platform(
+        make_settings(auth_enabled=True, database_url=database, models=PRICED_MODELS)
+    )
+    for tenant in ("acme", "globex"):
+        platform.tenant(tenant)
+    retry = {"X-Request-Id": "retry-1"}
+    chat = {
+        "input": {"messages": [{"type": "human", "content": "Hi"}]},
+        "config": {"configurable": {"session_id": "s1"}},
+    }
+    async with (
+        platform.client(platform.key("acme")) as acme,
+        platform.client(platform.key("globex")) as globex,
+    ):
+        for client in (acme, acme, globex):
+            response = await client.post(
+                "/generate/invoke", json={"input": {"prompt": "Hi"}}, headers=retry
+            )
+            assert response.status_code == 200, response.text
+            assert response.headers["x-request-id"] == "retry-1"
+        for _ in range(2):
+            assert (await acme.post("/chat/invoke", json=chat, headers=retry)).status_code == 200
+            body = {"input": {"prompt": "Hi"}}
+            async with acme.stream("POST", "/generate/stream", json=body, headers=retry) as r:
+                assert [event.event async for event in aiter_events(r)][-1] == "end"
+        history = (await acme.get("/chat/history", params={"session_id": "s1"})).json()
+        acme_rows = (await acme.get("/usage")).json()["records"]
+        globex_rows = (await globex.get("/usage")).json()["records"]
+    assert len(history["messages"]) == 4  # two turns, each billed below
+    assert [row["client_request_id"] for row in acme_rows] == ["retry-1"] * 6
+    assert [row["client_request_id"] for row in globex_rows] == ["retry-1"]
+    ids = {row["request_id"] for row in acme_rows + globex_rows}
+    assert len(ids) == 7 and "retry-1" not in ids
+    assert all(row["status"] == 200 for row in acme_rows + globex_rows)

@@ -59,7 +59,7 @@ async def test_each_request_is_one_json_line_with_its_fields_and_no_secrets(
     platform = build_platform(make_settings(auth_enabled=True, models=PRICED_MODELS))
     key = await _requests(platform)
     lines = log_lines()
-    by_id = {line.get("request_id"): line for line in lines if "request_id" in line}
+    by_id = {line.get("client_request_id"): line for line in lines if "request_id" in line}
     served = by_id["req-logged"]
     assert served["tenant"] == "acme" and served["route"] == "generate"
     assert served["model"] == "local" and served["status"] == 200
@@ -68,7 +68,8 @@ async def test_each_request_is_one_json_line_with_its_fields_and_no_secrets(
     assert served["level"] == "INFO" and "time" in served
     assert by_id["req-refused"]["status"] == 401
     assert by_id["req-signin"]["route"] == "/"
-    assert [line["request_id"] for line in lines].count("req-logged") == 1
+    assert [line.get("client_request_id") for line in lines].count("req-logged") == 1
+    assert len(served["request_id"]) == 32  # the platform's own id, the ledger row's key
     everything = json.dumps(lines)
     assert PROMPT not in everything
     assert key.rsplit("-", 1)[1] not in everything  # the key's secret part
@@ -77,7 +78,7 @@ async def test_each_request_is_one_json_line_with_its_fields_and_no_secrets(
 async def test_prompt_text_is_logged_only_when_the_setting_says_so(make_settings, log_lines):
     settings = make_settings(auth_enabled=True, models=PRICED_MODELS, log_prompts=True)
     await _requests(build_platform(settings))
-    served = next(line for line in log_lines() if line.get("request_id") == "req-logged")
+    served = next(line for line in log_lines() if line.get("client_request_id") == "req-logged")
     assert PROMPT in served["prompt"] and served["completion"]
 
 
