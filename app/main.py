@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, providers: ProviderPool | None 
         context = ChainContext(use_case.name, settings, services.providers.models, services.history)
         built.append((use_case, use_case.build(context)))
         services.use_cases.append(use_case.name)
-    mount_use_cases(app, built)
+    mount_use_cases(app, built, settings, services.tracing)
     for module in (health, home, docs, usage, admin, chat_sessions, metrics):
         app.include_router(module.router)
     if services.tracing is not None:

@@ -126,7 +126,7 @@ def build_services(
         authenticator=authenticator,
         ledger=ledger,
         metering=metering,
-        openai=OpenAIServing(settings, router, metering),
+        openai=OpenAIServing(settings, router),
         local_admin_key=local_admin_key,
         redis=redis,
         tracing=Tracing(settings.otlp_endpoint, settings.service_name)

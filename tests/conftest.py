@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from app.main import create_app
 from app.providers.http import HttpPool
@@ -53,6 +54,16 @@ def echo_app(make_settings: MakeSettings) -> FastAPI:
         {"local": EchoChat(label="local"), "other": EchoChat(label="other")}, "local"
     )
     return create_app(settings, pool)
+
+
+def api_routes(app: FastAPI) -> list[RouteContext]:
+    """Every API route the app serves, those of included routers too (FastAPI keeps those
+    out of `app.routes`), with its full path, methods and dependencies."""
+    return [
+        context
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+    ]
 
 
 def asgi_client(app: FastAPI) -> httpx.AsyncClient:

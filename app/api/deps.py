@@ -1,12 +1,15 @@
-"""Typed dependencies: the services built at startup, and who is calling."""
+"""Typed dependencies: the services built at startup, who is calling, and metering."""
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.errors import Forbidden
+from app.errors import ClientDisconnected, Forbidden, platform_error
+from app.providers.accounting import charging
 from app.services import Services
 from app.tenants.models import Principal
+from app.usage.metering import MeteredRequest
 
 
 async def _services(request: Request) -> Services:
@@ -51,3 +54,22 @@ def route_guard(route: str):  # type: ignore[no-untyped-def]
         return principal
 
     return guard
+
+
+async def _metered_request(request: Request) -> AsyncIterator[MeteredRequest]:
+    """The request's metering, closed when the request ends (after its response was sent, or
+    with the exception that ended it): every route that can reach a model takes it."""
+    metered = MeteredRequest((await _services(request)).metering, request.state)
+    try:
+        with charging(metered):
+            yield metered
+    except BaseException as exc:
+        error = platform_error(exc)
+        await metered.close(error.status_code, interrupted=isinstance(error, ClientDisconnected))
+        raise
+    # Routes close it themselves once they know how the request ended; still open here, the
+    # response was cut short: the client left mid-stream.
+    await metered.close(ClientDisconnected.status_code, interrupted=True)
+
+
+MeteredRequestDep = Annotated[MeteredRequest, Depends(_metered_request)]

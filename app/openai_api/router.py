@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 
-from app.api.deps import ServicesDep, route_guard
+from app.api.deps import MeteredRequestDep, ServicesDep, route_guard
 from app.json_body import api_router
 from app.openai_api.protocol import CHAT, COMPLETION
 from app.tenants.models import Principal
@@ -15,13 +15,17 @@ Caller = Annotated[Principal, v1_guard]
 
 
 @router.post("/chat/completions", response_model=None)
-async def chat_completions(request: Request, principal: Caller, services: ServicesDep) -> Response:
-    return await services.openai.complete(CHAT, request, principal)
+async def chat_completions(
+    request: Request, principal: Caller, metered: MeteredRequestDep, services: ServicesDep
+) -> Response:
+    return await services.openai.complete(CHAT, request, principal, metered)
 
 
 @router.post("/completions", response_model=None)
-async def completions(request: Request, principal: Caller, services: ServicesDep) -> Response:
-    return await services.openai.complete(COMPLETION, request, principal)
+async def completions(
+    request: Request, principal: Caller, metered: MeteredRequestDep, services: ServicesDep
+) -> Response:
+    return await services.openai.complete(COMPLETION, request, principal, metered)
 
 
 @router.get("/models")

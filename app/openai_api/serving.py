@@ -18,23 +18,14 @@ from pydantic import ValidationError
 
 from app.disconnect import until_disconnected
 from app.edge import add_upstream_time
-from app.errors import (
-    UPSTREAM_FAILURES,
-    BadRequest,
-    ClientDisconnected,
-    NotFound,
-    ProviderError,
-    client_error,
-    invalid_json,
-    invalid_request,
-    platform_error,
-)
+from app.errors import BadRequest, NotFound, client_error, invalid_json, invalid_request
 from app.openai_api.protocol import Dialect, model_card, new_id, usage_body
 from app.providers.upstream import ModelRouter, Opened, stream_chunks
 from app.settings import Settings
 from app.tenants.models import Principal
-from app.usage.meter import ModelCall, RequestMeter
-from app.usage.metering import Metering
+from app.usage.counting import prompt_upper_bound
+from app.usage.meter import ModelCall
+from app.usage.metering import MeteredRequest, PlannedCall
 
 CALL = "v1"
 
@@ -53,10 +44,9 @@ async def parse_request(dialect: Dialect, request: Request) -> Any:
 
 
 class OpenAIServing:
-    def __init__(self, settings: Settings, router: ModelRouter, metering: Metering) -> None:
+    def __init__(self, settings: Settings, router: ModelRouter) -> None:
         self._settings = settings
         self._router = router
-        self._metering = metering
         self._created = int(time.time())
 
     def models(self, principal: Principal) -> dict[str, Any]:
@@ -68,7 +58,9 @@ class OpenAIServing:
             raise _unknown_model(alias)
         return model_card(alias, self._created)
 
-    async def complete(self, dialect: Dialect, request: Request, principal: Principal) -> Response:
+    async def complete(
+        self, dialect: Dialect, request: Request, principal: Principal, metered: MeteredRequest
+    ) -> Response:
         body = await parse_request(dialect, request)
         alias = body.model
         if alias not in self._settings.models:
@@ -78,36 +70,27 @@ class OpenAIServing:
         if max_tokens > limit:
             raise BadRequest(f"max_tokens may be at most {limit}.", param="max_tokens")
         prompt = body.prompt_pairs()
-        meter = await self._metering.open(
-            principal, dialect.route, [prompt], {"model": alias, "max_tokens": max_tokens},
-            request.state,
-        )  # fmt: skip
+        planned = PlannedCall(alias, prompt_upper_bound(prompt) + max_tokens)
+        meter = await metered.admit(principal, dialect.route, [planned])
         payload = body.model_dump(exclude_none=True)
         if body.requested_max_tokens is None:
             payload["max_tokens"] = max_tokens  # the bound the reservation was made for
         if body.stream:
             payload["stream_options"] = {"include_usage": True}
         call = await meter.start_call(CALL, alias, prompt, max_tokens)
-        try:
-            send = self._router.send(alias, dialect.endpoint, payload, stream=body.stream)
-            opened = await until_disconnected(request, send)
-        except BaseException as exc:
-            await self._fail(meter, exc)
-            raise
+        send = self._router.send(alias, dialect.endpoint, payload, stream=body.stream)
+        opened = await until_disconnected(request, send)
         add_upstream_time(request.scope["state"], opened.upstream_seconds)
         if body.stream:
-            events = self._relay(dialect, opened, meter, call, alias, body.include_usage)
+            events = self._relay(dialect, opened, metered, call, alias, body.include_usage)
             return StreamingResponse(events, media_type="text/event-stream")
-        return await self._answer(dialect, opened, meter, call, alias)
-
-    async def _fail(self, meter: RequestMeter, exc: BaseException) -> None:
-        meter.end_call(CALL)
-        gone = isinstance(exc, ClientDisconnected)
-        await self._metering.aclose(meter, platform_error(exc).status_code, interrupted=gone)
+        return await self._answer(dialect, opened, metered, call, alias)
 
     async def _answer(
-        self, dialect: Dialect, opened: Opened, meter: RequestMeter, call: ModelCall, alias: str
-    ) -> Response:
+        self, dialect: Dialect, opened: Opened, metered: MeteredRequest, call: ModelCall,
+        alias: str,
+    ) -> Response:  # fmt: skip
+        meter = metered.meter
         data = await opened.json()
         call.output.extend(dialect.texts(data.get("choices") or []))
         usage = data.get("usage") or {}
@@ -117,18 +100,20 @@ class OpenAIServing:
             call.usage = (usage["prompt_tokens"], usage["completion_tokens"], "provider")
         meter.end_call(CALL)
         input_tokens, output_tokens, _ = await meter.usage_of(call) or (0, 0, None)
-        await self._metering.aclose(meter, 200, interrupted=False)
+        await metered.close(200)
         return JSONResponse(dialect.whole(data, alias, usage_body(input_tokens, output_tokens)))
 
     async def _relay(
-        self, dialect: Dialect, opened: Opened, meter: RequestMeter, call: ModelCall, alias: str,
-        include_usage: bool,
+        self, dialect: Dialect, opened: Opened, metered: MeteredRequest, call: ModelCall,
+        alias: str, include_usage: bool,
     ) -> AsyncIterator[str]:  # fmt: skip
+        """The provider's chunks in OpenAI's shape; the ledger row is written before the last
+        one. A client that leaves is recorded by the request's metering as it ends."""
+        meter = metered.meter
         completion_id, created = new_id(dialect.id_prefix), int(time.time())
         head = {"id": completion_id, "object": dialect.chunk_object, "created": created,
                 "model": alias}  # fmt: skip
-        closed = False
-        self._metering.metrics.active_streams.inc()
+        metered.metrics.active_streams.inc()
         try:
             async for chunk in stream_chunks(opened.lines()):
                 usage = chunk.get("usage")
@@ -143,26 +128,21 @@ class OpenAIServing:
                 yield _sse({**head, "choices": choices})
             meter.end_call(CALL)
             input_tokens, output_tokens, _ = await meter.usage_of(call) or (0, 0, None)
-            closed = True
-            await self._metering.aclose(meter, 200, interrupted=False)
+            await metered.close(200)
             if include_usage:
                 yield _sse(
                     {**head, "choices": [], "usage": usage_body(input_tokens, output_tokens)}
                 )
             yield "data: [DONE]\n\n"
-        except (*UPSTREAM_FAILURES, ProviderError) as exc:
+        except Exception as exc:  # after the first byte: an error chunk, never [DONE]
             error = client_error(exc)
             error.message = f"{error.message} The answer is incomplete."
             meter.end_call(CALL)
-            closed = True
-            await self._metering.aclose(meter, error.status_code, interrupted=True)
-            yield _sse(error.body())  # after the first byte: an error chunk, never [DONE]
+            await metered.close(error.status_code, interrupted=True)
+            yield _sse(error.body())
         finally:
-            self._metering.metrics.active_streams.dec()
+            metered.metrics.active_streams.dec()
             opened.close()  # ends the upstream request if we stop early
-            if not closed:  # the client left
-                meter.end_call(CALL)
-                self._metering.close(meter, ClientDisconnected.status_code, interrupted=True)
 
 
 def _unknown_model(alias: str) -> NotFound:

@@ -25,6 +25,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict
 
 from app.errors import UPSTREAM_FAILURES, platform_error
+from app.providers.accounting import current_account
 from app.providers.upstream import ModelRouter, stream_chunks
 
 _ENDPOINT = "chat/completions"
@@ -73,6 +74,7 @@ class RoutedChatModel(BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
     ) -> ChatResult:  # fmt: skip
+        current_account()
         body = self._body(messages, stop, **kwargs)
         opened = await self.router.send(self.alias, _ENDPOINT, body, stream=False)
         data = await opened.json()
@@ -91,6 +93,7 @@ class RoutedChatModel(BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:  # fmt: skip
+        current_account()
         body = self._body(messages, stop, **kwargs, stream=True)
         body["stream_options"] = {"include_usage": True}
         opened = await self.router.send(self.alias, _ENDPOINT, body, stream=True)

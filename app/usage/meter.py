@@ -20,6 +20,7 @@ from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
+from app.errors import Forbidden
 from app.limits.admission import Admission
 from app.limits.store import Ticket
 from app.providers.selector import MODEL_ALIAS_METADATA
@@ -38,11 +39,21 @@ def as_prompt(messages: list[BaseMessage]) -> Prompt:
     return [(_ROLES.get(message.type, message.type), message.text) for message in messages]
 
 
+def model_not_allowed(principal: Principal, alias: str) -> Forbidden:
+    allowed = ", ".join(principal.tenant.allowed_models or [])
+    return Forbidden(
+        f"Tenant '{principal.tenant.id}' may not use model '{alias}'; allowed: {allowed}.",
+        param="config.configurable.model",
+        code="model_not_allowed",
+    )
+
+
 @dataclass
 class ModelCall:
     alias: str | None
     prompt: Prompt
-    bound: int
+    bound: int  # the most tokens it can use
+    cost_bound: float  # the most it can cost
     output: list[str] = field(default_factory=list)
     usage: tuple[int, int, TokenSource] | None = None
     ended: bool = False
@@ -61,7 +72,10 @@ class MeterServices:
 
 
 class RequestMeter(AsyncCallbackHandler):
-    raise_error = True  # a refused reservation must stop the model call
+    """One admitted request's model calls: each is allow-listed and reserved for as it starts,
+    and counted as it ends (a LangChain callback for the chains; called directly by /v1)."""
+
+    raise_error = True  # a refused call or reservation must stop the model call
     run_inline = True  # ...before the call starts, in order
 
     def __init__(
@@ -78,6 +92,7 @@ class RequestMeter(AsyncCallbackHandler):
         self._services = services
         self.principal = principal
         self.ticket = ticket
+        self.tenant_id = principal.tenant.id
         self.route = route
         self.model = model
         self.request_id = request_id or uuid.uuid4().hex
@@ -85,7 +100,6 @@ class RequestMeter(AsyncCallbackHandler):
         self.started = time.perf_counter()
         self.first_token: float | None = None
         self._calls: dict[object, ModelCall] = {}
-        self._in_flight = 0  # upper bounds of calls still running
         self.upstream_seconds = 0.0  # time spent in model calls
 
     def texts(self) -> dict[str, str]:
@@ -115,15 +129,18 @@ class RequestMeter(AsyncCallbackHandler):
     async def start_call(
         self, call_id: object, alias: str | None, prompt: Prompt, max_tokens: int
     ) -> ModelCall:
-        """Note a model call about to start; reserve more if the request's reservation is short."""
+        """Note a model call about to start: refuse an alias the tenant may not use, and
+        reserve more if the request's reservation cannot cover every call so far."""
+        if alias is not None and not self.principal.may_use_model(alias):
+            raise model_not_allowed(self.principal, alias)
         bound = prompt_upper_bound(prompt) + max_tokens
-        call = self._calls[call_id] = ModelCall(alias, prompt, bound)
-        self._in_flight += bound
-        used = sum(call.bound for call in self._calls.values() if call.ended)
-        shortfall = used + self._in_flight - self.ticket.tokens
-        if shortfall > 0:
-            cost = self._services.prices.upper_bound(alias, shortfall)
-            await self._services.admission.extend(self.principal, self.ticket, shortfall, cost)
+        cost_bound = self._services.prices.upper_bound(alias, bound)
+        call = self._calls[call_id] = ModelCall(alias, prompt, bound, cost_bound)
+        tokens = sum(call.bound for call in self._calls.values()) - self.ticket.tokens
+        cost = sum(call.cost_bound for call in self._calls.values()) - self.ticket.cost
+        if tokens > 0 or cost > 0:
+            admission = self._services.admission
+            await admission.extend(self.principal, self.ticket, max(tokens, 0), max(cost, 0.0))
         return call
 
     async def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
@@ -155,7 +172,6 @@ class RequestMeter(AsyncCallbackHandler):
         call = self._calls.get(call_id)
         if call is not None and not call.ended:
             call.ended = True
-            self._in_flight -= call.bound
             self.upstream_seconds += time.perf_counter() - call.started
         return call
 
@@ -188,6 +204,8 @@ class RequestMeter(AsyncCallbackHandler):
     async def finish(self, status: int, interrupted: bool) -> LedgerEntry:
         """Count, settle the reservation and write the ledger row (run it shielded)."""
         ended = time.perf_counter()
+        for call_id in self._calls:  # a call cut short by the request's end ends with it
+            self.end_call(call_id)
         admission = self._services.admission
         try:
             input_tokens, output_tokens, cost, source = await self._count()

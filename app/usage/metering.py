@@ -1,21 +1,31 @@
-"""Opening and closing a request's meter: allow-lists and admission in, the ledger row out."""
+"""The one lifecycle of every model-calling request: admitted, metered, closed into one row.
+
+    MeteredRequest ── admit(principal, route, planned calls)  allow-lists, limits, reservation
+         │               └── RequestMeter: watches each model call (reserves more if needed)
+         └── close(status)  exactly once: settle the reservation, write the ledger row, log
+
+A route takes its `MeteredRequest` from a request-scoped dependency (`MeteredRequestDep` in
+app/api/deps.py) that closes it when the request ends, however it ends: a route closes it itself
+only to write the row before its answer (or a stream's last event) goes out. Closing is
+idempotent, so slots and reservations are released on every path, including failures nobody
+foresaw; a client that left is recorded with status 499.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import State
 
-from app.errors import Forbidden
 from app.logs import request_log
 from app.metrics import Metrics
 from app.settings import Settings
 from app.tenants.models import Principal
-from app.usage.meter import MeterServices, RequestMeter
+from app.usage.meter import MeterServices, RequestMeter, model_not_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -25,49 +35,44 @@ logger = logging.getLogger(__name__)
 TEMPLATE_ALLOWANCE = 256
 
 
+@dataclass(frozen=True)
+class PlannedCall:
+    """A model call a request is about to make: its alias and the most tokens it can use."""
+
+    alias: str
+    tokens: int
+
+
 class Metering:
+    """Builds and closes meters; one per app, built at startup."""
+
     def __init__(self, services: MeterServices, settings: Settings, metrics: Metrics) -> None:
         self._services = services
         self._settings = settings
         self.metrics = metrics
         self._closing: set[asyncio.Task[Any]] = set()
 
-    def model_alias(self, route: str, configurable: Mapping[str, Any]) -> str:
-        alias = configurable.get("model")
+    def model_alias(self, route: str, alias: object) -> str:
+        """The alias a request names, else the route's default."""
         return alias if isinstance(alias, str) else self._settings.model_for(route)
 
-    async def open(
-        self,
-        principal: Principal,
-        route: str,
-        inputs: list[Any],
-        configurable: Mapping[str, Any],
-        request_state: State,
+    async def admit(
+        self, principal: Principal, route: str, planned: Sequence[PlannedCall], state: State
     ) -> RequestMeter:
-        """Check the model allow-list and admit the request (or raise 403 / 429).
-
-        An admitted request's log line is written with its ledger row, not by `Edge`.
-        """
-        alias = self.model_alias(route, configurable)
-        if alias in self._settings.models and not principal.may_use_model(alias):
-            allowed = ", ".join(principal.tenant.allowed_models or [])
-            raise Forbidden(
-                f"Tenant '{principal.tenant.id}' may not use model '{alias}'; allowed: {allowed}.",
-                param="config.configurable.model",
-                code="model_not_allowed",
-            )
-        max_tokens = configurable.get("max_tokens")
-        per_input = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 0
-        tokens = sum(
-            len(json.dumps(item).encode()) + TEMPLATE_ALLOWANCE + per_input for item in inputs
+        """Check the model allow-list and admit the request (or raise 403 / 429)."""
+        aliases = list(dict.fromkeys(call.alias for call in planned))
+        for alias in aliases:
+            if not principal.may_use_model(alias):
+                raise model_not_allowed(principal, alias)
+        prices = self._services.prices
+        ticket = await self._services.admission.admit(
+            principal,
+            sum(call.tokens for call in planned),
+            sum(prices.upper_bound(call.alias, call.tokens) for call in planned),
         )
-        cost = self._services.prices.upper_bound(alias, tokens)
-        ticket = await self._services.admission.admit(principal, tokens, cost)
-        request_state.metered = True
         return RequestMeter(
-            self._services, principal, ticket, route=route, model=alias,
-            request_id=request_state.request_id,
-            client_request_id=request_state.client_request_id,
+            self._services, principal, ticket, route=route, model=",".join(aliases) or None,
+            request_id=state.request_id, client_request_id=state.client_request_id,
         )  # fmt: skip
 
     def close(self, meter: RequestMeter, status: int, interrupted: bool) -> asyncio.Task[Any]:
@@ -76,10 +81,6 @@ class Metering:
         self._closing.add(task)
         task.add_done_callback(self._closed)
         return task
-
-    async def aclose(self, meter: RequestMeter, status: int, interrupted: bool) -> None:
-        """Write the ledger row before answering, so the client's next read sees it."""
-        await asyncio.shield(self.close(meter, status, interrupted))
 
     async def _finish(self, meter: RequestMeter, status: int, interrupted: bool) -> None:
         row = await meter.finish(status, interrupted)
@@ -106,3 +107,44 @@ class Metering:
         """Wait for every ledger row still being written (at shutdown)."""
         while self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+class MeteredRequest:
+    """One request's metering, from admission to its one ledger row (see the module doc)."""
+
+    def __init__(self, metering: Metering, state: State) -> None:
+        self._metering = metering
+        self._state = state
+        self._meter: RequestMeter | None = None
+        self._closing: asyncio.Task[Any] | None = None
+
+    @property
+    def metrics(self) -> Metrics:
+        return self._metering.metrics
+
+    @property
+    def meter(self) -> RequestMeter:
+        if self._meter is None:
+            raise RuntimeError("the request was not admitted")
+        return self._meter
+
+    async def admit(
+        self, principal: Principal, route: str, planned: Sequence[PlannedCall]
+    ) -> RequestMeter:
+        if self._meter is not None:
+            raise RuntimeError("a request is admitted once")
+        self._meter = await self._metering.admit(principal, route, planned, self._state)
+        self._state.metered = True  # its log line is written with its ledger row, not by Edge
+        return self._meter
+
+    def open_account(self) -> RequestMeter | None:
+        """The meter model calls are charged to: None before admission and once closed."""
+        return self._meter if self._closing is None else None
+
+    async def close(self, status: int, *, interrupted: bool = False) -> None:
+        """Write the row (once; later calls wait for the first). Nothing if never admitted."""
+        if self._meter is None:
+            return
+        if self._closing is None:
+            self._closing = self._metering.close(self._meter, status, interrupted)
+        await asyncio.shield(self._closing)

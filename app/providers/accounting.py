@@ -1,0 +1,54 @@
+"""What every provider call is charged to: the request's usage meter, by its abstract name.
+
+The request's metering (app/usage/metering.py) is made current for exactly the request's
+lifetime (`charging`); a chat model of the platform asks `current_account()` before it calls a
+provider, and is refused unless the request was admitted and its ledger row not yet written.
+So no route, batch item or chain step can reach a model unmetered: forgetting the meter is a
+loud failure, not free usage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Protocol
+
+from app.errors import PlatformError
+
+
+class CallAccount(Protocol):
+    """An admitted request's meter, as providers see it."""
+
+    tenant_id: str
+
+
+class Charges(Protocol):
+    """A request's metering: its account while it is admitted and open, else None."""
+
+    def open_account(self) -> CallAccount | None: ...
+
+
+_CHARGES: ContextVar[Charges | None] = ContextVar("genai_charges", default=None)
+
+
+@contextmanager
+def charging(charges: Charges) -> Iterator[None]:
+    """Charge the model calls made in this context (and tasks it starts) to `charges`."""
+    token = _CHARGES.set(charges)
+    try:
+        yield
+    finally:
+        _CHARGES.reset(token)
+
+
+def current_account() -> CallAccount:
+    """The account a model call is charged to; a bug (500) if there is none."""
+    charges = _CHARGES.get()
+    account = charges.open_account() if charges is not None else None
+    if account is None:
+        raise PlatformError(
+            "A model call was attempted outside an admitted request; it was refused.",
+            code="unmetered_model_call",
+        )
+    return account
