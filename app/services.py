@@ -40,6 +40,7 @@ class Services:
     tenants: TenantService
     authenticator: Authenticator
     ledger: UsageLedger
+    admission: Admission
     metering: Metering
     local_admin_key: str | None
     openai: OpenAIServing
@@ -103,8 +104,9 @@ def build_services(
     )
     deployments = [d.name for spec in settings.models.values() for d in spec.deployments]
     metrics = Metrics(providers.breakers, deployments)
+    admission = Admission(limit_store(settings, redis), ledger.aspent, metrics.rejected)
     meter_services = MeterServices(
-        admission=Admission(limit_store(settings, redis), ledger.aspent, metrics.rejected),
+        admission=admission,
         ledger=ledger,
         counter=TokenCounter(
             LocalTokenizer(providers.local_server.model_path) if providers.local_server else None
@@ -125,6 +127,7 @@ def build_services(
         tenants=tenants,
         authenticator=authenticator,
         ledger=ledger,
+        admission=admission,
         metering=metering,
         openai=OpenAIServing(settings, router),
         local_admin_key=local_admin_key,

@@ -7,6 +7,7 @@ from fastapi import Depends
 
 from app.api.deps import ServicesDep, admin_principal
 from app.json_body import api_router
+from app.limits.admission import TenantLoad
 from app.tenants.models import (
     ApiKey,
     CreatedKey,
@@ -37,6 +38,14 @@ async def read_tenant(tenant_id: str, services: ServicesDep) -> Tenant:
 @router.patch("/tenants/{tenant_id}")
 async def update_tenant(tenant_id: str, changes: TenantChanges, services: ServicesDep) -> Tenant:
     return await anyio.to_thread.run_sync(services.tenants.update_tenant, tenant_id, changes)
+
+
+@router.get("/tenants/{tenant_id}/load")
+async def read_tenant_load(tenant_id: str, services: ServicesDep) -> TenantLoad:
+    """What the tenant uses right now: requests running, the last minute's requests and
+    tokens, and its budget spent and reserved (counted while the tenant has limits)."""
+    tenant = await anyio.to_thread.run_sync(services.tenants.get_tenant, tenant_id)
+    return await services.admission.load(tenant)
 
 
 @router.post("/tenants/{tenant_id}/keys", status_code=201)

@@ -11,9 +11,11 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from pydantic import BaseModel
+
 from app.errors import RateLimited
 from app.limits.store import BudgetScope, Denied, LimitStore, Scope, Ticket
-from app.tenants.models import Principal
+from app.tenants.models import Principal, Tenant
 
 SpentLoader = Callable[[str, datetime, datetime], Awaitable[float]]
 
@@ -72,6 +74,23 @@ def _refusal(denied: Denied, principal: Principal, budget_end: datetime | None) 
 OnRefusal = Callable[[str, str], None]
 
 
+class BudgetNow(BaseModel):
+    limit_usd: float
+    spent_usd: float
+    reserved_usd: float = 0.0  # by requests still running
+    resets_at: datetime
+
+
+class TenantLoad(BaseModel):
+    """What a tenant uses right now, against its limits (counted while it has any)."""
+
+    tenant_id: str
+    running: int
+    requests_last_minute: int
+    tokens_last_minute: int
+    budget: BudgetNow | None
+
+
 class Admission:
     def __init__(
         self, store: LimitStore, spent_loader: SpentLoader, on_refusal: OnRefusal | None = None
@@ -80,8 +99,7 @@ class Admission:
         self._spent_loader = spent_loader
         self._on_refusal = on_refusal or (lambda tenant, limit: None)
 
-    async def _budget(self, principal: Principal) -> tuple[BudgetScope | None, datetime | None]:
-        tenant = principal.tenant
+    async def _budget(self, tenant: Tenant) -> tuple[BudgetScope | None, datetime | None]:
         if tenant.budget_usd is None:
             return None, None
         now = datetime.now(UTC)
@@ -94,7 +112,7 @@ class Admission:
         return budget, end
 
     async def admit(self, principal: Principal, tokens: int, cost: float) -> Ticket:
-        budget, budget_end = await self._budget(principal)
+        budget, budget_end = await self._budget(principal.tenant)
         result = await self._store.admit(_scopes(principal), budget, tokens, cost, time.time())
         if isinstance(result, Denied):
             self._on_refusal(principal.tenant.id, result.limit)
@@ -110,3 +128,19 @@ class Admission:
 
     async def settle(self, ticket: Ticket, tokens: int, cost: float) -> None:
         await self._store.settle(ticket, tokens, cost)
+
+    async def load(self, tenant: Tenant) -> TenantLoad:
+        now = time.time()
+        usage = await self._store.usage(f"tenant:{tenant.id}", now)
+        budget, budget_end = await self._budget(tenant)
+        now_budget = None
+        if budget is not None and budget_end is not None:
+            spending = await self._store.budget_usage(budget)
+            now_budget = BudgetNow(
+                limit_usd=budget.limit_usd, spent_usd=spending.spent_usd,
+                reserved_usd=spending.reserved_usd, resets_at=budget_end,
+            )  # fmt: skip
+        return TenantLoad(
+            tenant_id=tenant.id, running=usage.running, requests_last_minute=usage.requests,
+            tokens_last_minute=usage.tokens, budget=now_budget,
+        )  # fmt: skip

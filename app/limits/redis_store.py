@@ -17,7 +17,15 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from app.limits.store import WINDOW_SECONDS, BudgetScope, Denied, Scope, Ticket
+from app.limits.store import (
+    WINDOW_SECONDS,
+    BudgetScope,
+    BudgetUsage,
+    Denied,
+    Scope,
+    ScopeUsage,
+    Ticket,
+)
 
 _LIMITS = ("rpm", "max_concurrent", "tpm")
 
@@ -199,3 +207,16 @@ class RedisLimitStore:
         key = self._budget_key(budget)
         await self._redis.hsetnx(key, "spent", repr(spent))
         await self._redis.expire(key, int(budget.resets_in) + 86400)
+
+    async def usage(self, scope: str, now: float) -> ScopeUsage:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zcount(self._key("run", scope), f"({now - self._lease}", "+inf")
+            pipe.zcount(self._key("req", scope), f"({now - WINDOW_SECONDS}", "+inf")
+            pipe.zrangebyscore(self._key("tok", scope), f"({now - WINDOW_SECONDS}", "+inf")
+            running, requests, ids = await pipe.execute()
+        amounts = await self._redis.hmget(self._key("amt", scope), ids) if ids else []
+        return ScopeUsage(running, requests, sum(int(amount) for amount in amounts if amount))
+
+    async def budget_usage(self, budget: BudgetScope) -> BudgetUsage:
+        spent, reserved = await self._redis.hmget(self._budget_key(budget), ["spent", "reserved"])
+        return BudgetUsage(float(spent or 0.0), max(0.0, float(reserved or 0.0)))

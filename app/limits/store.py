@@ -43,6 +43,22 @@ class Denied:
     retry_after: float
 
 
+@dataclass(frozen=True)
+class ScopeUsage:
+    """What a key or tenant uses now: requests running, and requests and tokens in the window
+    (tokens reserved by running requests included)."""
+
+    running: int = 0
+    requests: int = 0
+    tokens: int = 0
+
+
+@dataclass(frozen=True)
+class BudgetUsage:
+    spent_usd: float = 0.0
+    reserved_usd: float = 0.0  # by requests still running
+
+
 @dataclass
 class Ticket:
     """An admitted request's reservation."""
@@ -70,6 +86,11 @@ class LimitStore(Protocol):
 
     async def seed_budget(self, budget: BudgetScope, spent: float) -> None:
         """Start a budget period's spending from the ledger (first use after a start)."""
+
+    async def usage(self, scope: str, now: float) -> ScopeUsage:
+        """What a tracked key or tenant uses now (zeros if it is not tracked)."""
+
+    async def budget_usage(self, budget: BudgetScope) -> BudgetUsage: ...
 
 
 @dataclass
@@ -188,3 +209,14 @@ class InMemoryLimitStore:
 
     async def seed_budget(self, budget: BudgetScope, spent: float) -> None:
         self._spent.setdefault(budget.name, spent)
+
+    async def usage(self, scope: str, now: float) -> ScopeUsage:
+        if scope not in self._windows:
+            return ScopeUsage()
+        window = self._window(scope, now)
+        return ScopeUsage(window.running, len(window.requests), window.token_total())
+
+    async def budget_usage(self, budget: BudgetScope) -> BudgetUsage:
+        return BudgetUsage(
+            self._spent.get(budget.name, 0.0), max(0.0, self._reserved.get(budget.name, 0.0))
+        )

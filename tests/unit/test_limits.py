@@ -186,3 +186,26 @@ async def test_budget_reservations_count_until_settled(store):
     assert not isinstance(ticket, Denied)
     await store.settle(ticket, 0, 0.1)
     assert not isinstance(await store.admit((), budget, 0, 0.2, now=0.0), Denied)
+
+
+async def test_an_admin_sees_what_a_tenant_uses_right_now(make_platform):
+    platform = make_platform(delay=0.6)
+    platform.tenant("acme", max_concurrent=2, budget_usd=100.0)
+    platform.tenant("ops")
+    body = {**GENERATE, "config": {"configurable": {"model": "priced"}}}
+    async with (
+        platform.client(platform.key("acme")) as client,
+        platform.client(platform.key("ops", admin=True)) as admin,
+    ):
+        running = asyncio.ensure_future(client.post("/generate/invoke", json=body))
+        await asyncio.sleep(0.3)
+        during = (await admin.get("/admin/tenants/acme/load")).json()
+        assert (await running).status_code == 200
+        after = (await admin.get("/admin/tenants/acme/load")).json()
+        [row] = (await client.get("/usage")).json()["records"]
+    assert during["running"] == 1 and during["budget"]["reserved_usd"] > 0
+    assert during["tokens_last_minute"] > row["input_tokens"] + row["output_tokens"]  # reserved
+    assert after["running"] == 0 and after["requests_last_minute"] == 1
+    assert after["tokens_last_minute"] == row["input_tokens"] + row["output_tokens"]  # settled
+    assert after["budget"]["reserved_usd"] == pytest.approx(0, abs=1e-9)
+    assert after["budget"]["spent_usd"] == pytest.approx(row["cost_usd"])
