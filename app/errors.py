@@ -2,7 +2,8 @@
 
     PlatformError                 500 internal_error          (a bug; logged with its traceback)
     ├── InvalidRequest            422 invalid_request_error   (names the field)
-    │   └── BadRequest            400 invalid_request_error   (the same, as OpenAI answers it)
+    │   ├── BadRequest            400 invalid_request_error   (the same, as OpenAI answers it)
+    │   └── ProviderRefused       4xx invalid_request_error   (the provider's status and code)
     ├── PayloadTooLarge           413 invalid_request_error
     ├── UnsupportedMediaType      415 invalid_request_error   (a body that is not JSON)
     ├── ClientDisconnected        499 client_closed_request   (the ledger's status; nobody reads it)
@@ -17,6 +18,8 @@
 
 Every error renders as `{"error": {"message", "type", "param", "code"}}` (OpenAI's shape) with
 its status, both as an HTTP response and, after a stream has started, as an SSE `error` event.
+Failures of model providers are mapped onto the tree where they happen, in app/providers/
+(failures.py): no exception of the HTTP client that calls them gets past that boundary.
 `platform_error` maps any exception onto the tree: the one mapping behind every handler, the
 edge's last resort and the ledger's status, so a client and the ledger never disagree and no
 exception reaches a client as a bare "Internal Server Error". `client_error` is the same at the
@@ -28,10 +31,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -82,6 +84,10 @@ class BadRequest(InvalidRequest):
     """OpenAI answers malformed requests with 400, and its SDK expects it (/v1)."""
 
     status_code = 400
+
+
+class ProviderRefused(InvalidRequest):
+    """A provider refused the request itself; its status, code and param are kept."""
 
 
 class PayloadTooLarge(PlatformError):
@@ -151,42 +157,6 @@ class ProviderTimeout(ProviderError):
     type = "timeout_error"
 
 
-#: A failure of the provider's connection or protocol (an error status is answered, not raised).
-UPSTREAM_FAILURES = (aiohttp.ClientError, TimeoutError)
-
-
-def _retry_after(headers: Mapping[str, str]) -> dict[str, str]:
-    value = headers.get("retry-after")
-    return {"Retry-After": value} if value else {}
-
-
-def upstream_status_error(status: int, headers: Mapping[str, str], body: bytes) -> PlatformError:
-    """The platform error for a provider's answer with an error status."""
-    if status == 429:
-        return ProviderRateLimited(
-            "The model provider is rate limiting this platform; retry after the given delay.",
-            code="provider_rate_limited",
-            headers=_retry_after(headers),
-        )
-    if status in (400, 422):
-        return InvalidRequest(
-            f"The model provider refused the request: {_upstream_message(body)}",
-            code="provider_refused",
-        )
-    return ProviderError(
-        f"The model provider failed with status {status}; retry later.",
-        code="provider_failed",
-        headers=_retry_after(headers),
-    )
-
-
-def _upstream_message(body: bytes) -> str:
-    try:
-        return str(json.loads(body)["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return body[:300].decode(errors="replace")
-
-
 def platform_error(exc: BaseException) -> PlatformError:
     """The platform error a client should see for any exception raised while serving it."""
     if isinstance(exc, PlatformError):
@@ -199,15 +169,6 @@ def platform_error(exc: BaseException) -> PlatformError:
         return kind(str(exc.detail), headers=headers, status_code=exc.status_code)
     if isinstance(exc, ClientDisconnect | asyncio.CancelledError):
         return ClientDisconnected()
-    if isinstance(exc, TimeoutError):  # aiohttp's read and connect timeouts are TimeoutErrors
-        return ProviderTimeout(
-            "The model provider did not answer in time; retry later or ask for fewer tokens.",
-            code="provider_timeout",
-        )
-    if isinstance(exc, aiohttp.ClientError):
-        return ProviderError(
-            "The model provider is unreachable; retry later.", code="provider_unreachable"
-        )
     return PlatformError(
         f"The server failed unexpectedly ({type(exc).__name__}); the failure is logged.",
         code="internal_error",
@@ -274,5 +235,5 @@ def register_error_handlers(app: FastAPI) -> None:
     async def render(_: Request, exc: Exception) -> JSONResponse:
         return error_response(client_error(exc))
 
-    for expected in (PlatformError, RequestValidationError, HTTPException, *UPSTREAM_FAILURES):
+    for expected in (PlatformError, RequestValidationError, HTTPException):
         app.add_exception_handler(expected, render)

@@ -12,7 +12,6 @@ from app.auth import Authenticator
 from app.limits.admission import Admission
 from app.metrics import Metrics
 from app.openai_api.serving import OpenAIServing
-from app.providers.local_tokenizer import LocalTokenizer
 from app.providers.pool import ProviderPool
 from app.providers.upstream import ModelRouter
 from app.settings import InvalidSettings, Settings
@@ -108,9 +107,7 @@ def build_services(
     meter_services = MeterServices(
         admission=admission,
         ledger=ledger,
-        counter=TokenCounter(
-            LocalTokenizer(providers.local_server.model_path) if providers.local_server else None
-        ),
+        counter=TokenCounter(providers.local_tokenizer),
         prices=PriceTable(settings.models),
         local_aliases=local_aliases,
     )

@@ -45,8 +45,22 @@ class Deployment(BaseModel):
     api_key: SecretStr | None = None
     azure_endpoint: str | None = None
     api_version: str | None = None
-    timeout: float = Field(60.0, gt=0, description="Seconds before the upstream call fails.")
+    timeout: float = Field(
+        60.0, gt=0, description="Seconds of silence (connecting, or between reads) before the "
+        "call fails."
+    )  # fmt: skip
+    first_token_timeout: float | None = Field(
+        None, gt=0, description="Seconds for the first token (the whole answer when not "
+        "streaming), retries included, before the next deployment is tried; default: timeout."
+    )  # fmt: skip
     max_retries: int = Field(2, ge=0, le=10, description="Retries before trying the next one.")
+    max_concurrent: int | None = Field(
+        None, ge=1, description="Calls sent to it at once; more wait their turn, tenant by "
+        "tenant. Default: 1 for the embedded model (it generates one answer at a time), else "
+        "unlimited."
+    )  # fmt: skip
+    queue_per_tenant: int = Field(32, ge=1, description="Calls of one tenant that may wait.")
+    queue_timeout: float = Field(120.0, gt=0, description="Longest wait for a turn, seconds.")
 
     @model_validator(mode="after")
     def _check_provider_fields(self) -> Deployment:
@@ -56,7 +70,13 @@ class Deployment(BaseModel):
             raise ValueError("provider 'azure' needs azure_endpoint and api_version")
         if self.provider in ("openai", "azure", "openai-compatible") and not self.model:
             raise ValueError(f"provider '{self.provider}' needs model")
+        if self.provider == "local" and self.max_concurrent is None:
+            self.max_concurrent = 1
         return self
+
+    @property
+    def answer_deadline(self) -> float:
+        return self.first_token_timeout or self.timeout
 
     @property
     def name(self) -> str:

@@ -2,7 +2,8 @@
 
 With `config.configurable.session_id` the server loads the session's history, the client
 sends only its new messages, and the turn (new messages + reply) is stored when the reply ends
-— complete, or cut short by a disconnect or an error and then marked interrupted.
+— complete, or cut short by a disconnect or an error and then marked interrupted. A request
+that failed before the model said anything (refused, say) leaves the history as it was.
 """
 
 from collections.abc import AsyncIterator
@@ -92,7 +93,7 @@ def build(context: ChainContext) -> Runnable[Any, str]:
                 yield text
             finished = True
         finally:
-            if session_id:
+            if session_id and (finished or reply):
                 stored = AIMessage(content="".join(reply))
                 if not finished:
                     stored.response_metadata[INTERRUPTED] = True

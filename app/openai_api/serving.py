@@ -20,7 +20,8 @@ from app.disconnect import until_disconnected
 from app.edge import add_upstream_time
 from app.errors import BadRequest, NotFound, client_error, invalid_json, invalid_request
 from app.openai_api.protocol import Dialect, model_card, new_id, usage_body
-from app.providers.upstream import ModelRouter, Opened, stream_chunks
+from app.providers.answers import EventStream, Usage
+from app.providers.upstream import ModelRouter
 from app.settings import Settings
 from app.tenants.models import Principal
 from app.usage.counting import prompt_upper_bound
@@ -78,33 +79,26 @@ class OpenAIServing:
         if body.stream:
             payload["stream_options"] = {"include_usage": True}
         call = await meter.start_call(CALL, alias, prompt, max_tokens)
-        send = self._router.send(alias, dialect.endpoint, payload, stream=body.stream)
-        opened = await until_disconnected(request, send)
-        add_upstream_time(request.scope["state"], opened.upstream_seconds)
+        state = request.scope["state"]
         if body.stream:
-            events = self._relay(dialect, opened, metered, call, alias, body.include_usage)
+            opening = self._router.stream(alias, dialect.endpoint, payload, account=meter)
+            stream = await until_disconnected(request, opening)
+            add_upstream_time(state, stream.upstream_seconds)
+            events = self._relay(dialect, stream, metered, call, alias, body.include_usage)
             return StreamingResponse(events, media_type="text/event-stream")
-        return await self._answer(dialect, opened, metered, call, alias)
-
-    async def _answer(
-        self, dialect: Dialect, opened: Opened, metered: MeteredRequest, call: ModelCall,
-        alias: str,
-    ) -> Response:  # fmt: skip
-        meter = metered.meter
-        data = await opened.json()
-        call.output.extend(dialect.texts(data.get("choices") or []))
-        usage = data.get("usage") or {}
-        if isinstance(usage.get("prompt_tokens"), int) and isinstance(
-            usage.get("completion_tokens"), int
-        ):
-            call.usage = (usage["prompt_tokens"], usage["completion_tokens"], "provider")
+        answering = self._router.complete(alias, dialect.endpoint, payload, account=meter)
+        answer = await until_disconnected(request, answering)
+        add_upstream_time(state, answer.upstream_seconds)
+        call.output.extend(dialect.texts(answer.data["choices"]))
+        _note_usage(call, answer.usage)
         meter.end_call(CALL)
         input_tokens, output_tokens, _ = await meter.usage_of(call) or (0, 0, None)
         await metered.close(200)
-        return JSONResponse(dialect.whole(data, alias, usage_body(input_tokens, output_tokens)))
+        usage = usage_body(input_tokens, output_tokens)
+        return JSONResponse(dialect.whole(answer.data, alias, usage))
 
     async def _relay(
-        self, dialect: Dialect, opened: Opened, metered: MeteredRequest, call: ModelCall,
+        self, dialect: Dialect, stream: EventStream, metered: MeteredRequest, call: ModelCall,
         alias: str, include_usage: bool,
     ) -> AsyncIterator[str]:  # fmt: skip
         """The provider's chunks in OpenAI's shape; the ledger row is written before the last
@@ -115,17 +109,15 @@ class OpenAIServing:
                 "model": alias}  # fmt: skip
         metered.metrics.active_streams.inc()
         try:
-            async for chunk in stream_chunks(opened.lines()):
-                usage = chunk.get("usage")
-                if isinstance(usage, dict) and "completion_tokens" in usage:
-                    tokens = (usage.get("prompt_tokens", 0), usage["completion_tokens"])
-                    call.usage = (*tokens, "provider")
-                choices = dialect.chunk_choices(chunk)
-                if not choices:
-                    continue
-                for text in dialect.texts(choices):
-                    meter.add_output(call, text)
-                yield _sse({**head, "choices": choices})
+            async with stream:  # closed when the client leaves: that ends the upstream request
+                async for chunk in stream:
+                    choices = dialect.chunk_choices(chunk)
+                    if not choices:
+                        continue
+                    for text in dialect.texts(choices):
+                        meter.add_output(call, text)
+                    yield _sse({**head, "choices": choices})
+            _note_usage(call, stream.usage)
             meter.end_call(CALL)
             input_tokens, output_tokens, _ = await meter.usage_of(call) or (0, 0, None)
             await metered.close(200)
@@ -142,7 +134,11 @@ class OpenAIServing:
             yield _sse(error.body())
         finally:
             metered.metrics.active_streams.dec()
-            opened.close()  # ends the upstream request if we stop early
+
+
+def _note_usage(call: ModelCall, usage: Usage | None) -> None:
+    if usage is not None:
+        call.usage = (usage.input_tokens, usage.output_tokens, "provider")
 
 
 def _unknown_model(alias: str) -> NotFound:

@@ -17,10 +17,17 @@ from typing import Protocol
 from app.errors import PlatformError
 
 
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
 class CallAccount(Protocol):
     """An admitted request's meter, as providers see it."""
 
     tenant_id: str
+
+    def hold(self, resource: Closable) -> None:
+        """Keep `resource` (an open upstream stream) until the request ends, then close it."""
 
 
 class Charges(Protocol):

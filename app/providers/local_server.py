@@ -20,7 +20,7 @@ from pathlib import Path
 
 import aiohttp
 
-from app.errors import UPSTREAM_FAILURES
+from app.providers.failures import TRANSPORT_ERRORS
 from app.settings import LocalModelSettings
 
 logger = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class LocalModelServer:
                 client.get(f"{self.base_url}/v1/models") as response,
             ):
                 return response.status == 200
-        except UPSTREAM_FAILURES:
+        except TRANSPORT_ERRORS:
             return False
 
     async def start(self) -> None:

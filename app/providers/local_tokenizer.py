@@ -3,13 +3,16 @@
 It counts exactly what llama.cpp's server counts: a chat prompt is rendered with the chat
 template stored in the GGUF file (SmolLM2's adds a default system message when none is
 given), then tokenized like the server does. Loading takes ~0.2 s and a few MB.
+`ContextLimit` uses it to refuse a request too long for the model's context up front.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from app.errors import ProviderRefused
 
 
 class LocalTokenizer:
@@ -35,3 +38,40 @@ class LocalTokenizer:
 
     def count_text(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode(), add_bos=False, special=False))
+
+
+class ContextLimit:
+    """Refuses a request longer than the embedded model's context, as llama.cpp refuses a
+    whole answer (400 `context_length_exceeded`): for a stream it sends an empty one instead."""
+
+    def __init__(self, tokenizer: LocalTokenizer, n_ctx: int) -> None:
+        self._tokenizer = tokenizer
+        self._n_ctx = n_ctx
+
+    def refusal(self, endpoint: str, body: Mapping[str, Any]) -> ProviderRefused | None:
+        reply = body.get("max_tokens")
+        reply = reply if isinstance(reply, int) else 0
+        if endpoint == "chat/completions":
+            field = "messages"
+            pairs = [(m.get("role", ""), _text(m.get("content"))) for m in body.get(field) or []]
+            prompt = self._tokenizer.count_chat(pairs)
+        else:
+            field = "prompt"
+            given = body.get(field)
+            text = "".join(given) if isinstance(given, list) else given
+            prompt = self._tokenizer.count_text(text if isinstance(text, str) else "")
+        if prompt + reply <= self._n_ctx:
+            return None
+        return ProviderRefused(
+            f"This model's maximum context length is {self._n_ctx} tokens. However, you "
+            f"requested {prompt + reply} tokens ({prompt} in the {field}, {reply} in the "
+            f"completion). Please reduce the length of the {field} or completion.",
+            status_code=400, param=field, code="context_length_exceeded",
+        )  # fmt: skip
+
+
+def _text(content: Any) -> str:
+    """A chat message's text: its content, or the text parts of a list of parts."""
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""

@@ -8,6 +8,7 @@ from app.providers.breaker import CircuitBreakers
 from app.providers.catalog import ChatRunnable, build_alias_models
 from app.providers.http import HttpPool
 from app.providers.local_server import LocalModelServer
+from app.providers.local_tokenizer import ContextLimit, LocalTokenizer
 from app.providers.upstream import ModelRouter
 from app.settings import Settings
 
@@ -21,6 +22,7 @@ class ProviderPool:
         breakers: CircuitBreakers | None = None,
         http: HttpPool | None = None,
         router: ModelRouter | None = None,
+        local_tokenizer: LocalTokenizer | None = None,
     ) -> None:
         self.models = dict(models)
         self.breakers = breakers or CircuitBreakers()
@@ -28,6 +30,7 @@ class ProviderPool:
         self.default_alias = default_alias
         self.local_server = local_server
         self.router = router  # None when the models are a test's fakes
+        self.local_tokenizer = local_tokenizer  # counts the embedded model's tokens exactly
 
     @classmethod
     def from_settings(cls, settings: Settings, breakers: CircuitBreakers) -> ProviderPool:
@@ -42,9 +45,13 @@ class ProviderPool:
             else None
         )
         http = HttpPool()
-        router = ModelRouter(settings.models, http, breakers, local.base_url if local else None)
+        tokenizer = LocalTokenizer(local.model_path) if local else None
+        router = ModelRouter(
+            settings.models, http, breakers, local.base_url if local else None,
+            ContextLimit(tokenizer, settings.local_model.n_ctx) if tokenizer else None,
+        )  # fmt: skip
         models = build_alias_models(settings.models, router)
-        return cls(models, settings.default_model, local, breakers, http, router)
+        return cls(models, settings.default_model, local, breakers, http, router, tokenizer)
 
     async def start(self) -> None:
         if self.local_server is not None:

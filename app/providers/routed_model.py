@@ -24,23 +24,20 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict
 
-from app.errors import UPSTREAM_FAILURES, platform_error
 from app.providers.accounting import current_account
-from app.providers.upstream import ModelRouter, stream_chunks
+from app.providers.answers import Usage
+from app.providers.upstream import ModelRouter
 
 _ENDPOINT = "chat/completions"
 
 
-def _usage(data: dict[str, Any]) -> UsageMetadata | None:
-    usage = data.get("usage")
-    if not isinstance(usage, dict) or not isinstance(usage.get("completion_tokens"), int):
+def _usage_metadata(usage: Usage | None) -> UsageMetadata | None:
+    if usage is None:
         return None
-    input_tokens = int(usage.get("prompt_tokens") or 0)
-    output_tokens = usage["completion_tokens"]
     return UsageMetadata(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        total_tokens=input_tokens + output_tokens,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        total_tokens=usage.input_tokens + usage.output_tokens,
     )
 
 
@@ -74,44 +71,38 @@ class RoutedChatModel(BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
     ) -> ChatResult:  # fmt: skip
-        current_account()
+        account = current_account()
         body = self._body(messages, stop, **kwargs)
-        opened = await self.router.send(self.alias, _ENDPOINT, body, stream=False)
-        data = await opened.json()
-        choice = (data.get("choices") or [{}])[0]
+        answer = await self.router.complete(self.alias, _ENDPOINT, body, account=account)
+        choice = (answer.data["choices"] or [{}])[0]
         message = AIMessage(
             content=(choice.get("message") or {}).get("content") or "",
-            usage_metadata=_usage(data),
+            usage_metadata=_usage_metadata(answer.usage),
             response_metadata={"finish_reason": choice.get("finish_reason")},
         )
         return ChatResult(
             generations=[ChatGeneration(message=message)],
-            llm_output={"token_usage": data.get("usage"), "model_name": self.alias},
+            llm_output={"token_usage": answer.data.get("usage"), "model_name": self.alias},
         )
 
     async def _astream(
         self, messages: list[BaseMessage], stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:  # fmt: skip
-        current_account()
+        account = current_account()
         body = self._body(messages, stop, **kwargs, stream=True)
         body["stream_options"] = {"include_usage": True}
-        opened = await self.router.send(self.alias, _ENDPOINT, body, stream=True)
-        try:
-            async for data in stream_chunks(opened.lines()):
-                usage = _usage(data)
+        # Closed when the stream ends or is abandoned (a client's disconnect cancels it);
+        # the request's account closes it too, should this generator never be closed.
+        async with await self.router.stream(self.alias, _ENDPOINT, body, account=account) as chunks:
+            async for data in chunks:
                 for choice in data.get("choices") or []:
                     text = (choice.get("delta") or {}).get("content") or ""
                     finish = choice.get("finish_reason")
                     metadata = {"finish_reason": finish} if finish else {}
-                    chunk = AIMessageChunk(content=text, response_metadata=metadata)
-                    yield ChatGenerationChunk(message=chunk)
-                if usage is not None:
-                    last = AIMessageChunk(content="", usage_metadata=usage)
-                    yield ChatGenerationChunk(message=last)
-        except UPSTREAM_FAILURES as exc:
-            raise platform_error(exc) from exc
-        finally:
-            # Synchronous, so LangChain cancelling its stream tasks again and again (as a
-            # client's disconnect does) cannot interrupt it: the upstream request ends here.
-            opened.close()
+                    yield ChatGenerationChunk(
+                        message=AIMessageChunk(content=text, response_metadata=metadata)
+                    )
+            if chunks.usage is not None:
+                last = AIMessageChunk(content="", usage_metadata=_usage_metadata(chunks.usage))
+                yield ChatGenerationChunk(message=last)

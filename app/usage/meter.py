@@ -23,6 +23,7 @@ from langchain_core.outputs import LLMResult
 from app.errors import Forbidden
 from app.limits.admission import Admission
 from app.limits.store import Ticket
+from app.providers.accounting import Closable
 from app.providers.selector import MODEL_ALIAS_METADATA
 from app.tenants.models import Principal
 from app.usage.counting import Prompt, TokenCounter, TokenSource, prompt_upper_bound
@@ -100,7 +101,11 @@ class RequestMeter(AsyncCallbackHandler):
         self.started = time.perf_counter()
         self.first_token: float | None = None
         self._calls: dict[object, ModelCall] = {}
+        self._held: list[Closable] = []
         self.upstream_seconds = 0.0  # time spent in model calls
+
+    def hold(self, resource: Closable) -> None:
+        self._held.append(resource)
 
     def texts(self) -> dict[str, str]:
         """The prompts and completions of the request's model calls (for opt-in logging)."""
@@ -204,6 +209,8 @@ class RequestMeter(AsyncCallbackHandler):
     async def finish(self, status: int, interrupted: bool) -> LedgerEntry:
         """Count, settle the reservation and write the ledger row (run it shielded)."""
         ended = time.perf_counter()
+        for resource in self._held:  # an upstream stream nobody closed ends with the request
+            resource.close()
         for call_id in self._calls:  # a call cut short by the request's end ends with it
             self.end_call(call_id)
         admission = self._services.admission

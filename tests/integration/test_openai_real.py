@@ -65,3 +65,25 @@ async def test_langchain_chat_openai_against_the_platform(platform):
     )  # fmt: skip
     assert (await model.ainvoke("Say hello.")).content.strip()
     assert "".join([chunk.content async for chunk in model.astream("Say hello.")]).strip()
+
+
+async def test_a_prompt_longer_than_the_context_is_a_400_naming_it(sdk, platform):
+    """llama.cpp refuses one for a whole answer but sends an empty stream instead: the platform
+    refuses it itself, streamed or not, in OpenAI's words; /chat (which always streams from
+    the model) answers the same 400."""
+    too_long = "word " * 3000
+    messages = [{"role": "user", "content": too_long}]
+    for stream in (False, True):
+        with pytest.raises(openai.BadRequestError) as refused:
+            sdk.chat.completions.create(
+                model="local", messages=messages, max_completion_tokens=5, stream=stream
+            )
+        assert (refused.value.code, refused.value.param) == ("context_length_exceeded", "messages")
+    chat = {"input": {"messages": [{"type": "human", "content": too_long}]},
+            "config": {"configurable": {"session_id": "too-long"}}}  # fmt: skip
+    async with platform.client() as client:
+        response = await client.post("/chat/invoke", json=chat)
+        history = await client.get("/chat/history", params={"session_id": "too-long"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "context_length_exceeded"
+    assert history.status_code == 404  # a refused turn is not kept as an empty reply

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -95,3 +96,50 @@ def test_keys_never_reach_the_server_log(platform):
     assert lines_with_secret[0].startswith("Open http://127.0.0.1:")
     request_lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert any(line.get("route") == "/" and line.get("status") == 303 for line in request_lines)
+
+
+LONG_STREAM = {
+    "model": "local", "stream": True, "temperature": 0, "max_tokens": 300,
+    "messages": [{"role": "user", "content": "Write a long story about a dragon and a knight."}],
+}  # fmt: skip
+SHORT = {"model": "local", "temperature": 0, "max_tokens": 8,
+         "messages": [{"role": "user", "content": "Say hello."}]}  # fmt: skip
+
+
+async def _stream_seconds(client: httpx.AsyncClient) -> float:
+    started = time.monotonic()
+    async with client.stream("POST", "/v1/chat/completions", json=LONG_STREAM) as response:
+        assert response.status_code == 200
+        lines = [line async for line in response.aiter_lines() if line.startswith("data:")]
+    assert lines[-1] == "data: [DONE]"
+    return time.monotonic() - started
+
+
+async def test_a_misbehaving_tenant_cannot_take_the_model_from_another(platform):
+    """One tenant sends a parameter llama.cpp itself answers with a 500, then floods the model
+    with long streams; the other tenant's short requests are answered all the while.
+
+    The bound: a quiet request waits for at most the one noisy stream being generated (the
+    model serves tenants in turn), plus 3 s; in arrival order it would wait for all four."""
+    for tenant in ("noisy", "quiet"):
+        genai(platform, "tenants", "create", tenant)
+    noisy_key, quiet_key = new_key(platform, "noisy"), new_key(platform, "quiet")
+    async with platform.client(noisy_key) as noisy, platform.client(quiet_key) as quiet:
+        for _ in range(5):  # more than the 3 failures that open a circuit
+            rejected = await noisy.post("/v1/chat/completions", json={**SHORT, "top_k": "x"})
+            assert rejected.status_code == 502, rejected.text
+            assert rejected.json()["error"]["code"] == "provider_failed"
+        one_stream = await _stream_seconds(noisy)
+        flood = [asyncio.ensure_future(_stream_seconds(noisy)) for _ in range(4)]
+        await asyncio.sleep(1.0)
+        waits = []
+        for _ in range(3):
+            started = time.monotonic()
+            answered = await quiet.post("/v1/chat/completions", json=SHORT)
+            assert answered.status_code == 200, answered.text
+            waits.append(time.monotonic() - started)
+        flooded = await asyncio.gather(*flood)
+        metrics = (await platform.client().get("/metrics")).text
+    assert max(waits) < one_stream + 3.0, (waits, one_stream)
+    assert max(flooded) > 3 * one_stream  # the noisy streams really queued behind each other
+    assert 'genai_circuit_state{deployment="local:smollm2@local"} 0.0' in metrics

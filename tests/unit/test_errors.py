@@ -1,4 +1,5 @@
-"""Every error class and every provider failure renders to a status and an actionable body."""
+"""Every error class and every lower-level failure maps to a status and an actionable body;
+every provider failure also to whether it counts against the deployment and is retried."""
 
 from __future__ import annotations
 
@@ -22,12 +23,23 @@ from app.errors import (
     ServiceUnavailable,
     error_response,
     platform_error,
-    upstream_status_error,
+)
+from app.providers.failures import (
+    Failure,
+    early_failure,
+    malformed,
+    status_failure,
+    stream_failure,
+    transport_failure,
+)
+
+REFUSAL = (
+    b'{"error": {"message": "too long", "param": "messages", "code": "context_length_exceeded"}}'
 )
 
 
-def status_error(status: int, headers: dict[str, str] | None = None) -> PlatformError:
-    return upstream_status_error(status, headers or {}, b'{"error": {"message": "no"}}')
+def status(code: int, headers: dict[str, str] | None = None, body: bytes = REFUSAL) -> Failure:
+    return status_failure(code, headers or {}, body)
 
 
 @pytest.mark.parametrize(
@@ -53,17 +65,12 @@ def test_each_error_class_renders_its_status_and_shape(error, status, kind):
 @pytest.mark.parametrize(
     ("exc", "status", "code"),
     [
-        (aiohttp.ClientConnectionError("refused"), 502, "provider_unreachable"),
-        (aiohttp.SocketTimeoutError("slow"), 504, "provider_timeout"),
-        (aiohttp.ServerDisconnectedError(), 502, "provider_unreachable"),
-        (status_error(429), 429, "provider_rate_limited"),
-        (status_error(400), 422, "provider_refused"),
-        (status_error(500), 502, "provider_failed"),
         (RequestValidationError([{"loc": ("body", "x"), "msg": "bad"}]), 422, "invalid_field"),
         (HTTPException(400, "Invalid config hash"), 400, None),
         (ClientDisconnect(), 499, "client_closed_request"),
         (asyncio.CancelledError(), 499, "client_closed_request"),
         (ValueError("bug"), 500, "internal_error"),
+        (aiohttp.ClientError("past the provider boundary: a bug"), 500, "internal_error"),
     ],
 )
 def test_every_lower_level_error_is_mapped(exc, status, code):
@@ -73,10 +80,50 @@ def test_every_lower_level_error_is_mapped(exc, status, code):
     assert error.message and "Internal Server Error" not in error.message
 
 
+@pytest.mark.parametrize(
+    ("failure", "status", "code", "counts", "retryable"),
+    [
+        (transport_failure(aiohttp.ClientConnectionError("refused")), 502,
+         "provider_unreachable", True, True),
+        (transport_failure(aiohttp.ServerDisconnectedError()), 502, "provider_unreachable",
+         True, True),
+        (transport_failure(ConnectionResetError()), 502, "provider_unreachable", True, True),
+        (transport_failure(aiohttp.SocketTimeoutError("slow")), 504, "provider_timeout",
+         True, False),
+        (status(429), 429, "provider_rate_limited", True, True),
+        (status(503), 502, "provider_failed", True, True),
+        (status(401), 502, "provider_misconfigured", True, False),
+        # The request's own fault: never counted against the deployment.
+        (status(400), 400, "context_length_exceeded", False, False),
+        (status(422, body=b"<html>no</html>"), 422, "provider_refused", False, False),
+        # A provider's 500 may be the request's doing (llama.cpp: a bad logit_bias).
+        (status(500), 502, "provider_failed", False, False),
+        (early_failure(stream_failure(aiohttp.ClientPayloadError())), 502, "provider_cut",
+         True, True),
+        (early_failure(malformed("HTML")), 502, "provider_malformed", True, False),
+        (early_failure(ProviderError("ended early", code="provider_incomplete")), 502,
+         "provider_incomplete", False, False),
+    ],
+)  # fmt: skip
+def test_every_provider_failure_is_mapped_and_classified(failure, status, code, counts, retryable):
+    error = failure.error
+    assert (error.status_code, error.code) == (status, code)
+    assert (failure.counts, failure.retryable) == (counts, retryable)
+    assert error.message and "Internal Server Error" not in error.message
+
+
+def test_a_refusal_keeps_the_providers_code_param_and_message():
+    error = status(400).error
+    assert (error.param, error.code) == ("messages", "context_length_exceeded")
+    assert error.body()["error"]["type"] == "invalid_request_error"
+    assert "refused the request: too long" in error.message
+
+
 def test_rate_limit_keeps_the_providers_retry_after():
-    error = status_error(429, {"retry-after": "7"})
-    assert platform_error(error).headers == {"Retry-After": "7"}
+    failure = status(429, {"retry-after": "7"})
+    assert failure.error.headers == {"Retry-After": "7"} and failure.retry_after == 7.0
 
 
-def test_a_refusal_quotes_the_providers_message():
-    assert "refused the request: no" in status_error(400).message
+def test_a_cut_or_stalled_stream_is_named_for_what_it_is():
+    assert stream_failure(aiohttp.ClientPayloadError()).code == "provider_cut"
+    assert stream_failure(TimeoutError()).status_code == 504

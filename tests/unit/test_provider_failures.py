@@ -99,7 +99,7 @@ async def test_stream_cut_by_the_provider_ends_with_an_error_not_end(client):
     error = events[-1]
     assert error.event == "error"
     assert error.json()["status_code"] == 502
-    assert error.json()["code"] == "provider_unreachable"
+    assert error.json()["code"] == "provider_cut"  # not "unreachable": it answered, then cut
 
 
 async def test_stream_log_and_stream_events_carry_the_real_error_too(client):

@@ -1,0 +1,177 @@
+"""Reading what a provider answers, for /v1 and the chains alike: the one parser.
+
+- A whole answer must be a JSON object with a `choices` list (a proxy's HTML error page with
+  status 200 is a failure of the deployment, not an answer).
+- An event stream is complete only when the provider says so: `data: [DONE]`, or a
+  `finish_reason` for every choice it began. Anything else (the connection cut, a stall, a
+  chunk that is not a JSON object, an error chunk, an end without either) raises a
+  `ProviderError`: a truncated answer is never passed off as a whole one.
+- `usage_of` reads token usage, wherever a provider reports it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from app.errors import ProviderError
+from app.providers.failures import TRANSPORT_ERRORS, malformed, stream_failure
+
+Chunk = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+
+
+def usage_of(data: Chunk) -> Usage | None:
+    """The usage an answer or chunk reports, if it reports the tokens it generated."""
+    usage = data.get("usage")
+    if not isinstance(usage, dict) or not isinstance(usage.get("completion_tokens"), int):
+        return None
+    prompt_tokens = usage.get("prompt_tokens")
+    return Usage(prompt_tokens if isinstance(prompt_tokens, int) else 0, usage["completion_tokens"])
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A whole (not streamed) answer, checked."""
+
+    data: Chunk
+    usage: Usage | None
+    upstream_seconds: float
+
+
+def parse_answer(raw: bytes, upstream_seconds: float) -> Answer:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise malformed("an answer that is not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+        raise malformed("an answer without choices")
+    if not all(isinstance(choice, dict) for choice in data["choices"]):
+        raise malformed("an answer whose choices are not objects")
+    return Answer(data, usage_of(data), upstream_seconds)
+
+
+def has_content(chunk: Chunk) -> bool:
+    """Does this chunk carry part of the answer (or its end), not just the role?"""
+    for choice in chunk.get("choices") or []:
+        if choice.get("finish_reason") or choice.get("text"):
+            return True
+        delta = choice.get("delta") or {}
+        if any(delta.get(key) for key in ("content", "tool_calls", "refusal", "function_call")):
+            return True
+    return False
+
+
+class EventStream:
+    """The chunks of one provider's event stream, checked as they arrive (see the module doc).
+
+    Close it (or use `async with`): closing an unfinished stream drops the connection, which
+    ends the upstream request, and runs the `when_closed` callbacks (a queue's turn), once.
+    """
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self._on_close: list[Callable[[], None]] = []
+        self._started: set[int] = set()
+        self._finished: set[int] = set()
+        self._done = False
+        self._buffered: list[Chunk] = []
+        self._closed = False
+        self._lines = self._chunks()
+        self.usage: Usage | None = None
+        self.started = time.perf_counter()
+        self.upstream_seconds = 0.0  # until the first content arrived
+
+    async def first_content(self) -> None:
+        """Read until the answer's first content (kept for the reader): until then, a failure
+        can still go to the next deployment, as nothing reached the client."""
+        async for chunk in self._lines:
+            self._buffered.append(chunk)
+            if has_content(chunk):
+                break
+        self.upstream_seconds = time.perf_counter() - self.started
+
+    def __aiter__(self) -> AsyncIterator[Chunk]:
+        return self._replayed()
+
+    async def _replayed(self) -> AsyncIterator[Chunk]:
+        while self._buffered:
+            yield self._buffered.pop(0)
+        async for chunk in self._lines:
+            yield chunk
+
+    async def _chunks(self) -> AsyncIterator[Chunk]:
+        try:
+            async for line in self._response.content:
+                if not line.startswith(b"data:"):
+                    continue  # comments, event names, ids, blank lines
+                data = line[5:].strip()
+                if data == b"[DONE]":
+                    self._done = True
+                    return
+                chunk = self._checked(data)
+                usage = usage_of(chunk)
+                if usage is not None:
+                    self.usage = usage
+                yield chunk
+        except TRANSPORT_ERRORS as exc:
+            raise stream_failure(exc) from exc
+        if not self._complete():
+            raise ProviderError(
+                "The model provider ended the stream before the answer was complete.",
+                code="provider_incomplete",
+            )
+
+    def _checked(self, data: bytes) -> Chunk:
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise malformed("a stream chunk that is not JSON") from None
+        if not isinstance(chunk, dict):
+            raise malformed("a stream chunk that is not a JSON object")
+        if chunk.get("error"):
+            detail = chunk["error"]
+            message = detail.get("message") if isinstance(detail, dict) else detail
+            raise ProviderError(
+                f"The model provider failed mid-answer: {message}.", code="provider_failed"
+            )
+        choices = chunk.get("choices") or []
+        if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+            raise malformed("a stream chunk whose choices are not objects")
+        for position, choice in enumerate(choices):
+            index = choice.get("index", position)
+            self._started.add(index)
+            if choice.get("finish_reason"):
+                self._finished.add(index)
+        return chunk
+
+    def _complete(self) -> bool:
+        return self._done or (bool(self._finished) and self._started <= self._finished)
+
+    def when_closed(self, callback: Callable[[], None]) -> None:
+        self._on_close.append(callback)
+
+    def close(self) -> None:
+        """Done with the stream (synchronous: a cancelled task cannot interrupt it)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._response.close()
+        for callback in self._on_close:
+            callback()
+
+    async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.close()
