@@ -59,10 +59,10 @@ def _tenants(settings: Settings) -> TenantService:
     return TenantService(open_database(settings), key_hasher(settings))
 
 
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str], header: bool = True) -> str:
     cells = [[("" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    lines = [columns, *cells]
+    lines = [columns, *cells] if header else cells
     return "\n".join(
         "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in lines
     )
@@ -131,14 +131,15 @@ def _usage(settings: Settings, args: argparse.Namespace) -> int:
         tenant_id=args.tenant, since=args.since, until=args.until, route=args.route,
         model=args.model,
     )  # fmt: skip
-    records = UsageLedger(engine).query(where)
+    ledger = UsageLedger(engine)
     columns = ["created_at", "tenant_id", "route", "model", "status", "input_tokens",
                "output_tokens", "token_source", "cost_usd", "latency_ms"]  # fmt: skip
-    print(_table(records, columns))
+    for number, page in enumerate(ledger.pages(where)):  # every row, a page at a time
+        print(_table(page, columns, header=number == 0))
+    totals = ledger.totals(where)
     print(
-        f"{len(records)} requests, {sum(r['input_tokens'] for r in records)} input tokens, "
-        f"{sum(r['output_tokens'] for r in records)} output tokens, "
-        f"${sum(r['cost_usd'] for r in records):.6f}"
+        f"{totals['requests']} requests, {totals['input_tokens']} input tokens, "
+        f"{totals['output_tokens']} output tokens, ${totals['cost_usd']:.6f}"
     )
     return 0
 

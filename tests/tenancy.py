@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from app.providers.pool import ProviderPool
 from app.services import Services
 from app.settings import ModelSpec, Settings
 from app.tenants.models import KeyCreate, Tenant, TenantCreate
+from app.usage.ledger import LedgerEntry
 from tests.conftest import asgi_client
 from tests.fakes import EchoChat
 
@@ -48,6 +50,20 @@ class Platform:
 
     def key(self, tenant_id: str, name: str = "test", **fields: Any) -> str:
         return self.services.tenants.create_key(tenant_id, KeyCreate(name=name, **fields)).key
+
+    def stored_rows(self, count: int, tenant_id: str = "local") -> None:
+        """`count` ledger rows (2 + 3 tokens, one cent each), written in one transaction."""
+        now = datetime.now(UTC)
+        rows = [
+            vars(LedgerEntry(
+                request_id=f"bulk-{index}", client_request_id=None, tenant_id=tenant_id,
+                key_id=None, route="generate", model="local", input_tokens=2, output_tokens=3,
+                token_source="provider", cost_usd=0.01, latency_ms=1.0, ttft_ms=None,
+                status=200, interrupted=False, created_at=now,
+            ))
+            for index in range(count)
+        ]  # fmt: skip
+        self.services.ledger._insert(rows)
 
 
 def build_platform(settings: Settings, delay: float = 0.0) -> Platform:

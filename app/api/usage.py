@@ -1,17 +1,23 @@
-"""GET /usage: the caller's tenant's ledger (admins: every tenant's), as JSON or CSV."""
+"""GET /usage: the caller's tenant's ledger (admins: every tenant's), as JSON or CSV.
+
+JSON comes a page at a time (`limit`, then `after=<next_after>`), with totals of every matching
+row; CSV holds every matching row, streamed. Nothing is cut off without saying so.
+"""
 
 import csv
 import io
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import Query
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from app.api.deps import CurrentPrincipal, ServicesDep
 from app.errors import NotFound
 from app.json_body import api_router
-from app.usage.ledger import UsageFilter
+from app.usage.ledger import UsageFilter, UsageLedger
 
 router = api_router(tags=["usage"])
 
@@ -22,21 +28,23 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def totals(records: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "requests": len(records),
-        "input_tokens": sum(r["input_tokens"] for r in records),
-        "output_tokens": sum(r["output_tokens"] for r in records),
-        "cost_usd": sum(r["cost_usd"] for r in records),
-    }
-
-
-def as_csv(records: list[dict[str, Any]]) -> str:
+def as_csv(records: Iterable[dict[str, Any]], header: bool) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")
-    writer.writeheader()
+    if header:
+        writer.writeheader()
     writer.writerows(records)
     return out.getvalue()
+
+
+async def csv_pages(ledger: UsageLedger, where: UsageFilter) -> AsyncIterator[str]:
+    pages = iter(ledger.pages(where))
+    header = True
+    while page := await anyio.to_thread.run_sync(next, pages, None):
+        yield as_csv(page, header)
+        header = False
+    if header:
+        yield as_csv([], header)
 
 
 @router.get("/usage", response_model=None)
@@ -49,13 +57,22 @@ async def read_usage(
     model: str | None = None,
     tenant: Annotated[str | None, Query(description="Admins only: one tenant")] = None,
     format: Literal["json", "csv"] = "json",
+    limit: Annotated[int, Query(ge=1, le=10_000, description="Rows per JSON page")] = 1000,
+    after: Annotated[int | None, Query(ge=0, description="`next_after` of the page before")] = None,
 ) -> dict[str, Any] | Response:
     if not principal.admin:
         if tenant not in (None, principal.tenant.id):
             raise NotFound(f"No tenant '{tenant}'.", param="tenant", code="tenant_not_found")
         tenant = principal.tenant.id
     where = UsageFilter(tenant_id=tenant, since=since, until=until, route=route, model=model)
-    records = await services.ledger.aquery(where)
+    ledger = services.ledger
     if format == "csv":
-        return Response(as_csv(records), media_type="text/csv")
-    return {"records": records, "totals": totals(records)}
+        return StreamingResponse(csv_pages(ledger, where), media_type="text/csv")
+    records = await ledger.apage(where, limit + 1, after)
+    more = len(records) > limit
+    records = records[:limit]
+    return {
+        "records": records,
+        "totals": await ledger.atotals(where),
+        "next_after": records[-1]["id"] if more else None,
+    }

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import anyio
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.storage.tables import UsageRow
@@ -42,6 +43,20 @@ class UsageFilter:
     until: datetime | None = None
     route: str | None = None
     model: str | None = None
+
+    def applied(self, query: Select[Any]) -> Select[Any]:
+        for column, value in (
+            (UsageRow.tenant_id, self.tenant_id),
+            (UsageRow.route, self.route),
+            (UsageRow.model, self.model),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if self.since is not None:
+            query = query.where(UsageRow.created_at >= self.since)
+        if self.until is not None:
+            query = query.where(UsageRow.created_at < self.until)
+        return query
 
 
 def _settle(stored: asyncio.Future[None], error: Exception | None) -> None:
@@ -99,21 +114,37 @@ class UsageLedger:
         else:
             stored.set_result(None)
 
-    def query(self, where: UsageFilter, limit: int = 10_000) -> list[dict[str, Any]]:
-        query = select(UsageRow).order_by(UsageRow.id).limit(limit)
-        for column, value in (
-            (UsageRow.tenant_id, where.tenant_id),
-            (UsageRow.route, where.route),
-            (UsageRow.model, where.model),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        if where.since is not None:
-            query = query.where(UsageRow.created_at >= where.since)
-        if where.until is not None:
-            query = query.where(UsageRow.created_at < where.until)
+    def page(
+        self, where: UsageFilter, limit: int, after: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` rows, oldest first, after the row with id `after`."""
+        query = where.applied(select(UsageRow)).order_by(UsageRow.id).limit(limit)
+        if after is not None:
+            query = query.where(UsageRow.id > after)
         with Session(self._engine) as session:
             return [row.as_dict() for row in session.scalars(query)]
+
+    def pages(self, where: UsageFilter, size: int = 5000) -> Iterator[list[dict[str, Any]]]:
+        """Every matching row, a page at a time."""
+        after = None
+        while page := self.page(where, size, after):
+            yield page
+            after = page[-1]["id"]
+
+    def totals(self, where: UsageFilter) -> dict[str, Any]:
+        """Requests, tokens and cost of every matching row (not of a page)."""
+        columns = (
+            func.count(UsageRow.id),
+            func.coalesce(func.sum(UsageRow.input_tokens), 0),
+            func.coalesce(func.sum(UsageRow.output_tokens), 0),
+            func.coalesce(func.sum(UsageRow.cost_usd), 0.0),
+        )
+        with Session(self._engine) as session:
+            requests, input_tokens, output_tokens, cost = session.execute(
+                where.applied(select(*columns))
+            ).one()
+        return {"requests": requests, "input_tokens": int(input_tokens),
+                "output_tokens": int(output_tokens), "cost_usd": float(cost)}  # fmt: skip
 
     def spent(self, tenant_id: str, start: datetime, end: datetime) -> float:
         with Session(self._engine) as session:
@@ -125,8 +156,13 @@ class UsageLedger:
             )
         return float(total or 0.0)
 
-    async def aquery(self, where: UsageFilter) -> list[dict[str, Any]]:
-        return await anyio.to_thread.run_sync(self.query, where)
+    async def apage(
+        self, where: UsageFilter, limit: int, after: int | None = None
+    ) -> list[dict[str, Any]]:
+        return await anyio.to_thread.run_sync(self.page, where, limit, after)
+
+    async def atotals(self, where: UsageFilter) -> dict[str, Any]:
+        return await anyio.to_thread.run_sync(self.totals, where)
 
     async def aspent(self, tenant_id: str, start: datetime, end: datetime) -> float:
         return await anyio.to_thread.run_sync(self.spent, tenant_id, start, end)

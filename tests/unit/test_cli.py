@@ -70,3 +70,13 @@ def test_command_line_errors_are_clear(genai):
     assert code == 1 and "No tenant 'nobody'" in err
     code, _, err = genai("keys", "revoke", "000000000000")
     assert code == 1 and "No key" in err
+
+
+def test_usage_totals_every_row_not_the_first_ten_thousand(genai, make_settings, database):
+    build_platform(make_settings(database_url=database)).stored_rows(10_050)
+    code, out, _ = genai("usage")
+    assert code == 0
+    assert out.strip().splitlines()[-1] == (
+        "10050 requests, 20100 input tokens, 30150 output tokens, $100.500000"
+    )
+    assert out.count("bulk-") == 0 and out.count("generate") == 10_050

@@ -185,3 +185,26 @@ async def test_a_reused_client_request_id_is_echoed_but_never_collides(make_sett
     ids = {row["request_id"] for row in acme_rows + globex_rows}
     assert len(ids) == 7 and "retry-1" not in ids
     assert all(row["status"] == 200 for row in acme_rows + globex_rows)
+
+
+async def test_usage_pages_through_every_row_and_totals_them_all(platform):
+    """No silent cap: totals count every matching row, and pages reach each one once."""
+    platform.stored_rows(10_050)
+    async with platform.client() as client:
+        first = (await client.get("/usage")).json()
+        assert first["totals"] == {
+            "requests": 10_050, "input_tokens": 20_100, "output_tokens": 30_150,
+            "cost_usd": pytest.approx(100.5),
+        }  # fmt: skip
+        assert len(first["records"]) == 1000 and first["next_after"] is not None
+        seen, after = [row["request_id"] for row in first["records"]], first["next_after"]
+        while after is not None:
+            page = (await client.get("/usage", params={"after": after, "limit": 5000})).json()
+            assert page["totals"]["requests"] == 10_050  # of the filter, not the page
+            seen += [row["request_id"] for row in page["records"]]
+            after = page["next_after"]
+        table = (await client.get("/usage?format=csv")).text
+        too_many = await client.get("/usage", params={"limit": 10_001})
+    assert len(seen) == len(set(seen)) == 10_050
+    assert len(list(csv.DictReader(io.StringIO(table)))) == 10_050
+    assert too_many.status_code == 422 and too_many.json()["error"]["param"] == "limit"
