@@ -2,6 +2,10 @@
 
 A browser opens `/?token=<key>` once (as with Jupyter) and gets an HttpOnly cookie naming
 the key, signed by the server; the key is checked again (revoked? expired?) on every request.
+A browser sends that cookie along whatever page makes the request, so a request it
+authenticates that changes anything (any method but GET, HEAD, OPTIONS) must show that it comes
+from this origin: `Sec-Fetch-Site: same-origin`, or an `Origin` naming this host. Keys sent in
+a header need no such proof: browsers never send them by themselves.
 With auth disabled (allowed on a loopback host only) every caller is the local admin.
 """
 
@@ -9,10 +13,11 @@ from __future__ import annotations
 
 import hmac
 import time
+import urllib.parse
 
 from fastapi import Request
 
-from app.errors import Unauthorized
+from app.errors import Forbidden, Unauthorized
 from app.tenants.keys import KeyHasher
 from app.tenants.models import Principal
 from app.tenants.service import INVALID_KEY, TenantService
@@ -53,6 +58,12 @@ class Authenticator:
         cookie = request.cookies.get(SESSION_COOKIE)
         key_id = self._verified_cookie(cookie) if cookie else None
         if key_id:
+            if request.method not in _SAFE_METHODS and not _from_this_origin(request):
+                raise Forbidden(
+                    "A request from another site, made with this browser's session, was "
+                    "refused; call the API with a key in the Authorization header instead.",
+                    code="cross_site_request",
+                )
             return await self._tenants.aprincipal_for_key_id(key_id)
         raise Unauthorized(
             "An API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
@@ -76,3 +87,18 @@ class Authenticator:
         if not hmac.compare_digest(expected, signature) or int(expires) < time.time():
             return None
         return key_id
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _from_this_origin(request: Request) -> bool:
+    """Does the browser say the request comes from a page of this origin?"""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    origin = request.headers.get("origin")
+    # The host only: behind a TLS-terminating proxy the scheme seen here is not the page's.
+    return origin is not None and urllib.parse.urlsplit(origin).netloc == request.headers.get(
+        "host"
+    )

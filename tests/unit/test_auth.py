@@ -132,6 +132,45 @@ async def test_a_tampered_session_cookie_is_refused(platform: Platform):
         assert (await client.get("/")).status_code == 401
 
 
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Origin": "http://platform", "Sec-Fetch-Site": "same-origin"}, 200),  # the playground
+        ({"Origin": "http://platform"}, 200),  # a browser without Sec-Fetch-Site
+        ({"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Origin": "http://platform:3000", "Sec-Fetch-Site": "same-site"}, 403),  # same site,
+        ({"Origin": "http://evil.example"}, 403),  # another origin              # another port
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({}, 403),  # nothing shows where it comes from
+    ],
+)
+async def test_a_browser_session_is_honoured_for_model_calls_only_from_this_origin(
+    platform: Platform, headers, status
+):
+    """Cross-site request forgery: a page elsewhere may make the browser send its session
+    cookie along; what it may not do is send this origin's Origin or Sec-Fetch-Site."""
+    platform.tenant("acme")
+    key = platform.key("acme")
+    async with platform.client() as browser:
+        await browser.get(f"/?token={key}")
+        for path, body in (
+            ("/generate/invoke", {"input": {"prompt": "Hi"}}),
+            ("/v1/chat/completions", {"model": "local", "messages": []}),
+        ):
+            response = await browser.post(path, json=body, headers=headers)
+            expected = status if status == 403 or path != "/v1/chat/completions" else 400
+            assert response.status_code == expected, (path, response.text)
+            if status == 403:
+                assert response.json()["error"]["code"] == "cross_site_request"
+        deleted = await browser.delete("/chat/history?session_id=x", headers=headers)
+        assert deleted.status_code == (403 if status == 403 else 404)
+        assert (await browser.get("/usage", headers=headers)).status_code == 200  # reading is safe
+    async with platform.client(key) as app:  # a key in a header is never sent by a browser
+        response = await app.post("/generate/invoke", json={"input": {"prompt": "Hi"}},
+                                  headers={"Origin": "https://evil.example"})  # fmt: skip
+    assert response.status_code == 200
+
+
 async def test_only_admin_keys_reach_admin(platform: Platform):
     platform.tenant("acme")
     async with platform.client(platform.key("acme")) as client:
@@ -167,3 +206,17 @@ def test_replicas_starting_together_on_a_new_database_make_one_local_admin(
     monkeypatch.setattr(tenants, "has_tenants", lambda: False)  # what it saw a moment ago
     assert ensure_local_admin(tenants, tmp_path / "other-replica" / "admin-key") is None
     assert [tenant.id for tenant in tenants.list_tenants()] == ["local"]
+
+
+async def test_the_data_folder_is_readable_by_its_owner_only(make_settings, tmp_path):
+    """Chat contents, the ledger and key hashes: no other local user may read them."""
+    data_dir = tmp_path / "fresh"
+    platform = build_platform(make_settings(data_dir=data_dir, auth_enabled=True))
+    async with platform.client(platform.services.local_admin_key) as client:
+        chat = {"input": {"messages": [{"type": "human", "content": "secret"}]},
+                "config": {"configurable": {"session_id": "s"}}}  # fmt: skip
+        assert (await client.post("/chat/invoke", json=chat)).status_code == 200
+        files = {path.name: path.stat().st_mode & 0o777 for path in data_dir.iterdir()}
+    assert {"genai.db", "genai.db-wal", "genai.db-shm", "admin-key", "secret-key"} <= set(files)
+    assert files == dict.fromkeys(files, 0o600)
+    assert data_dir.stat().st_mode & 0o777 == 0o700
