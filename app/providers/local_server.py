@@ -22,6 +22,7 @@ import aiohttp
 
 from app.providers.failures import TRANSPORT_ERRORS
 from app.settings import LocalModelSettings
+from app.storage.private_files import private_file
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +99,7 @@ class LocalModelServer:
         return llama_server_command(self.model_path, self.port, self._settings.n_ctx)
 
     async def _spawn(self) -> None:
-        self._log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self._log_file.open("ab") as log:
+        with private_file(self._log_file).open("ab") as log:
             self._process = await asyncio.create_subprocess_exec(
                 *self._command(),
                 stdout=log,

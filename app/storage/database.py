@@ -10,6 +10,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase
 
+from app.storage.private_files import private_file
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -30,7 +32,7 @@ def create_database_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(parsed.database))  # its -wal and -shm files take its mode
     engine = create_engine(url, connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _use_wal)
     return engine

@@ -6,10 +6,10 @@ server prints a URL that opens the playgrounds with it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from app.errors import InvalidRequest
+from app.storage.private_files import write_private
 from app.tenants.models import KeyCreate, TenantCreate
 from app.tenants.service import TenantService
 
@@ -24,9 +24,6 @@ def ensure_local_admin(tenants: TenantService, key_file: Path) -> str | None:
         except InvalidRequest:  # a replica starting at the same moment on a shared database
             return None
         created = tenants.create_key(LOCAL_TENANT, KeyCreate(name="local admin", admin=True))
-        key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.unlink(missing_ok=True)
-        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(created.key)
+        write_private(key_file, created.key)
     return key_file.read_text().strip() if key_file.exists() else None

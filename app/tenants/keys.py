@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+
+from app.storage.private_files import write_private
 
 PREFIX = "gp"
 
@@ -53,9 +54,6 @@ def load_or_create_secret(path: Path) -> bytes:
     """The server's hashing secret kept in a file readable by its owner only."""
     if path.exists():
         return bytes.fromhex(path.read_text().strip())
-    path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_bytes(32)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(secret.hex())
+    write_private(path, secret.hex())
     return secret

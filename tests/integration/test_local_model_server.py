@@ -23,6 +23,7 @@ async def test_the_child_is_restarted_after_it_dies_and_stopped_with_the_platfor
     await server.start()
     try:
         assert await server.is_ready()
+        assert (tmp_path / "local.log").stat().st_mode & 0o777 == 0o600  # owner-only
         first_pid = server.pid
         os.kill(first_pid, signal.SIGKILL)
         for _ in range(300):
