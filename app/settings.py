@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -135,11 +135,15 @@ class LocalModelSettings(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="GENAI_", env_nested_delimiter="__", extra="forbid", validate_default=True
-    )
+        env_prefix="GENAI_", env_nested_delimiter="__", extra="forbid", validate_default=True,
+        populate_by_name=True,
+    )  # fmt: skip
 
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
+    port: int = Field(
+        8000, ge=1, le=65535, validation_alias=AliasChoices("GENAI_PORT", "PORT"),
+        description="GENAI_PORT, else PORT (as container platforms set it).",
+    )  # fmt: skip
     data_dir: Path = PROJECT_ROOT / "var"
     database_url: str | None = Field(None, description="Default: SQLite in data_dir.")
     prompts_dir: Path = PROJECT_ROOT / "prompts"
@@ -252,9 +256,13 @@ def describe_validation_error(error: ValidationError) -> list[str]:
     lines = []
     for problem in error.errors():
         key = "__".join(str(part) for part in problem["loc"]).upper()
-        name = f"GENAI_{key}" if key else "settings"
+        name = _ALIASED.get(key) or (f"GENAI_{key}" if key else "settings")
         lines.append(f"{name}: {problem['msg']}")
     return lines
+
+
+#: Settings read from more than one variable, by the name their errors carry.
+_ALIASED = {"GENAI_PORT": "GENAI_PORT (or PORT)"}
 
 
 def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:

@@ -12,10 +12,12 @@ import contextlib
 import ctypes
 import importlib.util
 import logging
+import os
 import signal
 import socket
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
@@ -63,6 +65,22 @@ def free_loopback_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: What the model's process inherits: what a Python program and llama.cpp need, no more.
+#: llama-cpp-python's server takes HOST, PORT and CONFIG_FILE from its environment over its
+#: flags, and any of its settings by their plain names (API_KEY, MODEL, N_CTX...): the
+#: platform's own PORT (set by `make run PORT=...`, or a container platform) would move it.
+_INHERITED = frozenset({"PATH", "HOME", "USER", "LANG", "TZ", "TMPDIR", "LD_LIBRARY_PATH"})
+_INHERITED_PREFIXES = ("LC_", "PYTHON", "OMP_", "GGML_", "LLAMA_CPP_", "OPENBLAS_", "MKL_")
+
+
+def child_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name: value
+        for name, value in environment.items()
+        if name in _INHERITED or name.startswith(_INHERITED_PREFIXES)
+    }
+
+
 def llama_server_command(model_path: Path, port: int, n_ctx: int) -> list[str]:
     """llama-cpp-python's OpenAI server on loopback, finishing every request it accepts."""
     return [
@@ -105,6 +123,7 @@ class LocalModelServer:
                 stdout=log,
                 stderr=log,
                 stdin=asyncio.subprocess.DEVNULL,
+                env=child_environment(os.environ),
                 preexec_fn=_die_with_parent,
             )
         await self._wait_until_ready()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from app.main import create_app
+from app.providers.local_server import child_environment
 from app.settings import ModelSpec
 from tests.conftest import asgi_client
 from tests.fault_upstream import running_fault_upstream
@@ -43,3 +44,16 @@ async def test_every_provider_kind_answers(make_settings, upstream, kind, route)
             events = await read_events(client, "/complete/stream", body)
             answer = "".join(event.json() for event in events if event.event == "data")
     assert answer == "fault upstream says hello"
+
+
+def test_the_embedded_models_process_inherits_no_setting_of_the_platform():
+    """llama.cpp's server reads HOST, PORT, CONFIG_FILE and its settings (API_KEY, MODEL...)
+    from its environment, over its flags: none may leak from the platform's."""
+    platform = {
+        "PORT": "9000", "HOST": "0.0.0.0", "CONFIG_FILE": "/etc/x.json", "API_KEY": "k",
+        "MODEL": "other.gguf", "N_CTX": "64", "GENAI_SECRET_KEY": "s",
+        "PATH": "/usr/bin", "HOME": "/home/u", "LC_ALL": "C.UTF-8", "OMP_NUM_THREADS": "2",
+    }  # fmt: skip
+    assert child_environment(platform) == {
+        "PATH": "/usr/bin", "HOME": "/home/u", "LC_ALL": "C.UTF-8", "OMP_NUM_THREADS": "2",
+    }  # fmt: skip

@@ -16,7 +16,7 @@ def _no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
     for key in list(os.environ):
-        if key.startswith("GENAI_"):
+        if key.startswith("GENAI_") or key == "PORT":
             monkeypatch.delenv(key)
 
 
@@ -74,6 +74,18 @@ def test_invalid_settings_name_the_bad_key(monkeypatch, variables, named):
     for key, value in variables.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(InvalidSettings, match=named):
+        load_settings()
+
+
+def test_port_comes_from_genai_port_else_port_as_container_platforms_set_it(monkeypatch):
+    monkeypatch.setenv("PORT", "9000")
+    assert load_settings().port == 9000
+    monkeypatch.setenv("GENAI_PORT", "9100")
+    assert load_settings().port == 9100
+    assert load_settings(port=9200).port == 9200  # `genai serve --port` wins over both
+    monkeypatch.delenv("GENAI_PORT")
+    monkeypatch.setenv("PORT", "eighty")
+    with pytest.raises(InvalidSettings, match=r"GENAI_PORT \(or PORT\): Input should be"):
         load_settings()
 
 
