@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from pydantic import ValidationError
 
 from app.errors import PlatformError
@@ -27,6 +26,7 @@ from app.settings import (
 from app.shutdown import GracefulServer
 from app.tenants.models import KeyCreate, TenantChanges, TenantCreate
 from app.tenants.service import TenantService
+from app.transport import uvicorn_config
 from app.usage.ledger import UsageFilter, UsageLedger
 
 
@@ -47,8 +47,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             print(f"Open {base}/?token={admin_key} (local admin key, kept in {where})")
         else:
             print(f"The local admin key is kept in {where}")
-    server_config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=config,
+    server_config = uvicorn_config(
+        app, settings, log_config=config,
         timeout_graceful_shutdown=5,  # after the drain (GracefulServer), for what is left
     )  # fmt: skip
     GracefulServer(server_config, app.state.services.drain, settings.shutdown_grace_seconds).run()

@@ -176,6 +176,14 @@ class Settings(BaseSettings):
     )  # fmt: skip
     session_cookie_hours: float = Field(12.0, gt=0, description="Browser session lifetime.")
     max_body_bytes: int = Field(1_000_000, ge=1024)
+    max_header_bytes: int = Field(32_768, ge=1024, description="Request headers, in all.")
+    max_headers: int = Field(100, ge=10, description="Headers a request may have.")
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest time to send a request's headers."
+    )
+    body_timeout_seconds: float = Field(
+        60.0, gt=0, description="Longest time to send a request's body, after its headers."
+    )
     summarize_chunk_chars: int = Field(
         3000, ge=200, description="Texts longer than this are summarized map-reduce."
     )

@@ -11,14 +11,19 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from app.providers.local_server import free_loopback_port
+from app.settings import Settings
+from app.transport import uvicorn_config
 
 
 @contextmanager
-def serving(app: ASGIApp) -> Iterator[str]:
-    """Yields the server's base URL; stops it on exit."""
+def serving(app: ASGIApp, settings: Settings | None = None) -> Iterator[str]:
+    """Yields the server's base URL; stops it on exit. With `settings`, the server is
+    configured as `genai serve` configures it (its transport limits)."""
     port = free_loopback_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+    options = {"host": "127.0.0.1", "port": port, "log_level": "warning",
+               "timeout_graceful_shutdown": 1}  # fmt: skip
+    config = (
+        uvicorn_config(app, settings, **options) if settings else uvicorn.Config(app, **options)
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
