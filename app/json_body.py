@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
 from app.errors import UnsupportedMediaType
+from app.openapi import ERROR_RESPONSES
 
 #: Deeper JSON is refused: no request of the platform needs it, and encoders recurse.
 MAX_DEPTH = 64
@@ -86,5 +87,6 @@ class JsonRoute(APIRoute):
 
 
 def api_router(**kwargs: Any) -> APIRouter:
-    """An APIRouter whose routes read JSON bodies with `parse_json`."""
-    return APIRouter(route_class=JsonRoute, **kwargs)
+    """An APIRouter whose routes read JSON bodies with `parse_json` and document the
+    platform's error responses."""
+    return APIRouter(route_class=JsonRoute, responses=ERROR_RESPONSES, **kwargs)

@@ -18,7 +18,8 @@ from app.edge import Edge
 from app.errors import register_error_handlers
 from app.heap import freeze_startup_objects
 from app.json_body import JsonRoute
-from app.openai_api import router as openai_router
+from app.openai_api.router import build_router as openai_routes
+from app.openapi import Documented
 from app.providers.pool import ProviderPool
 from app.services import build_services
 from app.settings import Settings, load_settings
@@ -57,16 +58,18 @@ def create_app(settings: Settings | None = None, providers: ProviderPool | None 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(DrainGate, drain=services.drain)
     app.add_middleware(Edge)  # outermost: ids, times and logs everything, errors included
+    documented = Documented()
     # The routes that carry the traffic first: Starlette tries the routes in order.
-    app.include_router(openai_router.router)
+    app.include_router(openai_routes(documented))
     built = []
     for use_case in discover_use_cases():
         context = ChainContext(use_case.name, settings, services.providers.models, services.history)
         built.append((use_case, use_case.build(context)))
         services.use_cases.append(use_case.name)
-    mount_use_cases(app, built, settings, services.tracing)
+    mount_use_cases(app, built, settings, services.tracing, documented)
     for module in (health, home, docs, usage, admin, chat_sessions, metrics):
         app.include_router(module.router)
+    documented.install(app)
     if services.tracing is not None:
         services.tracing.instrument(app, providers.http)
     return app

@@ -13,6 +13,7 @@ from langchain_core.messages import (
     AIMessage,
     AnyMessage,
     convert_to_messages,
+    convert_to_openai_messages,
     trim_messages,
 )
 from langchain_core.messages.utils import count_tokens_approximately
@@ -38,14 +39,19 @@ SESSION_ID_SPEC = ConfigurableFieldSpec(
 
 def _message(value: Any) -> Any:
     """A message as LangChain clients send it: `{"type", "content"}` (LangChain's own shape),
-    `{"role", "content"}` (OpenAI's) or a `[role, content]` pair (RemoteRunnable's tuples)."""
-    if isinstance(value, list | tuple) or (isinstance(value, dict) and "role" in value):
+    `{"role", "content"}` (OpenAI's) or a `[role, content]` pair (RemoteRunnable's tuples).
+    LangChain's message classes raise more than validation errors on odd fields (a TypeError
+    on a tool call's unknown key, say), and accept content no model can be sent: every failure
+    here is the client's, a 422 at the item."""
+    if isinstance(value, list | tuple | dict):
         try:
-            return convert_to_messages([value])[0]
-        except (NotImplementedError, ValueError, TypeError, KeyError):
+            message = convert_to_messages([value])[0]
+            convert_to_openai_messages([message])  # a message no model could be sent: refused
+            return message
+        except Exception as exc:
             raise ValueError(
                 'a message is {"type": ..., "content": ...}, {"role": ..., "content": ...} '
-                "or a [role, content] pair, with role human, ai or system"
+                f"or a [role, content] pair, with role human, ai or system ({exc})"
             ) from None
     return value
 

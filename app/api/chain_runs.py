@@ -91,9 +91,10 @@ class ChainRuns:
         runs = await self._admit(request, principal, metered, config_hash, "batch")
         work = self.runnable.abatch(runs.inputs, config=runs.configs)
         outputs = await until_disconnected(request, work)
-        responses = [{"run_id": str(config["run_id"]), "feedback_tokens": []}
-                     for config in runs.configs]  # fmt: skip
-        return await self._answer(request, metered, outputs, {"responses": responses})
+        run_ids = [str(config["run_id"]) for config in runs.configs]
+        responses = [{"run_id": run_id, "feedback_tokens": []} for run_id in run_ids]
+        metadata = {"run_ids": run_ids, "responses": responses}
+        return await self._answer(request, metered, outputs, metadata)
 
     async def stream(
         self, request: Request, principal: Principal, metered: MeteredRequest, config_hash: str

@@ -17,6 +17,7 @@ from langchain_core.runnables import Runnable
 
 from app.api.chain_runs import ChainRuns
 from app.api.deps import MeteredRequestDep, route_guard
+from app.openapi import ERROR_RESPONSES, LANGSERVE_EVENT, Documented
 from app.settings import Settings
 from app.tenants.models import Principal
 from app.tracing import Tracing
@@ -61,12 +62,21 @@ class _UseCaseRoutes:
     def base(self, share_link: bool) -> str:
         return f"/{self.name}/c/{{config_hash}}" if share_link else f"/{self.name}"
 
-    def add_model_routes(self, app: FastAPI, share_link: bool) -> None:
+    def add_model_routes(self, app: FastAPI, share_link: bool, documented: Documented) -> None:
+        handler = self.runs.handler
+        bodies = {
+            "invoke": documented.body(handler.InvokeRequest, handler.InvokeResponse),
+            "batch": documented.body(handler.BatchRequest, handler.BatchResponse),
+            "stream": documented.body(handler.StreamRequest, events=LANGSERVE_EVENT),
+            "stream_log": documented.body(handler.StreamLogRequest, events=LANGSERVE_EVENT),
+            "stream_events": documented.body(handler.StreamEventsRequest, events=LANGSERVE_EVENT),
+        }
         for name in MODEL_ENDPOINTS:
             app.add_api_route(
                 f"{self.base(share_link)}/{name}",
                 _model_endpoint(getattr(self.runs, name), self.caller),
                 methods=["POST"], tags=[self.name], dependencies=[self.caller],
+                responses=ERROR_RESPONSES, openapi_extra=bodies[name],
             )  # fmt: skip
 
     def add_other_routes(self, app: FastAPI, share_link: bool) -> None:
@@ -74,8 +84,9 @@ class _UseCaseRoutes:
         for name in _GET_ENDPOINTS:
             endpoint = _plain_endpoint(getattr(handler, name))
             app.add_api_route(
-                f"{base}/{name}", endpoint, tags=[self.name], dependencies=[self.caller]
-            )
+                f"{base}/{name}", endpoint, tags=[self.name], dependencies=[self.caller],
+                responses=ERROR_RESPONSES,
+            )  # fmt: skip
         app.add_api_route(
             f"{base}/playground/{{file_path:path}}",
             handler.playground,
@@ -86,7 +97,7 @@ class _UseCaseRoutes:
 
 def mount_use_cases(
     app: FastAPI, built: Sequence[tuple[UseCase, Runnable[Any, Any]]], settings: Settings,
-    tracing: Tracing | None,
+    tracing: Tracing | None, documented: Documented,
 ) -> None:  # fmt: skip
     """Every use case's routes, the model calls of all first: Starlette tries the routes in
     order, so a request walks past every route added before its own. Schemas and playgrounds
@@ -94,6 +105,6 @@ def mount_use_cases(
     routes = [_UseCaseRoutes(use_case, runnable, settings, tracing) for use_case, runnable in built]
     for share_link in (False, True):
         for use_case_routes in routes:
-            use_case_routes.add_model_routes(app, share_link)
+            use_case_routes.add_model_routes(app, share_link, documented)
         for use_case_routes in routes:
             use_case_routes.add_other_routes(app, share_link)

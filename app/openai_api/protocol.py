@@ -33,7 +33,9 @@ class StreamOptions(BaseModel):
     include_usage: StrictBool = False
 
 
-class ChatMessage(BaseModel):
+class RequestMessage(BaseModel):
+    """A message of a chat completion request."""
+
     model_config = ConfigDict(extra="allow")
 
     role: Role
@@ -72,7 +74,7 @@ class _Sampling(BaseModel):
 
 
 class ChatCompletionRequest(_Sampling):
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[RequestMessage] = Field(min_length=1)
     max_completion_tokens: Count | None = None
     response_format: dict[str, Any] | None = None
     logprobs: StrictBool | None = None

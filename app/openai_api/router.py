@@ -2,37 +2,49 @@
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from app.api.deps import MeteredRequestDep, ServicesDep, route_guard
 from app.json_body import api_router
-from app.openai_api.protocol import CHAT, COMPLETION
+from app.openai_api.protocol import CHAT, COMPLETION, ChatCompletionRequest, CompletionRequest
+from app.openapi import OPENAI_EVENT, Documented
 from app.tenants.models import Principal
 
 v1_guard = Depends(route_guard("v1"))
-router = api_router(prefix="/v1", tags=["openai"], dependencies=[v1_guard])
 Caller = Annotated[Principal, v1_guard]
 
 
-@router.post("/chat/completions", response_model=None)
 async def chat_completions(
     request: Request, principal: Caller, metered: MeteredRequestDep, services: ServicesDep
 ) -> Response:
     return await services.openai.complete(CHAT, request, principal, metered)
 
 
-@router.post("/completions", response_model=None)
 async def completions(
     request: Request, principal: Caller, metered: MeteredRequestDep, services: ServicesDep
 ) -> Response:
     return await services.openai.complete(COMPLETION, request, principal, metered)
 
 
-@router.get("/models")
 async def list_models(principal: Caller, services: ServicesDep) -> dict[str, Any]:
     return services.openai.models(principal)
 
 
-@router.get("/models/{alias}")
 async def read_model(alias: str, principal: Caller, services: ServicesDep) -> dict[str, Any]:
     return services.openai.model(principal, alias)
+
+
+def build_router(documented: Documented) -> APIRouter:
+    """The /v1 routes; the bodies serving.py reads itself documented."""
+    router = api_router(prefix="/v1", tags=["openai"], dependencies=[v1_guard])
+    for path, endpoint, body in (
+        ("/chat/completions", chat_completions, ChatCompletionRequest),
+        ("/completions", completions, CompletionRequest),
+    ):
+        router.add_api_route(
+            path, endpoint, methods=["POST"], response_model=None,
+            openapi_extra=documented.body(body, events=OPENAI_EVENT, answers_json=True),
+        )  # fmt: skip
+    router.add_api_route("/models", list_models, methods=["GET"])
+    router.add_api_route("/models/{alias}", read_model, methods=["GET"])
+    return router
