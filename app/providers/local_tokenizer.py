@@ -41,8 +41,9 @@ class LocalTokenizer:
 
 
 class ContextLimit:
-    """Refuses a request longer than the embedded model's context, as llama.cpp refuses a
-    whole answer (400 `context_length_exceeded`): for a stream it sends an empty one instead."""
+    """Refuses a prompt that does not fit the embedded model's context, as llama.cpp refuses it
+    for a whole answer (400 `context_length_exceeded`): for a stream it sends an empty one
+    instead. Like llama.cpp, a reply is given the room the prompt leaves (max_tokens is cut)."""
 
     def __init__(self, tokenizer: LocalTokenizer, n_ctx: int) -> None:
         self._tokenizer = tokenizer
@@ -60,7 +61,7 @@ class ContextLimit:
             given = body.get(field)
             text = "".join(given) if isinstance(given, list) else given
             prompt = self._tokenizer.count_text(text if isinstance(text, str) else "")
-        if prompt + reply <= self._n_ctx:
+        if prompt < self._n_ctx:  # llama.cpp's own rule (llama.py: `_create_completion`)
             return None
         return ProviderRefused(
             f"This model's maximum context length is {self._n_ctx} tokens. However, you "
