@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from starlette.applications import Starlette
 
 from app.main import create_app
 from app.providers.http import HttpPool
@@ -17,6 +18,7 @@ from app.providers.pool import ProviderPool
 from app.settings import ModelSpec, Settings
 from tests.databases import database_url
 from tests.fakes import EchoChat
+from tests.fault_upstream import create_fault_upstream, running_fault_upstream
 from tests.servers import serving
 
 MakeSettings = Callable[..., Settings]
@@ -80,6 +82,19 @@ async def echo_client(echo_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 def echo_server(echo_app: FastAPI) -> Iterator[str]:
     """The echo platform on a loopback port, for tests that need a real connection."""
     with serving(echo_app) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="module")
+def upstream_app() -> Starlette:
+    """The fault-injecting upstream (tests/fault_upstream.py): one per test module."""
+    return create_fault_upstream()
+
+
+@pytest.fixture(scope="module")
+def upstream(upstream_app: Starlette) -> Iterator[str]:
+    """Its /v1 base URL, served on loopback."""
+    with running_fault_upstream(upstream_app) as base_url:
         yield base_url
 
 

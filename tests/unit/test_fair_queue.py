@@ -5,27 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import ModelSpec
-from tests.fault_upstream import create_fault_upstream, running_fault_upstream
 from tests.tenancy import Platform
-
-
-@pytest.fixture(scope="module")
-def upstream_app() -> Starlette:
-    return create_fault_upstream()
-
-
-@pytest.fixture(scope="module")
-def upstream(upstream_app: Starlette) -> Iterator[str]:
-    with running_fault_upstream(upstream_app) as base_url:
-        yield base_url
 
 
 async def until_served(upstream_app: Starlette, calls: int) -> None:

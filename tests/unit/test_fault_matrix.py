@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -20,7 +19,7 @@ import pytest
 from app.main import create_app
 from app.providers.local_server import free_loopback_port
 from app.settings import ModelSpec
-from tests.fault_upstream import HELLO, running_fault_upstream
+from tests.fault_upstream import HELLO
 from tests.sse import aiter_events
 from tests.tenancy import Platform
 
@@ -48,12 +47,6 @@ FAULTS: dict[str, tuple[Outcome, Outcome]] = {
     "unfinished": (None, ("mid", 502, "provider_incomplete")),
     "error-chunk": (None, ("mid", 502, "provider_failed")),
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    with running_fault_upstream() as base_url:
-        yield base_url
 
 
 @pytest.fixture

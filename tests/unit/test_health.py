@@ -6,15 +6,13 @@ from app.main import create_app
 from app.providers.local_server import free_loopback_port
 from app.settings import ModelSpec
 from tests.conftest import asgi_client
-from tests.fault_upstream import running_fault_upstream
 
 
-async def test_ready_when_the_provider_answers(make_settings):
-    with running_fault_upstream() as upstream:
-        spec = ModelSpec(provider="openai-compatible", model="ok", base_url=upstream)
-        app = create_app(make_settings(models={"up": spec}, default_model="up"))
-        async with asgi_client(app) as client:
-            assert (await client.get("/ready")).json() == {"status": "ready"}
+async def test_ready_when_the_provider_answers(make_settings, upstream):
+    spec = ModelSpec(provider="openai-compatible", model="ok", base_url=upstream)
+    app = create_app(make_settings(models={"up": spec}, default_model="up"))
+    async with asgi_client(app) as client:
+        assert (await client.get("/ready")).json() == {"status": "ready"}
 
 
 async def test_not_ready_when_the_provider_is_down(make_settings):

@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from app.main import create_app
 from app.settings import ModelSpec
-from tests.fault_upstream import running_fault_upstream
 from tests.servers import serving
 from tests.sse import aiter_events, read_events
 from tests.tenancy import PRICED_MODELS, Platform, build_platform
@@ -83,17 +81,11 @@ async def test_a_client_leaving_mid_stream_is_recorded_with_its_partial_output(p
     assert row["cost_usd"] == pytest.approx(cost(row))
 
 
-@pytest.fixture(scope="module")
-def fault_upstream() -> Iterator[str]:
-    with running_fault_upstream() as base_url:
-        yield base_url
-
-
 @pytest.fixture
-def failing(make_settings, database, fault_upstream) -> Platform:
+def failing(make_settings, database, upstream) -> Platform:
     def spec(model: str) -> ModelSpec:
         return ModelSpec(
-            provider="openai-compatible", model=model, base_url=fault_upstream, max_retries=0,
+            provider="openai-compatible", model=model, base_url=upstream, max_retries=0,
             input_price_per_million=1000.0, output_price_per_million=2000.0,
         )  # fmt: skip
 

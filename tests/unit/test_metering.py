@@ -7,7 +7,6 @@ The models are the platform's own, over HTTP to the fault upstream (tests/fault_
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -21,7 +20,6 @@ from app.main import create_app
 from app.settings import ModelSpec
 from app.usage.metering import TEMPLATE_ALLOWANCE
 from tests.conftest import api_routes
-from tests.fault_upstream import running_fault_upstream
 from tests.tenancy import Platform
 
 #: An input for each use case; a new use case needs one here (the test says so).
@@ -38,12 +36,6 @@ NOT_MODEL_CALLS = {
     "/admin/keys/{key_id}/revoke",
 }
 METERING = MeteredRequestDep.__metadata__[0].dependency
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    with running_fault_upstream() as base_url:
-        yield base_url
 
 
 @pytest.fixture

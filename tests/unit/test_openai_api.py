@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import openai
@@ -15,23 +15,11 @@ from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import ModelSpec
-from tests.fault_upstream import create_fault_upstream, running_fault_upstream
 from tests.servers import serving
 from tests.tenancy import Platform
 
 HELLO = "fault upstream says hello"
 MESSAGES = [{"role": "user", "content": "Hi"}]
-
-
-@pytest.fixture(scope="module")
-def upstream_app() -> Starlette:
-    return create_fault_upstream()
-
-
-@pytest.fixture(scope="module")
-def upstream(upstream_app: Starlette) -> Iterator[str]:
-    with running_fault_upstream(upstream_app) as base_url:
-        yield base_url
 
 
 @pytest.fixture

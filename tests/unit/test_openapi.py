@@ -21,7 +21,6 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from app.main import create_app
 from app.settings import ModelSpec, Settings
-from tests.fault_upstream import running_fault_upstream
 from tests.tenancy import Platform
 
 #: POST routes that take no body: an action on the resource the path names.
@@ -29,18 +28,19 @@ NO_BODY = {("post", "/admin/keys/{key_id}/revoke")}
 
 
 @pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, str]]:
+def fuzzed(
+    tmp_path_factory: pytest.TempPathFactory, upstream: str
+) -> Iterator[tuple[Platform, str]]:
     """The platform, and the admin key the fuzzer calls it with."""
-    with running_fault_upstream() as upstream:
-        model = ModelSpec(provider="openai-compatible", model="ok", base_url=upstream)
-        settings_ = Settings(
-            data_dir=Path(tmp_path_factory.mktemp("fuzzed")), auth_enabled=True,
-            models={"ok": model}, default_model="ok",
-        )  # fmt: skip
-        platform = Platform(create_app(settings_))
-        platform.tenant("fuzzer")
-        yield platform, platform.key("fuzzer", admin=True)
-        shutdown_lifespans()
+    model = ModelSpec(provider="openai-compatible", model="ok", base_url=upstream)
+    settings_ = Settings(
+        data_dir=Path(tmp_path_factory.mktemp("fuzzed")), auth_enabled=True,
+        models={"ok": model}, default_model="ok",
+    )  # fmt: skip
+    platform = Platform(create_app(settings_))
+    platform.tenant("fuzzer")
+    yield platform, platform.key("fuzzer", admin=True)
+    shutdown_lifespans()
 
 
 @pytest.fixture(scope="module")

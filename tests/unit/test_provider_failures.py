@@ -5,7 +5,7 @@ The models are real OpenAI clients talking HTTP to our fault-injecting upstream 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -15,19 +15,12 @@ from app.providers.local_server import free_loopback_port
 from app.providers.upstream import proxy_for
 from app.settings import ModelSpec
 from tests.conftest import asgi_client
-from tests.fault_upstream import running_fault_upstream
 from tests.sse import read_events
 
 
-@pytest.fixture(scope="module")
-def fault_upstream() -> Iterator[str]:
-    with running_fault_upstream() as base_url:
-        yield base_url
-
-
 @pytest.fixture
-async def client(make_settings, fault_upstream) -> AsyncIterator[httpx.AsyncClient]:
-    def spec(model: str, base_url: str = fault_upstream, timeout: float = 5) -> ModelSpec:
+async def client(make_settings, upstream) -> AsyncIterator[httpx.AsyncClient]:
+    def spec(model: str, base_url: str = upstream, timeout: float = 5) -> ModelSpec:
         return ModelSpec(
             provider="openai-compatible",
             model=model,
@@ -110,12 +103,12 @@ async def test_stream_log_and_stream_events_carry_the_real_error_too(client):
 
 
 async def test_provider_calls_go_through_the_proxy_the_environment_names(
-    make_settings, fault_upstream, monkeypatch
+    make_settings, upstream, monkeypatch
 ):
     """A provider behind a corporate proxy: HTTP(S)_PROXY is honoured, as by the OpenAI SDK.
     The provider's host does not resolve; the fault upstream plays the proxy."""
     monkeypatch.delenv("http_proxy", raising=False)  # the lower-case name would win
-    monkeypatch.setenv("HTTP_PROXY", fault_upstream.removesuffix("/v1"))
+    monkeypatch.setenv("HTTP_PROXY", upstream.removesuffix("/v1"))
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     spec = ModelSpec(provider="openai-compatible", model="ok",

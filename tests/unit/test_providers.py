@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from app.main import create_app
 from app.providers.local_server import child_environment
 from app.settings import ModelSpec
 from tests.conftest import asgi_client
-from tests.fault_upstream import running_fault_upstream
 from tests.sse import read_events
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    with running_fault_upstream() as base_url:
-        yield base_url
 
 
 @pytest.mark.parametrize("kind", ["openai", "openai-compatible", "azure"])
