@@ -227,6 +227,9 @@ class Settings(BaseSettings):
     def _check_aliases(self) -> Settings:
         if not self.models:
             raise ValueError("models: at least one model alias is needed")
+        for alias in self.models:
+            if not 0 < len(alias) <= 64 or "," in alias:
+                raise ValueError(f"models.{alias}: an alias has 1 to 64 characters, no comma")
         if self.default_model not in self.models:
             raise ValueError(
                 f"default_model: '{self.default_model}' is not one of models {sorted(self.models)}"

@@ -1,10 +1,13 @@
-"""Metering one request: reservations before each model call, the usage row at the end.
+"""Metering one request: a check and a reservation before each model call, the row at the end.
 
-A `RequestMeter` rides along the chain as a LangChain callback handler. Before every model
-call it makes sure the request's reservation covers an upper bound of that call (the prompt's
-bytes + max_tokens), reserving more if needed — a refusal stops the call with a 429. It notes
-what each call produced; `finish` turns that into exact token counts (reported by the
-provider, else counted or estimated), settles the reservation and writes the ledger row.
+A `RequestMeter` rides along the chain as a LangChain callback handler (/v1 calls it directly).
+Before every model call it refuses a model the tenant may not use (403), and makes sure the
+request's reservation covers an upper bound of every call so far (the prompts' bytes +
+max_tokens, in tokens and in dollars at each call's own price), reserving more if needed — a
+refusal stops the call with a 429. It notes what each call produced and holds the upstream
+streams still open; `finish` closes those, turns what was produced into exact token counts
+(reported by the provider, else counted or estimated), settles the reservation and writes the
+ledger row.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ class Metering:
             sum(prices.upper_bound(call.alias, call.tokens) for call in planned),
         )
         return RequestMeter(
-            self._services, principal, ticket, route=route, model=",".join(aliases) or None,
+            self._services, principal, ticket, route=route, model=_model_label(aliases),
             request_id=state.request_id, client_request_id=state.client_request_id,
         )  # fmt: skip
 
@@ -107,6 +107,12 @@ class Metering:
         """Wait for every ledger row still being written (at shutdown)."""
         while self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+def _model_label(aliases: list[str]) -> str | None:
+    """The ledger's model: the alias, or the aliases of a batch, in its 64 characters."""
+    joined = ",".join(aliases)
+    return joined if len(joined) <= 64 else f"{aliases[0]}+{len(aliases) - 1} more"
 
 
 class MeteredRequest:

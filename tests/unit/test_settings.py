@@ -120,3 +120,9 @@ async def test_an_unreachable_redis_stops_the_start_naming_the_setting(make_sett
     with pytest.raises(InvalidSettings, match="redis_url: Redis does not answer"):
         async with app.router.lifespan_context(app):
             pass
+
+
+def test_a_model_alias_fits_the_ledger(monkeypatch):
+    monkeypatch.setenv("GENAI_MODELS__" + "X" * 65 + "__PROVIDER", "local")
+    with pytest.raises(InvalidSettings, match="an alias has 1 to 64 characters"):
+        load_settings()
