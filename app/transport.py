@@ -9,7 +9,8 @@ counts between requests). Here, while the request is read, before anything reach
   connection opening): 408, connection closed;
 - a body not complete within `body_timeout_seconds` of its headers: the connection is closed
   (the app sees the client leave).
-The refusals are JSON in the platform's error shape with an `X-Request-Id`, like every error.
+The refusals are JSON in the platform's error shape with `X-Request-Id` and `Server-Timing`,
+like every error.
 `uvicorn_config` is how `genai serve` (and the tests of these limits) run the app.
 """
 
@@ -137,6 +138,7 @@ class GuardedProtocol(HttpToolsProtocol):
             b"content-length: %d" % len(body),
             b"connection: close",
             b"x-request-id: " + uuid.uuid4().hex.encode(),
+            b"server-timing: platform;dur=0.00, upstream;dur=0.00",
         ]
         self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
         # A lingering close: closing now, with the client's bytes unread, would make the

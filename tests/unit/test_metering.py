@@ -173,7 +173,7 @@ async def test_a_budget_is_charged_for_every_batch_item(platform):
     assert again.status_code == 429 and again.json()["error"]["code"] == "budget_exceeded"
 
 
-async def test_an_invalid_request_is_refused_before_admission(platform: Platform):
+async def test_an_invalid_request_is_refused_before_admission(platform: Platform, caplog):
     async with platform.client(platform.key("one-a-minute")) as client:
         for path, body in (
             ("/generate/invoke", {"input": {}}),
@@ -192,6 +192,7 @@ async def test_an_invalid_request_is_refused_before_admission(platform: Platform
         assert (await client.post("/generate/invoke", json={"input": {"prompt": "x"}})).is_success
         [row] = (await client.get("/usage")).json()["records"]
     assert row["status"] == 200
+    assert [r.message for r in caplog.records if r.levelname == "ERROR"] == []  # no traceback
 
 
 async def test_a_model_cannot_be_called_outside_an_admitted_request(platform: Platform):

@@ -67,6 +67,7 @@ def test_an_8_mb_header_is_refused_with_431_before_it_is_read(platform_url):
     assert (status, error["code"]) == (431, "headers_too_large")
     assert "16384 bytes" in error["message"]
     assert headers["connection"] == "close" and len(headers["x-request-id"]) == 32
+    assert headers["server-timing"].startswith("platform;dur=")
     assert time.monotonic() - started < 5
 
 
