@@ -52,10 +52,6 @@ class Metering:
         self.metrics = metrics
         self._closing: set[asyncio.Task[Any]] = set()
 
-    def model_alias(self, route: str, alias: object) -> str:
-        """The alias a request names, else the route's default."""
-        return alias if isinstance(alias, str) else self._settings.model_for(route)
-
     async def admit(
         self, principal: Principal, route: str, planned: Sequence[PlannedCall], state: State
     ) -> RequestMeter:
