@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from app.providers.local_tokenizer import message_text
+
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
 # Values are typed strictly (no "0.5" for a number, no `true` for a count) and bounded as
@@ -42,9 +44,7 @@ class RequestMessage(BaseModel):
     content: StrictStr | list[dict[str, Any]] | None = None
 
     def text(self) -> str:
-        if isinstance(self.content, list):
-            return "".join(str(part.get("text", "")) for part in self.content)
-        return self.content or ""
+        return message_text(self.content)
 
 
 class _Sampling(BaseModel):

@@ -54,7 +54,8 @@ class ContextLimit:
         reply = reply if isinstance(reply, int) else 0
         if endpoint == "chat/completions":
             field = "messages"
-            pairs = [(m.get("role", ""), _text(m.get("content"))) for m in body.get(field) or []]
+            messages = body.get(field) or []
+            pairs = [(m.get("role", ""), message_text(m.get("content"))) for m in messages]
             prompt = self._tokenizer.count_chat(pairs)
         else:
             field = "prompt"
@@ -71,8 +72,8 @@ class ContextLimit:
         )  # fmt: skip
 
 
-def _text(content: Any) -> str:
-    """A chat message's text: its content, or the text parts of a list of parts."""
+def message_text(content: Any) -> str:
+    """An OpenAI chat message's text: its content, or the text of its list of parts."""
     if isinstance(content, list):
         return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
     return content if isinstance(content, str) else ""
