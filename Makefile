@@ -38,9 +38,11 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+# Style, then the architecture: the import contracts in pyproject.toml (docs/architecture.md).
 lint: $(BIN)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 test: $(BIN)/.test-installed browser lint
 	$(BIN)/python -m pytest

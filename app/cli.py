@@ -14,7 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.errors import PlatformError
-from app.logs import logging_config, skip_unused_record_fields
+from app.observability.logs import logging_config, skip_unused_record_fields
+from app.server.graceful import GracefulServer
+from app.server.transport import uvicorn_config
 from app.services import key_hasher, open_database
 from app.settings import (
     CONFIG_FILE_VARIABLE,
@@ -23,10 +25,8 @@ from app.settings import (
     is_loopback,
     load_settings,
 )
-from app.shutdown import GracefulServer
 from app.tenants.models import KeyCreate, TenantChanges, TenantCreate
 from app.tenants.service import TenantService
-from app.transport import uvicorn_config
 from app.usage.ledger import UsageFilter, UsageLedger
 
 

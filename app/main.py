@@ -1,6 +1,8 @@
 """The app factory: `create_app(settings) -> FastAPI`; nothing is built at import time.
 
-Run it with `genai serve`, or `uvicorn --factory app.main:create_app` (settings from env).
+It only assembles FastAPI: the services come built from the composition root (services.py),
+and this adds the middleware, error handlers and routes over them. Run it with `genai serve`,
+or `uvicorn --factory app.main:create_app` (settings from the environment).
 """
 
 from __future__ import annotations
@@ -12,27 +14,23 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.api import admin, chat_sessions, docs, health, home, metrics, usage
-from app.api.chains import mount_use_cases
-from app.body_limit import BodySizeLimit
-from app.edge import Edge
+from app.api.openai.router import build_router as openai_routes
+from app.api.openai.serving import OpenAIServing
+from app.api.use_cases.mount import mount_use_cases
 from app.errors import register_error_handlers
-from app.heap import freeze_startup_objects
-from app.json_body import JsonRoute
-from app.openai_api.router import build_router as openai_routes
-from app.openapi import Documented
-from app.providers.pool import ProviderPool
-from app.services import build_services
+from app.http.body_limit import BodySizeLimit
+from app.http.drain import DrainGate
+from app.http.edge import Edge
+from app.http.json_body import JsonRoute
+from app.http.openapi import Documented
+from app.server.heap import freeze_startup_objects
+from app.services import Services, build_services
 from app.settings import Settings, load_settings
-from app.shared_state import circuit_breakers, open_redis
-from app.shutdown import DrainGate
-from chains.registry import ChainContext, discover_use_cases
 
 
-def create_app(settings: Settings | None = None, providers: ProviderPool | None = None) -> FastAPI:
-    settings = settings or load_settings()
-    redis = open_redis(settings)
-    providers = providers or ProviderPool.from_settings(settings, circuit_breakers(settings, redis))
-    services = build_services(settings, providers, redis)
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    services = services or build_services(settings or load_settings())
+    settings = services.settings
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -60,16 +58,12 @@ def create_app(settings: Settings | None = None, providers: ProviderPool | None 
     app.add_middleware(Edge)  # outermost: ids, times and logs everything, errors included
     documented = Documented()
     # The routes that carry the traffic first: Starlette tries the routes in order.
-    app.include_router(openai_routes(documented))
-    built = []
-    for use_case in discover_use_cases():
-        context = ChainContext(use_case.name, settings, services.providers.models, services.history)
-        built.append((use_case, use_case.build(context)))
-        services.use_cases.append(use_case.name)
-    mount_use_cases(app, built, settings, services.tracing, documented)
+    openai = OpenAIServing(settings, services.providers.dispatcher)
+    app.include_router(openai_routes(openai, documented))
+    mount_use_cases(app, services.chains, settings, services.tracing, documented)
     for module in (health, home, docs, usage, admin, chat_sessions, metrics):
         app.include_router(module.router)
     documented.install(app)
     if services.tracing is not None:
-        services.tracing.instrument(app, providers.http)
+        services.tracing.instrument(app)
     return app

@@ -1,40 +1,52 @@
-"""Every service of the platform, built once at startup and kept on `app.state.services`."""
+"""The composition root: every service of the platform, built here once at startup.
+
+`build_services(settings)` opens the database and Redis (when configured), builds the providers,
+tenants, limits and metering, and wires them together; `create_app` (main.py) keeps the result
+on `app.state.services`, where routes reach it through typed dependencies (api/deps.py).
+Nothing else builds a service.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from langchain_core.runnables import Runnable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
-from app.auth import Authenticator
+from app.http.drain import Drain
 from app.limits.admission import Admission
-from app.metrics import Metrics
-from app.openai_api.serving import OpenAIServing
-from app.providers.pool import ProviderPool
-from app.providers.upstream import ModelRouter
+from app.limits.redis_store import RedisLimitStore
+from app.limits.store import InMemoryLimitStore, LimitStore
+from app.observability.metrics import Metrics
+from app.observability.tracing import Tracing
+from app.providers.alias_model import ChatRunnable
+from app.providers.breaker import CircuitBreakers, RedisCircuitBreakers
+from app.providers.model_providers import ModelProviders
 from app.settings import InvalidSettings, Settings
-from app.shared_state import limit_store
-from app.shutdown import Drain
 from app.storage.chat_history import ChatHistoryStore
 from app.storage.database import create_database_engine, migrate
+from app.tenants.auth import Authenticator
 from app.tenants.bootstrap import ensure_local_admin
 from app.tenants.keys import KeyHasher, load_or_create_secret
 from app.tenants.service import TenantService
-from app.tracing import Tracing
+from app.usage.call_meter import MeterServices
 from app.usage.counting import TokenCounter
 from app.usage.ledger import UsageLedger
-from app.usage.meter import MeterServices
-from app.usage.metering import Metering
+from app.usage.lifecycle import Metering
 from app.usage.pricing import PriceTable
+from app.use_cases.kit import ChainContext, UseCase
+from app.use_cases.registry import discover_use_cases
 
 
 @dataclass
 class Services:
     settings: Settings
     engine: Engine
-    providers: ProviderPool
+    providers: ModelProviders
     history: ChatHistoryStore
     tenants: TenantService
     authenticator: Authenticator
@@ -42,11 +54,15 @@ class Services:
     admission: Admission
     metering: Metering
     local_admin_key: str | None
-    openai: OpenAIServing
     redis: Redis | None = None
     drain: Drain = field(default_factory=Drain)
     tracing: Tracing | None = None
-    use_cases: list[str] = field(default_factory=list)
+    #: Every use case found in `chains/`, with its chain built.
+    chains: list[tuple[UseCase, Runnable[Any, Any]]] = field(default_factory=list)
+
+    @property
+    def use_cases(self) -> list[str]:
+        return [use_case.name for use_case, _ in self.chains]
 
     async def start(self) -> None:
         if self.redis is not None:
@@ -66,6 +82,21 @@ class Services:
         self.engine.dispose()
 
 
+def open_redis(settings: Settings) -> Redis | None:
+    """A client (it connects on first use), or None for the embedded in-process state."""
+    return Redis.from_url(settings.redis_url) if settings.redis_url else None
+
+
+def limit_store(settings: Settings, redis: Redis | None) -> LimitStore:
+    """Where limits are counted: in Redis, shared by the replicas, else in this process."""
+    return RedisLimitStore(redis, settings.redis_prefix) if redis else InMemoryLimitStore()
+
+
+def circuit_breakers(settings: Settings, redis: Redis | None) -> CircuitBreakers:
+    """The deployments' circuits: in Redis, shared by the replicas, else in this process."""
+    return RedisCircuitBreakers(redis, settings.redis_prefix) if redis else CircuitBreakers()
+
+
 def open_database(settings: Settings) -> Engine:
     """The engine, with the schema migrated to the newest version."""
     engine = create_database_engine(settings.resolved_database_url)
@@ -83,8 +114,17 @@ def key_hasher(settings: Settings) -> KeyHasher:
 
 
 def build_services(
-    settings: Settings, providers: ProviderPool, redis: Redis | None = None
+    settings: Settings, models: Mapping[str, ChatRunnable] | None = None
 ) -> Services:
+    """Every service, wired. `models` answer the chains in place of the aliases' own (the
+    tests' fakes; see `ModelProviders`)."""
+    redis = open_redis(settings)
+    providers = ModelProviders(settings, circuit_breakers(settings, redis), models)
+    tracing = (
+        Tracing(settings.otlp_endpoint, settings.service_name) if settings.otlp_endpoint else None
+    )
+    if tracing is not None:
+        providers.http.trace_configs.append(tracing.client_trace_config())
     engine = open_database(settings)
     hasher = key_hasher(settings)
     tenants = TenantService(engine, hasher, settings.auth_cache_seconds)
@@ -97,7 +137,6 @@ def build_services(
         session_seconds=settings.session_cookie_hours * 3600,
     )
     ledger = UsageLedger(engine)
-    local_url = providers.local_server.base_url if providers.local_server else None
     local_aliases = frozenset(
         alias for alias, spec in settings.models.items() if spec.provider == "local"
     )
@@ -111,25 +150,23 @@ def build_services(
         prices=PriceTable(settings.models),
         local_aliases=local_aliases,
     )
-    metering = Metering(meter_services, settings, metrics)
-    # The pool's router; a pool of test fakes has none, and /v1 still reaches the settings'.
-    router = providers.router or ModelRouter(
-        settings.models, providers.http, providers.breakers, local_url
-    )
+    history = ChatHistoryStore(engine)
+    chains = [
+        (use_case, use_case.build(ChainContext(use_case.name, settings, providers.models, history)))
+        for use_case in discover_use_cases()
+    ]
     return Services(
         settings=settings,
         engine=engine,
         providers=providers,
-        history=ChatHistoryStore(engine),
+        history=history,
         tenants=tenants,
         authenticator=authenticator,
         ledger=ledger,
         admission=admission,
-        metering=metering,
-        openai=OpenAIServing(settings, router),
+        metering=Metering(meter_services, settings, metrics),
         local_admin_key=local_admin_key,
         redis=redis,
-        tracing=Tracing(settings.otlp_endpoint, settings.service_name)
-        if settings.otlp_endpoint
-        else None,
+        tracing=tracing,
+        chains=chains,
     )

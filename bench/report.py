@@ -51,8 +51,8 @@ WHAT_COSTS_WHAT = [
     "| 3.1 | 0.37 | 0.81 |",
     "| a selected model bound once per parameter set, not per run; the model-call routes of "
     "every use case tried before all other routes | 1.2 | 2.4 | 3.1 | 0.38 | 0.78 |",
-    "| `gc.freeze()` after startup and a young generation of 10,000 allocations (`app/heap.py`)"
-    " | 1.2 | 2.4 | 3.1 | 0.38 | 0.78 |",
+    "| `gc.freeze()` after startup and a young generation of 10,000 allocations "
+    "(`app/server/heap.py`) | 1.2 | 2.4 | 3.1 | 0.38 | 0.78 |",
     "",
     "The last row changes nothing with one connection but the most under load: with 32 "
     "connections, every full collection walked the hundreds of thousands of objects startup "

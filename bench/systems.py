@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from app.logs import logging_config
+from app.observability.logs import logging_config
 from app.providers.local_server import bundled_model_path, free_loopback_port, llama_server_command
 from app.settings import LocalModelSettings
 

@@ -21,12 +21,14 @@ from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig, 
 from langchain_core.runnables.utils import ConfigurableFieldSpec, get_unique_config_specs
 from pydantic import BaseModel, BeforeValidator, Field
 
-from app.schema import optional
-from app.storage.chat_history import INTERRUPTED
-from app.tenants.bootstrap import LOCAL_TENANT
-from chains.registry import TENANT_ID, ChainContext, UseCase
-
-SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+from app.use_cases import (
+    INTERRUPTED,
+    SESSION_ID_PATTERN,
+    ChainContext,
+    UseCase,
+    optional,
+    tenant_of,
+)
 
 SESSION_ID_SPEC = ConfigurableFieldSpec(
     id="session_id",
@@ -80,7 +82,7 @@ def build(context: ChainContext) -> Runnable[Any, str]:
     async def converse(inputs: dict[str, Any], config: RunnableConfig) -> AsyncIterator[str]:
         configurable = config.get("configurable", {})
         session_id = configurable.get("session_id")
-        tenant_id = configurable.get(TENANT_ID, LOCAL_TENANT)
+        tenant_id = tenant_of(config)
         new_messages = convert_to_messages(inputs["messages"])
         history = await store.aload(tenant_id, session_id) if session_id else []
         history = trim_messages(

@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel, Field
 
-from chains.registry import UseCase
+from app.use_cases import UseCase
 
 
 class CompleteInput(BaseModel):

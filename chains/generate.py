@@ -2,8 +2,7 @@
 
 from pydantic import BaseModel, Field
 
-from app.schema import optional
-from chains.registry import MaxWords, UseCase
+from app.use_cases import MaxWords, UseCase, optional
 
 
 class GenerateInput(BaseModel):

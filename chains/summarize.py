@@ -10,7 +10,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, Field
 
-from chains.registry import ChainContext, MaxWords, UseCase
+from app.use_cases import ChainContext, MaxWords, UseCase
 
 
 class SummarizeInput(BaseModel):

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 
 from app.main import create_app
 from app.providers.http import HttpPool
-from app.providers.pool import ProviderPool
+from app.services import build_services
 from app.settings import ModelSpec, Settings
 from tests.databases import database_url
 from tests.fakes import EchoChat
@@ -52,10 +52,8 @@ ECHO_MODELS = {
 def echo_app(make_settings: MakeSettings) -> FastAPI:
     """The platform with every model alias answered by an EchoChat."""
     settings = make_settings(models=ECHO_MODELS)
-    pool = ProviderPool(
-        {"local": EchoChat(label="local"), "other": EchoChat(label="other")}, "local"
-    )
-    return create_app(settings, pool)
+    models = {"local": EchoChat(label="local"), "other": EchoChat(label="other")}
+    return create_app(services=build_services(settings, models))
 
 
 def api_routes(app: FastAPI) -> list[RouteContext]:

@@ -11,8 +11,8 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from app.providers.local_server import free_loopback_port
+from app.server.transport import uvicorn_config
 from app.settings import Settings
-from app.transport import uvicorn_config
 
 
 @contextmanager

@@ -10,8 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from app.main import create_app
-from app.providers.pool import ProviderPool
-from app.services import Services
+from app.services import Services, build_services
 from app.settings import ModelSpec, Settings
 from app.tenants.models import KeyCreate, Tenant, TenantCreate
 from app.usage.ledger import LedgerEntry
@@ -68,4 +67,4 @@ class Platform:
 
 def build_platform(settings: Settings, delay: float = 0.0) -> Platform:
     models = {alias: EchoChat(label=alias, delay=delay) for alias in settings.models}
-    return Platform(create_app(settings, ProviderPool(models, settings.default_model)))
+    return Platform(create_app(services=build_services(settings, models)))

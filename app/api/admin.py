@@ -6,7 +6,7 @@ import anyio
 from fastapi import Depends
 
 from app.api.deps import ServicesDep, admin_principal
-from app.json_body import api_router
+from app.http.json_body import api_router
 from app.limits.admission import TenantLoad
 from app.tenants.models import (
     ApiKey,

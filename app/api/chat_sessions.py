@@ -7,9 +7,9 @@ from langchain_core.messages import message_to_dict
 
 from app.api.deps import ServicesDep, route_guard
 from app.errors import NotFound
-from app.json_body import api_router
+from app.http.json_body import api_router
+from app.storage.chat_history import SESSION_ID_PATTERN
 from app.tenants.models import Principal
-from chains.chat import SESSION_ID_PATTERN
 
 chat_guard = Depends(route_guard("chat"))
 router = api_router(prefix="/chat", tags=["chat"], dependencies=[chat_guard])

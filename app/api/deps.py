@@ -6,10 +6,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.errors import ClientDisconnected, Forbidden, platform_error
+from app.http.request_state import request_state
 from app.providers.accounting import charging
 from app.services import Services
 from app.tenants.models import Principal
-from app.usage.metering import MeteredRequest
+from app.usage.lifecycle import MeteredRequest
 
 
 async def _services(request: Request) -> Services:
@@ -23,7 +24,7 @@ ServicesDep = Annotated[Services, Depends(_services)]
 async def current_principal(request: Request) -> Principal:
     """The caller. It needs no other dependency: every level of them costs on each request."""
     principal = await (await _services(request)).authenticator.principal(request)
-    request.state.principal = principal
+    request_state(request).tenant_id = principal.tenant.id
     return principal
 
 
@@ -59,7 +60,9 @@ def route_guard(route: str):  # type: ignore[no-untyped-def]
 async def _metered_request(request: Request) -> AsyncIterator[MeteredRequest]:
     """The request's metering, closed when the request ends (after its response was sent, or
     with the exception that ended it): every route that can reach a model takes it."""
-    metered = MeteredRequest((await _services(request)).metering, request.state)
+    state = request_state(request)
+    metering = (await _services(request)).metering
+    metered = MeteredRequest(metering, state.request_id, state.client_request_id)
     try:
         with charging(metered):
             yield metered
@@ -67,9 +70,12 @@ async def _metered_request(request: Request) -> AsyncIterator[MeteredRequest]:
         error = platform_error(exc)
         await metered.close(error.status_code, interrupted=isinstance(error, ClientDisconnected))
         raise
-    # Routes close it themselves once they know how the request ended; still open here, the
-    # response was cut short: the client left mid-stream.
-    await metered.close(ClientDisconnected.status_code, interrupted=True)
+    else:
+        # Routes close it themselves once they know how the request ended; still open here,
+        # the response was cut short: the client left mid-stream.
+        await metered.close(ClientDisconnected.status_code, interrupted=True)
+    finally:
+        state.metered = metered.admitted
 
 
 MeteredRequestDep = Annotated[MeteredRequest, Depends(_metered_request)]

@@ -13,7 +13,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from app.api.deps import current_principal
 from app.errors import NotFound
-from app.json_body import api_router
+from app.http.json_body import api_router
 
 router = api_router(include_in_schema=False, dependencies=[Depends(current_principal)])
 

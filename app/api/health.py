@@ -2,7 +2,7 @@
 
 from app.api.deps import ServicesDep
 from app.errors import ServiceUnavailable
-from app.json_body import api_router
+from app.http.json_body import api_router
 
 router = api_router(tags=["health"])
 

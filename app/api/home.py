@@ -4,8 +4,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.api.deps import ServicesDep, current_principal
-from app.auth import SESSION_COOKIE
-from app.json_body import api_router
+from app.http.json_body import api_router
+from app.tenants.auth import SESSION_COOKIE
 
 router = api_router(include_in_schema=False)
 

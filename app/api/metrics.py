@@ -4,7 +4,7 @@ from fastapi import Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.deps import ServicesDep, admin_principal
-from app.json_body import api_router
+from app.http.json_body import api_router
 
 router = api_router(tags=["metrics"], dependencies=[Depends(admin_principal)])
 

@@ -16,7 +16,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from app.api.deps import CurrentPrincipal, ServicesDep
 from app.errors import NotFound
-from app.json_body import api_router
+from app.http.json_body import api_router
 from app.usage.ledger import UsageFilter, UsageLedger
 
 router = api_router(tags=["usage"])

@@ -1,6 +1,6 @@
 """What every provider call is charged to: the request's usage meter, by its abstract name.
 
-The request's metering (app/usage/metering.py) is made current for exactly the request's
+The request's metering (app/usage/lifecycle.py) is made current for exactly the request's
 lifetime (`charging`); a chat model of the platform asks `current_account()` before it calls a
 provider, and is refused unless the request was admitted and its ledger row not yet written.
 So no route, batch item or chain step can reach a model unmetered: forgetting the meter is a

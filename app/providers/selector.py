@@ -18,7 +18,7 @@ from langchain_core.runnables.utils import ConfigurableFieldSpec
 from pydantic import Field, StrictFloat, StrictInt, WithJsonSchema
 
 from app.errors import InvalidRequest
-from app.providers.catalog import ChatRunnable
+from app.providers.alias_model import ChatRunnable
 from app.schema import optional
 
 #: Run metadata naming the alias a model call went to (read by the usage meter).

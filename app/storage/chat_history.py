@@ -21,7 +21,10 @@ from sqlalchemy.orm import Session
 
 from app.storage.tables import ChatMessageRow
 
+#: Marks a stored reply that was cut short (a disconnect or an error), in its response metadata.
 INTERRUPTED = "interrupted"
+#: A session id: the key a conversation is kept under, per tenant.
+SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
 logger = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -89,7 +90,7 @@ def test_keys_never_reach_the_server_log(platform):
     appears only in the sign-in URL printed once at start on this loopback host."""
     signed_in = httpx.get(f"{platform.url}/?token={platform.admin_key}")
     assert signed_in.status_code == 303
-    log = (platform.data_dir / "server.log").read_text()
+    log = _log_once_it_holds(platform.data_dir / "server.log", '"route":"/"')
     secret = platform.admin_key.rsplit("-", 1)[1]
     lines_with_secret = [line for line in log.splitlines() if secret in line]
     assert len(lines_with_secret) == 1
@@ -143,3 +144,13 @@ async def test_a_misbehaving_tenant_cannot_take_the_model_from_another(platform)
     assert max(waits) < one_stream + 3.0, (waits, one_stream)
     assert max(flooded) > 3 * one_stream  # the noisy streams really queued behind each other
     assert 'genai_circuit_state{deployment="local:smollm2@local"} 0.0' in metrics
+
+
+def _log_once_it_holds(path: Path, text: str, timeout: float = 5.0) -> str:
+    """The log, once `text` is in it: a request's line is written just after its response."""
+    deadline = time.monotonic() + timeout
+    log = path.read_text()
+    while text not in log and time.monotonic() < deadline:
+        time.sleep(0.05)
+        log = path.read_text()
+    return log

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 
-from app.json_body import JsonRoute
+from app.http.json_body import JsonRoute
 from tests.conftest import api_routes
 from tests.tenancy import Platform, build_platform
 

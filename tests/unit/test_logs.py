@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from app.logs import logging_config
+from app.observability.logs import logging_config
 from tests.tenancy import PRICED_MODELS, Platform, build_platform
 
 PROMPT = "the-prompt-nobody-may-log"

@@ -18,7 +18,7 @@ from app.api.deps import MeteredRequestDep
 from app.errors import PlatformError
 from app.main import create_app
 from app.settings import ModelSpec
-from app.usage.metering import TEMPLATE_ALLOWANCE
+from app.usage.lifecycle import TEMPLATE_ALLOWANCE
 from tests.conftest import api_routes
 from tests.tenancy import Platform
 

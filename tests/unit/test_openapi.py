@@ -1,7 +1,7 @@
 """The OpenAPI document describes every route's body; a generic tool driving the platform from
 it alone (schemathesis, in process) gets no 5xx and no answer that contradicts the document.
 
-The models are real (RoutedChatModel over HTTP to the fault upstream's "ok" model); the caller
+The models are real (AliasChatModel over HTTP to the fault upstream's "ok" model); the caller
 holds an admin key, so the admin routes are driven too.
 """
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from app.settings import PROJECT_ROOT
-from chains.prompts import PromptFileError, load_prompt
-from chains.registry import discover_use_cases
+from app.use_cases.prompts import PromptFileError, load_prompt
+from app.use_cases.registry import discover_use_cases
 
 PROMPTS = PROJECT_ROOT / "prompts"
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from app.main import create_app
-from app.providers.pool import ProviderPool
+from app.services import build_services
 from tests.conftest import ECHO_MODELS, asgi_client
 from tests.fakes import EchoChat
 
@@ -70,7 +70,7 @@ async def test_chat_without_messages_is_422(echo_client: httpx.AsyncClient):
 
 async def test_declared_body_over_the_limit_is_413(make_settings):
     settings = make_settings(models=ECHO_MODELS, max_body_bytes=2048)
-    app = create_app(settings, ProviderPool({"local": EchoChat(), "other": EchoChat()}, "local"))
+    app = create_app(services=build_services(settings, {"local": EchoChat(), "other": EchoChat()}))
     async with asgi_client(app) as client:
         response = await client.post("/summarize/invoke", json={"input": {"text": "x" * 5000}})
         assert_error(response, 413, None)
@@ -79,7 +79,7 @@ async def test_declared_body_over_the_limit_is_413(make_settings):
 
 async def test_streamed_body_over_the_limit_is_413(make_settings):
     settings = make_settings(models=ECHO_MODELS, max_body_bytes=2048)
-    app = create_app(settings, ProviderPool({"local": EchoChat(), "other": EchoChat()}, "local"))
+    app = create_app(services=build_services(settings, {"local": EchoChat(), "other": EchoChat()}))
 
     async def chunked_body():
         yield b'{"input": {"text": "'

@@ -33,15 +33,15 @@ from langserve.serialization import WellKnownLCSerializer
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 
-from app.disconnect import until_disconnected
-from app.edge import add_upstream_time
 from app.errors import InvalidRequest, invalid_json, sse_error_event
+from app.http.disconnect import until_disconnected
+from app.http.request_state import request_state
+from app.observability.tracing import Tracing
 from app.settings import Settings
 from app.tenants.models import Principal
-from app.tracing import Tracing
-from app.usage.meter import RequestMeter
-from app.usage.metering import TEMPLATE_ALLOWANCE, MeteredRequest, PlannedCall
-from chains.registry import TENANT_ID, UseCase
+from app.usage.call_meter import RequestMeter
+from app.usage.lifecycle import TEMPLATE_ALLOWANCE, MeteredRequest, PlannedCall
+from app.use_cases.kit import TENANT_ID, UseCase
 
 Events = AsyncIterator[dict[str, Any]]
 
@@ -202,7 +202,7 @@ class ChainRuns:
         self, request: Request, metered: MeteredRequest, output: Any, metadata: dict[str, Any]
     ) -> Response:
         """The body RemoteRunnable expects, the ledger row written first."""
-        add_upstream_time(request.scope["state"], metered.meter.upstream_seconds)
+        request_state(request).upstream_seconds += metered.meter.upstream_seconds
         await metered.close(200)
         body = {"output": orjson.Fragment(_SERIALIZER.dumps(output)), "metadata": metadata}
         return Response(orjson.dumps(body), media_type="application/json")

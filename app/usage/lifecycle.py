@@ -19,13 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.datastructures import State
-
-from app.logs import request_log
-from app.metrics import Metrics
+from app.observability.logs import request_log
+from app.observability.metrics import Metrics
 from app.settings import Settings
 from app.tenants.models import Principal
-from app.usage.meter import MeterServices, RequestMeter, model_not_allowed
+from app.usage.call_meter import MeterServices, RequestMeter, model_not_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +51,9 @@ class Metering:
         self._closing: set[asyncio.Task[Any]] = set()
 
     async def admit(
-        self, principal: Principal, route: str, planned: Sequence[PlannedCall], state: State
-    ) -> RequestMeter:
+        self, principal: Principal, route: str, planned: Sequence[PlannedCall],
+        request_id: str, client_request_id: str | None,
+    ) -> RequestMeter:  # fmt: skip
         """Check the model allow-list and admit the request (or raise 403 / 429)."""
         aliases = list(dict.fromkeys(call.alias for call in planned))
         for alias in aliases:
@@ -68,7 +67,7 @@ class Metering:
         )
         return RequestMeter(
             self._services, principal, ticket, route=route, model=_model_label(aliases),
-            request_id=state.request_id, client_request_id=state.client_request_id,
+            request_id=request_id, client_request_id=client_request_id,
         )  # fmt: skip
 
     def close(self, meter: RequestMeter, status: int, interrupted: bool) -> asyncio.Task[Any]:
@@ -114,9 +113,12 @@ def _model_label(aliases: list[str]) -> str | None:
 class MeteredRequest:
     """One request's metering, from admission to its one ledger row (see the module doc)."""
 
-    def __init__(self, metering: Metering, state: State) -> None:
+    def __init__(
+        self, metering: Metering, request_id: str, client_request_id: str | None = None
+    ) -> None:
         self._metering = metering
-        self._state = state
+        self.request_id = request_id
+        self.client_request_id = client_request_id
         self._meter: RequestMeter | None = None
         self._closing: asyncio.Task[Any] | None = None
 
@@ -135,9 +137,15 @@ class MeteredRequest:
     ) -> RequestMeter:
         if self._meter is not None:
             raise RuntimeError("a request is admitted once")
-        self._meter = await self._metering.admit(principal, route, planned, self._state)
-        self._state.metered = True  # its log line is written with its ledger row, not by Edge
+        self._meter = await self._metering.admit(
+            principal, route, planned, self.request_id, self.client_request_id
+        )
         return self._meter
+
+    @property
+    def admitted(self) -> bool:
+        """Admitted: its ledger row describes the request (and is its log line)."""
+        return self._meter is not None
 
     def open_account(self) -> RequestMeter | None:
         """The meter model calls are charged to: None before admission and once closed."""

@@ -16,17 +16,17 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
-from app.disconnect import until_disconnected
-from app.edge import add_upstream_time
+from app.api.openai.protocol import Dialect, model_card, new_id, usage_body
 from app.errors import BadRequest, NotFound, client_error, invalid_json, invalid_request
-from app.openai_api.protocol import Dialect, model_card, new_id, usage_body
+from app.http.disconnect import until_disconnected
+from app.http.request_state import request_state
 from app.providers.answers import EventStream, Usage
-from app.providers.upstream import ModelRouter
+from app.providers.dispatcher import Dispatcher
 from app.settings import Settings
 from app.tenants.models import Principal
+from app.usage.call_meter import ModelCall
 from app.usage.counting import prompt_upper_bound
-from app.usage.meter import ModelCall
-from app.usage.metering import MeteredRequest, PlannedCall
+from app.usage.lifecycle import MeteredRequest, PlannedCall
 
 CALL = "v1"
 
@@ -45,9 +45,9 @@ async def parse_request(dialect: Dialect, request: Request) -> Any:
 
 
 class OpenAIServing:
-    def __init__(self, settings: Settings, router: ModelRouter) -> None:
+    def __init__(self, settings: Settings, dispatcher: Dispatcher) -> None:
         self._settings = settings
-        self._router = router
+        self._dispatcher = dispatcher
         self._created = int(time.time())
 
     def models(self, principal: Principal) -> dict[str, Any]:
@@ -79,16 +79,16 @@ class OpenAIServing:
         if body.stream:
             payload["stream_options"] = {"include_usage": True}
         call = await meter.start_call(CALL, alias, prompt, max_tokens)
-        state = request.scope["state"]
+        state = request_state(request)
         if body.stream:
-            opening = self._router.stream(alias, dialect.endpoint, payload, account=meter)
+            opening = self._dispatcher.stream(alias, dialect.endpoint, payload, account=meter)
             stream = await until_disconnected(request, opening)
-            add_upstream_time(state, stream.upstream_seconds)
+            state.upstream_seconds += stream.upstream_seconds
             events = self._relay(dialect, stream, metered, call, alias, body.include_usage)
             return StreamingResponse(events, media_type="text/event-stream")
-        answering = self._router.complete(alias, dialect.endpoint, payload, account=meter)
+        answering = self._dispatcher.complete(alias, dialect.endpoint, payload, account=meter)
         answer = await until_disconnected(request, answering)
-        add_upstream_time(state, answer.upstream_seconds)
+        state.upstream_seconds += answer.upstream_seconds
         call.output.extend(dialect.texts(answer.data["choices"]))
         _note_usage(call, answer.usage)
         meter.end_call(CALL)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import aiohttp
 from fastapi import FastAPI
 from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.outputs import LLMResult
@@ -25,8 +26,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, Status, StatusCode
 
 from app import __version__
-from app.logs import KEY_PATTERN
-from app.providers.http import HttpPool
+from app.observability.logs import KEY_PATTERN
 
 
 def _mask_keys(span: Span, *_: Any) -> None:
@@ -46,7 +46,7 @@ class Tracing:
         self.provider.add_span_processor(BatchSpanProcessor(exporter))
         self._tracer = self.provider.get_tracer("genai-platform")
 
-    def instrument(self, app: FastAPI, http: HttpPool) -> None:
+    def instrument(self, app: FastAPI) -> None:
         FastAPIInstrumentor.instrument_app(
             app,
             tracer_provider=self.provider,
@@ -54,7 +54,10 @@ class Tracing:
             excluded_urls="health,ready,metrics",
             exclude_spans=["receive", "send"],  # not one span per streamed chunk
         )
-        http.trace_configs.append(create_trace_config(tracer_provider=self.provider))
+
+    def client_trace_config(self) -> aiohttp.TraceConfig:
+        """A client span per provider call, for the providers' HTTP pool."""
+        return create_trace_config(tracer_provider=self.provider)
 
     def chain_spans(self) -> ChainSpans:
         return ChainSpans(self._tracer)

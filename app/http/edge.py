@@ -1,12 +1,12 @@
 """ASGI middleware: what every HTTP exchange gets at the platform's edge, in one wrapper.
 
-- An id of the platform's own (`request.state.request_id`: the ledger row's key, unique by
-  construction) and the client's `X-Request-Id` if it is sane (`client_request_id`, kept beside
-  it, never trusted to be unique). `X-Request-Id` answers with the client's id if it sent one,
+- The request's `RequestState` (request_state.py): an id of the platform's own (the ledger row's
+  key, unique by construction) and the client's `X-Request-Id` if it is sane (kept beside it,
+  never trusted to be unique). `X-Request-Id` answers with the client's id if it sent one,
   else the platform's, on every response, errors included.
 - `Server-Timing: platform;dur=…, upstream;dur=…`, measured until the response starts.
-  Handlers add the time spent waiting on model providers with `add_upstream_time`; the rest
-  is the platform's own overhead.
+  Handlers add the time spent waiting on model providers to `upstream_seconds`; the rest is
+  the platform's own overhead.
 - The request's log line, unless the ledger describes it: metered requests (chains and /v1)
   are logged from their ledger row, with tokens and TTFT (`Metering`).
 - The last resort for exceptions no handler took (bugs): a JSON 500 like every other error,
@@ -21,24 +21,18 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import client_error, error_response
-from app.logs import request_log
+from app.http.request_state import RequestState
+from app.observability.logs import request_log
 
 REQUEST_ID_HEADER = "x-request-id"
-UPSTREAM_SECONDS = "upstream_seconds"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 #: Polled by load balancers and Prometheus: logged only when they fail.
 _QUIET = frozenset({"/health", "/ready", "/metrics"})
-
-
-def add_upstream_time(scope_state: dict[str, Any], seconds: float) -> None:
-    """Count `seconds` of waiting on a provider into the request's upstream time."""
-    scope_state[UPSTREAM_SECONDS] = scope_state.get(UPSTREAM_SECONDS, 0.0) + seconds
 
 
 class Edge:
@@ -52,19 +46,17 @@ class Edge:
         started = time.perf_counter()
         given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
         client_request_id = given if _SANE_ID.match(given) else None
-        state = scope.setdefault("state", {})
-        state["request_id"] = request_id = uuid.uuid4().hex
-        state["client_request_id"] = client_request_id
-        echoed = client_request_id or request_id
+        state = RequestState(uuid.uuid4().hex, client_request_id).open(scope)
+        echoed = client_request_id or state.request_id
         status = 500
-        started = False
+        responded = False
 
         async def send_marked(message: Message) -> None:
-            nonlocal status, started
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status, started = message["status"], True
+                status, responded = message["status"], True
                 total_ms = (time.perf_counter() - started) * 1000
-                upstream_ms = float(state.get(UPSTREAM_SECONDS, 0.0)) * 1000
+                upstream_ms = state.upstream_seconds * 1000
                 headers = MutableHeaders(scope=message)
                 headers[REQUEST_ID_HEADER] = echoed
                 headers["server-timing"] = (
@@ -75,20 +67,19 @@ class Edge:
         try:
             await self.app(scope, receive, send_marked)
         except Exception as exc:
-            if started:
+            if responded:
                 raise
             await error_response(client_error(exc))(scope, receive, send_marked)
         finally:
-            if not state.get("metered") and not (scope["path"] in _QUIET and status < 400):
+            if not state.metered and not (scope["path"] in _QUIET and status < 400):
                 _log(scope, state, status, started)
 
 
-def _log(scope: Scope, state: dict[str, Any], status: int, started: float) -> None:
-    principal = state.get("principal")
+def _log(scope: Scope, state: RequestState, status: int, started: float) -> None:
     fields = {
-        "request_id": state["request_id"],
-        "client_request_id": state["client_request_id"],
-        "tenant": principal.tenant.id if principal else None,
+        "request_id": state.request_id,
+        "client_request_id": state.client_request_id,
+        "tenant": state.tenant_id,
         "route": scope["path"],
         "status": status,
         "latency_ms": round((time.perf_counter() - started) * 1000, 2),

@@ -3,7 +3,7 @@
 The routes and their names are LangServe's own (`invoke`, `batch`, `stream`, `stream_log`,
 `stream_events`, the schemas, the playground, and each under `c/{config_hash}/` for
 playground share links), so `RemoteRunnable` and the playground work unchanged. The model-call
-routes run through `ChainRuns` (chain_runs.py) and take the request's metering; every route is
+routes run through `ChainRuns` (runs.py) and take the request's metering; every route is
 guarded by the tenant's route allow-list.
 """
 
@@ -15,13 +15,13 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request, Response
 from langchain_core.runnables import Runnable
 
-from app.api.chain_runs import ChainRuns
 from app.api.deps import MeteredRequestDep, route_guard
-from app.openapi import ERROR_RESPONSES, LANGSERVE_EVENT, Documented
+from app.api.use_cases.runs import ChainRuns
+from app.http.openapi import ERROR_RESPONSES, LANGSERVE_EVENT, Documented
+from app.observability.tracing import Tracing
 from app.settings import Settings
 from app.tenants.models import Principal
-from app.tracing import Tracing
-from chains.registry import UseCase
+from app.use_cases.kit import UseCase
 
 HandlerCall = Callable[..., Awaitable[Response]]
 

@@ -1,34 +1,35 @@
-"""The use cases the server mounts, found by scanning this package.
-
-Adding a use case takes two files: `prompts/<name>.yaml` and `chains/<name>.py`, the module
-exporting `USE_CASE = UseCase(name=..., build=...)`. The server mounts every use case found
-here at `/<name>` with LangServe's routes and playground.
-"""
+"""What a use case is built from: its declaration, its chain's context and shared input fields."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from langchain_core.output_parsers import StrOutputParser
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import Field, StrictInt
 
-from app.providers.catalog import ChatRunnable
+from app.providers.alias_model import ChatRunnable
 from app.providers.selector import ModelSelector
 from app.schema import optional
 from app.settings import Settings
 from app.storage.chat_history import ChatHistoryStore
-from chains.prompts import load_prompt
+from app.use_cases.prompts import load_prompt
 
 #: The server sets it in every run's `configurable` (clients cannot): the caller's tenant.
 TENANT_ID = "tenant_id"
 
 #: An input field several use cases share: an optional word limit.
 MaxWords = optional(Annotated[StrictInt, Field(ge=1, le=5000)])
+
+
+def tenant_of(config: RunnableConfig) -> str:
+    """The calling tenant, as the server set it: a run without one is a bug, not a default."""
+    tenant_id = config.get("configurable", {}).get(TENANT_ID)
+    if not tenant_id:
+        raise RuntimeError("a use case ran outside a request: no tenant in its config")
+    return tenant_id
 
 
 @dataclass(frozen=True)
@@ -61,18 +62,8 @@ class ChainContext:
 
 @dataclass(frozen=True)
 class UseCase:
+    """A use case, declared by its module as `USE_CASE`: mounted at `/<name>`."""
+
     name: str
     build: Callable[[ChainContext], Runnable[Any, Any]]
     playground_type: Literal["default", "chat"] = "default"
-
-
-def discover_use_cases() -> list[UseCase]:
-    """Every `USE_CASE` defined by a module of this package, by name."""
-    package = importlib.import_module(__package__ or "chains")
-    found = []
-    for module_info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
-        use_case = getattr(module, "USE_CASE", None)
-        if isinstance(use_case, UseCase):
-            found.append(use_case)
-    return sorted(found, key=lambda use_case: use_case.name)

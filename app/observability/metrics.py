@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from app.providers.breaker import CircuitBreakers, State
-from app.usage.ledger import LedgerEntry
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
@@ -44,6 +44,20 @@ class _CircuitCollector(Collector):
             failures.add_metric([name], self.breakers.failures_total.get(name, 0))
         yield state
         yield failures
+
+
+class FinishedRequest(Protocol):
+    """What a request's figures are read from: its ledger row (app/usage/ledger.py)."""
+
+    route: str
+    tenant_id: str
+    model: str | None
+    status: int
+    latency_ms: float
+    ttft_ms: float | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
 
 
 @dataclass(frozen=True)
@@ -91,7 +105,7 @@ class Metrics:
         registry.register(self._circuits)
         self._by_labels: dict[tuple[str, str, str, int], _Series] = {}
 
-    def observe(self, row: LedgerEntry) -> None:
+    def observe(self, row: FinishedRequest) -> None:
         model = row.model or ""
         series = self._series(row.route, row.tenant_id, model, row.status)
         series.requests.inc()

@@ -1,4 +1,4 @@
-"""A model alias as a LangChain chat model, calling its deployments through the `ModelRouter`.
+"""A model alias as a LangChain chat model, calling its deployments through the `Dispatcher`.
 
 The chains and /v1 thus share one upstream path: the same retries, fallbacks, circuit
 breakers, HTTP pool and request shapes. Nothing of the OpenAI SDK sits in between: a body is
@@ -9,7 +9,7 @@ one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -22,13 +22,17 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
 from pydantic import ConfigDict
 
 from app.providers.accounting import current_account
 from app.providers.answers import Usage
-from app.providers.upstream import ModelRouter
+from app.providers.dispatcher import Dispatcher
 
 _ENDPOINT = "chat/completions"
+
+#: A model alias's chat model: an `AliasChatModel`, or any runnable a test passes instead.
+ChatRunnable = Runnable[Any, BaseMessage]
 
 
 def _usage_metadata(usage: Usage | None) -> UsageMetadata | None:
@@ -41,11 +45,11 @@ def _usage_metadata(usage: Usage | None) -> UsageMetadata | None:
     )
 
 
-class RoutedChatModel(BaseChatModel):
+class AliasChatModel(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     alias: str
-    router: ModelRouter
+    dispatcher: Dispatcher
 
     @property
     def _llm_type(self) -> str:
@@ -73,7 +77,7 @@ class RoutedChatModel(BaseChatModel):
     ) -> ChatResult:  # fmt: skip
         account = current_account()
         body = self._body(messages, stop, **kwargs)
-        answer = await self.router.complete(self.alias, _ENDPOINT, body, account=account)
+        answer = await self.dispatcher.complete(self.alias, _ENDPOINT, body, account=account)
         choice = (answer.data["choices"] or [{}])[0]
         message = AIMessage(
             content=(choice.get("message") or {}).get("content") or "",
@@ -94,7 +98,9 @@ class RoutedChatModel(BaseChatModel):
         body["stream_options"] = {"include_usage": True}
         # Closed when the stream ends or is abandoned (a client's disconnect cancels it);
         # the request's account closes it too, should this generator never be closed.
-        async with await self.router.stream(self.alias, _ENDPOINT, body, account=account) as chunks:
+        async with await self.dispatcher.stream(
+            self.alias, _ENDPOINT, body, account=account
+        ) as chunks:
             async for data in chunks:
                 for choice in data.get("choices") or []:
                     text = (choice.get("delta") or {}).get("content") or ""
@@ -106,3 +112,8 @@ class RoutedChatModel(BaseChatModel):
             if chunks.usage is not None:
                 last = AIMessageChunk(content="", usage_metadata=_usage_metadata(chunks.usage))
                 yield ChatGenerationChunk(message=last)
+
+
+def alias_models(aliases: Mapping[str, Any], dispatcher: Dispatcher) -> dict[str, ChatRunnable]:
+    """The chat model of every alias, each over the platform's one dispatcher."""
+    return {alias: AliasChatModel(alias=alias, dispatcher=dispatcher) for alias in aliases}

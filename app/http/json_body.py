@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
 from app.errors import UnsupportedMediaType
-from app.openapi import ERROR_RESPONSES
+from app.http.openapi import ERROR_RESPONSES
 
 #: Deeper JSON is refused: no request of the platform needs it, and encoders recurse.
 MAX_DEPTH = 64

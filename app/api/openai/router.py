@@ -1,0 +1,48 @@
+"""/v1 routes: thin; the work is in serving.py."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from app.api.deps import MeteredRequestDep, route_guard
+from app.api.openai.protocol import CHAT, COMPLETION, ChatCompletionRequest, CompletionRequest
+from app.api.openai.serving import OpenAIServing
+from app.http.json_body import api_router
+from app.http.openapi import OPENAI_EVENT, Documented
+from app.tenants.models import Principal
+
+v1_guard = Depends(route_guard("v1"))
+Caller = Annotated[Principal, v1_guard]
+
+
+def build_router(serving: OpenAIServing, documented: Documented) -> APIRouter:
+    """The /v1 routes over `serving`; the bodies serving.py reads itself documented."""
+
+    async def chat_completions(
+        request: Request, principal: Caller, metered: MeteredRequestDep
+    ) -> Response:
+        return await serving.complete(CHAT, request, principal, metered)
+
+    async def completions(
+        request: Request, principal: Caller, metered: MeteredRequestDep
+    ) -> Response:
+        return await serving.complete(COMPLETION, request, principal, metered)
+
+    async def list_models(principal: Caller) -> dict[str, Any]:
+        return serving.models(principal)
+
+    async def read_model(alias: str, principal: Caller) -> dict[str, Any]:
+        return serving.model(principal, alias)
+
+    router = api_router(prefix="/v1", tags=["openai"], dependencies=[v1_guard])
+    for path, endpoint, body in (
+        ("/chat/completions", chat_completions, ChatCompletionRequest),
+        ("/completions", completions, CompletionRequest),
+    ):
+        router.add_api_route(
+            path, endpoint, methods=["POST"], response_model=None,
+            openapi_extra=documented.body(body, events=OPENAI_EVENT, answers_json=True),
+        )  # fmt: skip
+    router.add_api_route("/models", list_models, methods=["GET"])
+    router.add_api_route("/models/{alias}", read_model, methods=["GET"])
+    return router

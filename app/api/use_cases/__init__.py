@@ -1,0 +1,1 @@
+"""The use cases' LangServe routes: mounted from the registry, runs metered as one request."""

@@ -1,0 +1,1 @@
+"""The HTTP edge: ASGI middleware, JSON bodies, OpenAPI documentation and per-request state."""

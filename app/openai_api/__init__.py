@@ -1,1 +1,0 @@
-"""The OpenAI-compatible wrapper API under /v1: protocol, serving logic, routes."""

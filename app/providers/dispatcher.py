@@ -1,0 +1,226 @@
+"""Calling an alias's deployments over HTTP in OpenAI's protocol, for /v1 and the chains.
+
+`Dispatcher.complete` (a whole answer) and `Dispatcher.stream` (an event stream) try the
+alias's deployments in order, skipping those whose circuit is open. Each deployment has one
+deadline for its first token (for the whole answer when not streaming), its retries included:
+a silent deployment costs one deadline, not one per retry. Within it, failures a retry may cure
+are retried with exponential backoff (honouring `Retry-After`); then the next deployment is
+tried. A stream is handed over only once its first content has arrived, so whatever fails
+before the first byte reaches the client is still answered by the next deployment. A deployment
+with a capacity (the embedded model) takes its calls in turn, tenant by tenant (fair_queue.py).
+Which failures count against a deployment's health: failures.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from app.errors import PlatformError, ProviderRefused, ServiceUnavailable
+from app.providers.accounting import CallAccount
+from app.providers.answers import Answer, EventStream, parse_answer
+from app.providers.breaker import CircuitBreakers
+from app.providers.failures import (
+    TRANSPORT_ERRORS,
+    Failure,
+    early_failure,
+    malformed,
+    status_failure,
+    timed_out,
+    transport_failure,
+)
+from app.providers.fair_queue import FairQueue
+from app.providers.http import HttpPool
+from app.providers.local_tokenizer import ContextLimit
+from app.providers.upstream import Upstream
+from app.settings import ModelSpec
+
+BACKOFF_SECONDS = 0.2
+BACKOFF_CAP_SECONDS = 4.0
+
+
+def _backoff(attempt: int, failure: Failure) -> float:
+    given = failure.retry_after
+    delay = given if given is not None else BACKOFF_SECONDS * 2**attempt
+    return min(delay, BACKOFF_CAP_SECONDS)
+
+
+class Dispatcher:
+    """Sends an alias's calls to its deployments, in order, until one answers (module doc)."""
+
+    def __init__(
+        self,
+        models: Mapping[str, ModelSpec],
+        http: HttpPool,
+        breakers: CircuitBreakers,
+        local_url: str | None,
+        local_context: ContextLimit | None = None,
+    ) -> None:
+        self._upstreams = {
+            alias: [Upstream.of(d, local_url) for d in spec.deployments]
+            for alias, spec in models.items()
+        }
+        self._queues = {
+            d.name: FairQueue(d.name, d.max_concurrent, d.queue_per_tenant, d.queue_timeout)
+            for spec in models.values()
+            for d in spec.deployments
+            if d.max_concurrent is not None
+        }
+        self._http = http
+        self.breakers = breakers
+        self._local_context = local_context
+
+    async def complete(
+        self, alias: str, endpoint: str, body: Mapping[str, Any], *, account: CallAccount
+    ) -> Answer:
+        """A whole answer from the first deployment of `alias` that gives one."""
+        answer = await self._route(alias, endpoint, body, account, stream=False)
+        assert isinstance(answer, Answer)
+        return answer
+
+    async def stream(
+        self, alias: str, endpoint: str, body: Mapping[str, Any], *, account: CallAccount
+    ) -> EventStream:
+        """An event stream whose first content has arrived; the account holds it until the
+        request ends, so it is closed even if its reader never is."""
+        stream = await self._route(alias, endpoint, body, account, stream=True)
+        assert isinstance(stream, EventStream)
+        account.hold(stream)
+        return stream
+
+    async def _route(
+        self, alias: str, endpoint: str, body: Mapping[str, Any], account: CallAccount,
+        stream: bool,
+    ) -> Answer | EventStream:  # fmt: skip
+        failures: list[Failure] = []
+        skipped: list[str] = []
+        for upstream in self._upstreams[alias]:
+            name = upstream.deployment.name
+            if not await self.breakers.allow(name):
+                skipped.append(name)
+                continue
+            try:
+                answer = await self._on(upstream, endpoint, body, account.tenant_id, stream)
+            except Failure as failure:
+                await (self.breakers.failed if failure.counts else self.breakers.abandoned)(name)
+                failures.append(failure)
+                continue
+            except BaseException:
+                await self.breakers.abandoned(name)
+                raise
+            await self.breakers.succeeded(name)
+            return answer
+        if failures:
+            raise _most_telling(failures)
+        wait = min([await self.breakers.retry_after(name) for name in skipped])
+        raise ServiceUnavailable(
+            f"Every deployment of model '{alias}' is failing; retry in {wait:.0f} s.",
+            code="deployments_unavailable",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+
+    async def _on(
+        self, upstream: Upstream, endpoint: str, body: Mapping[str, Any], tenant: str,
+        stream: bool,
+    ) -> Answer | EventStream:  # fmt: skip
+        """One deployment: its turn (if it has a capacity), then attempts until its deadline."""
+        deployment = upstream.deployment
+        payload = upstream.payload(body)
+        if deployment.provider == "local" and self._local_context is not None:
+            refusal = self._local_context.refusal(endpoint, payload)
+            if refusal is not None:
+                raise Failure(refusal, counts=False, retryable=False)
+        data = orjson.dumps(payload)
+        queue = self._queues.get(deployment.name)
+        release = await queue.acquire(tenant) if queue is not None else None
+        answer: Answer | EventStream | None = None
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + deployment.answer_deadline
+            for attempt in range(deployment.max_retries + 1):
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        answer = await self._attempt(upstream, endpoint, data, stream)
+                    break
+                except TimeoutError:
+                    raise Failure(timed_out(), counts=True, retryable=False) from None
+                except Failure as failure:
+                    delay = _backoff(attempt, failure)
+                    last_try = attempt == deployment.max_retries
+                    if not failure.retryable or last_try or loop.time() + delay >= deadline:
+                        raise
+                await asyncio.sleep(delay)
+            assert answer is not None
+            if isinstance(answer, EventStream) and release is not None:
+                answer.when_closed(release)  # its turn lasts as long as the stream
+                release = None
+            return answer
+        finally:
+            if release is not None:
+                release()
+
+    async def _attempt(
+        self, upstream: Upstream, endpoint: str, data: bytes, stream: bool
+    ) -> Answer | EventStream:
+        started = time.perf_counter()
+        response: aiohttp.ClientResponse | None = None
+        try:
+            response = await self._http.session.post(
+                f"{upstream.base_url}/{endpoint}", data=data, headers=upstream.headers,
+                params=upstream.params, timeout=upstream.timeout, proxy=upstream.proxy,
+                allow_redirects=False,
+            )  # fmt: skip
+            if not 200 <= response.status < 300:
+                raise status_failure(response.status, response.headers, await response.read())
+            if not stream:
+                return parse_answer(await response.read(), time.perf_counter() - started)
+            if response.content_type != "text/event-stream":
+                raise Failure(malformed(f"'{response.content_type}' for an event stream"),
+                              counts=True, retryable=False)  # fmt: skip
+            events = EventStream(response)
+            await events.first_content()
+            response = None  # the stream's own now
+            return events
+        except (Failure, asyncio.CancelledError):
+            raise
+        except PlatformError as error:  # a malformed, cut or failed answer (answers.py)
+            raise early_failure(error) from None
+        except TRANSPORT_ERRORS as exc:
+            raise transport_failure(exc) from None
+        finally:
+            if response is not None:
+                response.close()  # a body not read to its end drops the connection
+
+    async def probe(self, alias: str) -> str | None:
+        """None when the alias's first deployment answers (its model list), else the problem."""
+        upstream = self._upstreams[alias][0]
+        url = f"{upstream.base_url}/models"
+        if upstream.deployment.provider == "azure":
+            return None  # an Azure deployment has no model list to ask
+        try:
+            async with self._http.session.get(
+                url,
+                headers=upstream.headers,
+                timeout=aiohttp.ClientTimeout(total=3.0),
+                proxy=upstream.proxy,
+            ) as response:
+                status = response.status
+        except TRANSPORT_ERRORS:
+            return f"The provider of model '{alias}' does not answer."
+        if status in (401, 403):
+            return f"The provider of model '{alias}' refuses the API key."
+        return None
+
+
+def _most_telling(failures: list[Failure]) -> PlatformError:
+    """What to tell the client when every deployment failed: a refusal of the request (its
+    own fault, which it can fix) over the last deployment's failure."""
+    for failure in failures:
+        if isinstance(failure.error, ProviderRefused):
+            return failure.error
+    return failures[-1].error

@@ -1,0 +1,64 @@
+"""Everything that reaches a model: each alias's chat model, the dispatcher under them, the HTTP
+pool and circuit breakers they share, and the embedded model server when an alias uses it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from app.providers.alias_model import AliasChatModel, ChatRunnable, alias_models
+from app.providers.breaker import CircuitBreakers
+from app.providers.dispatcher import Dispatcher
+from app.providers.http import HttpPool
+from app.providers.local_server import LocalModelServer
+from app.providers.local_tokenizer import ContextLimit, LocalTokenizer
+from app.settings import Settings
+
+
+class ModelProviders:
+    def __init__(
+        self,
+        settings: Settings,
+        breakers: CircuitBreakers,
+        models: Mapping[str, ChatRunnable] | None = None,
+    ) -> None:
+        """`models` answer the chains in place of the aliases' own (a test's fakes): then no
+        embedded model is started, and /v1 still calls the settings' deployments."""
+        uses_local = models is None and any(
+            deployment.provider == "local"
+            for spec in settings.models.values()
+            for deployment in spec.deployments
+        )
+        self.local_server = (
+            LocalModelServer(settings.local_model, settings.data_dir / "local-model.log")
+            if uses_local
+            else None
+        )
+        #: Counts the embedded model's tokens exactly.
+        self.local_tokenizer = (
+            LocalTokenizer(self.local_server.model_path) if self.local_server else None
+        )
+        self.breakers = breakers
+        self.http = HttpPool()
+        self.dispatcher = Dispatcher(
+            settings.models, self.http, breakers,
+            self.local_server.base_url if self.local_server else None,
+            ContextLimit(self.local_tokenizer, settings.local_model.n_ctx)
+            if self.local_tokenizer else None,
+        )  # fmt: skip
+        self.models = dict(models or alias_models(settings.models, self.dispatcher))
+        self.default_alias = settings.default_model
+
+    async def start(self) -> None:
+        if self.local_server is not None:
+            await self.local_server.start()
+
+    async def stop(self) -> None:
+        await self.http.aclose()
+        if self.local_server is not None:
+            await self.local_server.stop()
+
+    async def readiness_problem(self) -> str | None:
+        """None when the default model's provider answers, else what is wrong."""
+        if not isinstance(self.models[self.default_alias], AliasChatModel):
+            return None  # not a provider's model: nothing to ask
+        return await self.dispatcher.probe(self.default_alias)

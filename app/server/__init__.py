@@ -1,0 +1,1 @@
+"""The server process: uvicorn's guarded transport, graceful shutdown, the GC tuned for serving."""
