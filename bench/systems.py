@@ -7,22 +7,20 @@ Each runs as its own process on a free loopback port and is stopped when the run
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import yaml
 
 from app.observability.logs import logging_config
 from app.providers.local_server import bundled_model_path, free_loopback_port, llama_server_command
 from app.settings import LocalModelSettings
+from tests.support.processes import running
 
 ROOT = Path(__file__).resolve().parents[1]
 LITELLM_VENV = ROOT / "bench" / ".venvs" / "litellm"
@@ -41,43 +39,14 @@ class Server:
         return self.process.pid
 
 
-def _wait(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 240) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")
-
-
 @contextmanager
 def _process(
     name: str, command: list[str], health: str, port: int, workdir: Path,
     env: dict[str, str] | None = None,
 ) -> Iterator[Server]:  # fmt: skip
-    log = workdir / f"{name}.log"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GENAI_")}
-    full_env.update(env or {})
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(url + health, process, log)
+    with running(command, url + health, workdir / f"{name}.log", env) as process:
         yield Server(name, url, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextmanager

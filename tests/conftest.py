@@ -16,10 +16,10 @@ from app.main import create_app
 from app.providers.http import HttpPool
 from app.services import build_services
 from app.settings import ModelSpec, Settings
-from tests.databases import database_url
-from tests.fakes import EchoChat
-from tests.fault_upstream import create_fault_upstream, running_fault_upstream
-from tests.servers import serving
+from tests.support.databases import database_url
+from tests.support.fakes import EchoChat
+from tests.support.fault_upstream import create_fault_upstream, running_fault_upstream
+from tests.support.servers import serving
 
 MakeSettings = Callable[..., Settings]
 
@@ -85,7 +85,7 @@ def echo_server(echo_app: FastAPI) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def upstream_app() -> Starlette:
-    """The fault-injecting upstream (tests/fault_upstream.py): one per test module."""
+    """The fault-injecting upstream (tests/support/fault_upstream.py): one per test module."""
     return create_fault_upstream()
 
 

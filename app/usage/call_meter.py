@@ -1,6 +1,6 @@
 """Metering one request: a check and a reservation before each model call, the row at the end.
 
-A `RequestMeter` rides along the chain as a LangChain callback handler (/v1 calls it directly).
+A `CallMeter` rides along the chain as a LangChain callback handler (/v1 calls it directly).
 Before every model call it refuses a model the tenant may not use (403), and makes sure the
 request's reservation covers an upper bound of every call so far (the prompts' bytes +
 max_tokens, in tokens and in dollars at each call's own price), reserving more if needed — a
@@ -13,7 +13,6 @@ ledger row.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -75,7 +74,7 @@ class MeterServices:
     local_aliases: frozenset[str]
 
 
-class RequestMeter(AsyncCallbackHandler):
+class CallMeter(AsyncCallbackHandler):
     """One admitted request's model calls: each is allow-listed and reserved for as it starts,
     and counted as it ends (a LangChain callback for the chains; called directly by /v1)."""
 
@@ -90,8 +89,8 @@ class RequestMeter(AsyncCallbackHandler):
         *,
         route: str,
         model: str | None,
-        request_id: str | None = None,
-        client_request_id: str | None = None,
+        request_id: str,
+        client_request_id: str | None,
     ) -> None:
         self._services = services
         self.principal = principal
@@ -99,7 +98,7 @@ class RequestMeter(AsyncCallbackHandler):
         self.tenant_id = principal.tenant.id
         self.route = route
         self.model = model
-        self.request_id = request_id or uuid.uuid4().hex
+        self.request_id = request_id
         self.client_request_id = client_request_id
         self.started = time.perf_counter()
         self.first_token: float | None = None

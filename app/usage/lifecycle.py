@@ -1,7 +1,7 @@
 """The one lifecycle of every model-calling request: admitted, metered, closed into one row.
 
     MeteredRequest ── admit(principal, route, planned calls)  allow-lists, limits, reservation
-         │               └── RequestMeter: watches each model call (reserves more if needed)
+         │               └── CallMeter: watches each model call (reserves more if needed)
          └── close(status)  exactly once: settle the reservation, write the ledger row, log
 
 A route takes its `MeteredRequest` from a request-scoped dependency (`MeteredRequestDep` in
@@ -23,7 +23,7 @@ from app.observability.logs import request_log
 from app.observability.metrics import Metrics
 from app.settings import Settings
 from app.tenants.models import Principal
-from app.usage.call_meter import MeterServices, RequestMeter, model_not_allowed
+from app.usage.call_meter import CallMeter, MeterServices, model_not_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class Metering:
     async def admit(
         self, principal: Principal, route: str, planned: Sequence[PlannedCall],
         request_id: str, client_request_id: str | None,
-    ) -> RequestMeter:  # fmt: skip
+    ) -> CallMeter:  # fmt: skip
         """Check the model allow-list and admit the request (or raise 403 / 429)."""
         aliases = list(dict.fromkeys(call.alias for call in planned))
         for alias in aliases:
@@ -65,19 +65,19 @@ class Metering:
             sum(call.tokens for call in planned),
             sum(prices.upper_bound(call.alias, call.tokens) for call in planned),
         )
-        return RequestMeter(
+        return CallMeter(
             self._services, principal, ticket, route=route, model=_model_label(aliases),
             request_id=request_id, client_request_id=client_request_id,
         )  # fmt: skip
 
-    def close(self, meter: RequestMeter, status: int, interrupted: bool) -> asyncio.Task[Any]:
+    def close(self, meter: CallMeter, status: int, interrupted: bool) -> asyncio.Task[Any]:
         """Write the ledger row in a task of its own: a disconnect cannot cancel it."""
         task = asyncio.get_running_loop().create_task(self._finish(meter, status, interrupted))
         self._closing.add(task)
         task.add_done_callback(self._closed)
         return task
 
-    async def _finish(self, meter: RequestMeter, status: int, interrupted: bool) -> None:
+    async def _finish(self, meter: CallMeter, status: int, interrupted: bool) -> None:
         row = await meter.finish(status, interrupted)
         self.metrics.observe(row)
         fields = {
@@ -119,7 +119,7 @@ class MeteredRequest:
         self._metering = metering
         self.request_id = request_id
         self.client_request_id = client_request_id
-        self._meter: RequestMeter | None = None
+        self._meter: CallMeter | None = None
         self._closing: asyncio.Task[Any] | None = None
 
     @property
@@ -127,14 +127,14 @@ class MeteredRequest:
         return self._metering.metrics
 
     @property
-    def meter(self) -> RequestMeter:
+    def meter(self) -> CallMeter:
         if self._meter is None:
             raise RuntimeError("the request was not admitted")
         return self._meter
 
     async def admit(
         self, principal: Principal, route: str, planned: Sequence[PlannedCall]
-    ) -> RequestMeter:
+    ) -> CallMeter:
         if self._meter is not None:
             raise RuntimeError("a request is admitted once")
         self._meter = await self._metering.admit(
@@ -147,7 +147,7 @@ class MeteredRequest:
         """Admitted: its ledger row describes the request (and is its log line)."""
         return self._meter is not None
 
-    def open_account(self) -> RequestMeter | None:
+    def open_account(self) -> CallMeter | None:
         """The meter model calls are charged to: None before admission and once closed."""
         return self._meter if self._closing is None else None
 

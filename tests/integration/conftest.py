@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +13,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from app.providers.local_server import free_loopback_port
+from tests.support.processes import running
 
 STARTUP_SECONDS = 180
 
@@ -40,44 +38,13 @@ class RunningPlatform:
 def platform_process(data_dir: Path, **env: str) -> Iterator[RunningPlatform]:
     """Run `genai serve` with its data in data_dir until /ready answers."""
     port = free_loopback_port()
-    clean_env = {key: value for key, value in os.environ.items() if not key.startswith("GENAI_")}
-    clean_env.update(GENAI_DATA_DIR=str(data_dir), **env)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log = (data_dir / "server.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env=clean_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, process, data_dir)
+    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
+    env = {"GENAI_DATA_DIR": str(data_dir), **env}
+    log = data_dir / "server.log"
+    with running(command, f"{url}/ready", log, env, STARTUP_SECONDS, stop_seconds=20) as process:
         admin_key = (data_dir / "admin-key").read_text().strip()
         yield RunningPlatform(url, admin_key, data_dir, process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], data_dir: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log = (data_dir / "server.log").read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"genai serve exited with {process.returncode}:\n{log}")
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"genai serve was not ready within {STARTUP_SECONDS} s")
 
 
 @pytest.fixture(scope="session")

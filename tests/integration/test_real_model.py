@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import FAST, platform_process
-from tests.sse import aiter_events, read_events
+from tests.support.sse import aiter_events, read_events
 
 pytestmark = pytest.mark.model
 

@@ -15,11 +15,11 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from tests.databases import fresh_postgres
-from tests.fault_upstream import create_fault_upstream, running_fault_upstream
 from tests.integration.conftest import RunningPlatform, platform_process
-from tests.integration.upstream_config import upstream_config
-from tests.redis_state import fresh_prefix, redis_or_skip
+from tests.support.databases import fresh_postgres
+from tests.support.fault_upstream import create_fault_upstream, running_fault_upstream
+from tests.support.redis_state import fresh_prefix, redis_or_skip
+from tests.support.upstream_config import upstream_config
 
 CHAT = {"model": "fast", "messages": [{"role": "user", "content": "hi"}]}
 

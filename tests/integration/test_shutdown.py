@@ -13,9 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.fault_upstream import running_fault_upstream
 from tests.integration.conftest import RunningPlatform, platform_process
-from tests.integration.upstream_config import upstream_config
+from tests.support.fault_upstream import running_fault_upstream
+from tests.support.upstream_config import upstream_config
 
 STREAMS = 20
 

@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fault_upstream import running_fault_upstream
 from tests.integration.conftest import RunningPlatform, platform_process
-from tests.integration.upstream_config import upstream_config
-from tests.servers import serving
+from tests.support.fault_upstream import running_fault_upstream
+from tests.support.servers import serving
+from tests.support.upstream_config import upstream_config
 
 PROMPT = "a-prompt-that-stays-out-of-traces"
 

@@ -39,7 +39,7 @@ from app.http.request_state import request_state
 from app.observability.tracing import Tracing
 from app.settings import Settings
 from app.tenants.models import Principal
-from app.usage.call_meter import RequestMeter
+from app.usage.call_meter import CallMeter
 from app.usage.lifecycle import TEMPLATE_ALLOWANCE, MeteredRequest, PlannedCall
 from app.use_cases.kit import TENANT_ID, UseCase
 
@@ -185,7 +185,7 @@ class ChainRuns:
         alias = config.get("configurable", {}).get("model")
         return alias if isinstance(alias, str) else self._default_model
 
-    def _server_config(self, principal: Principal, meter: RequestMeter) -> RunnableConfig:
+    def _server_config(self, principal: Principal, meter: CallMeter) -> RunnableConfig:
         tracing = self._tracing
         return {
             "callbacks": [meter, tracing.chain_spans()] if tracing else [meter],

@@ -1,0 +1,1 @@
+"""Whole-app tests: the platform driven over HTTP, as its clients drive it."""

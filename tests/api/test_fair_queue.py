@@ -1,0 +1,110 @@
+"""A deployment with a capacity serves tenants in turn: one tenant's burst cannot hold another
+back, a tenant's queue is bounded, and so is the wait."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+from starlette.applications import Starlette
+
+from app.main import create_app
+from app.settings import ModelSpec
+from tests.support.tenancy import Platform
+
+
+async def until_served(upstream_app: Starlette, calls: int) -> None:
+    """Until the model has received `calls` calls in all (the slot is then taken)."""
+    for _ in range(200):
+        if upstream_app.state.hits["brief"] >= calls:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the model was never called")
+
+
+def busy_model(upstream: str, **queue: float) -> ModelSpec:
+    """A model that answers one call at a time, each in 0.3 s (as the embedded model: 1)."""
+    return ModelSpec(provider="openai-compatible", model="brief", base_url=upstream,
+                     max_concurrent=1, **queue)  # fmt: skip
+
+
+def platform_with(make_settings, model: ModelSpec) -> Platform:
+    settings = make_settings(auth_enabled=True, models={"busy": model}, default_model="busy")
+    platform = Platform(create_app(settings))
+    for tenant in ("flood", "polite"):
+        platform.tenant(tenant)
+    return platform
+
+
+async def finish_time(client: httpx.AsyncClient, path: str = "/generate/invoke") -> float:
+    response = await client.post(path, json={"input": {"prompt": "Hi"}})
+    assert response.status_code == 200, response.text
+    return time.monotonic()
+
+
+async def test_a_tenants_burst_waits_behind_another_tenants_call(
+    make_settings, upstream, upstream_app
+):
+    platform = platform_with(make_settings, busy_model(upstream))
+    async with (
+        platform.client(platform.key("flood")) as flood,
+        platform.client(platform.key("polite")) as polite,
+    ):
+        served = upstream_app.state.hits["brief"]
+        burst = [asyncio.ensure_future(finish_time(flood)) for _ in range(5)]
+        await until_served(upstream_app, served + 1)  # one runs, four queue: then the other
+        await asyncio.sleep(0.05)  # tenant asks, once
+        polite_done = await finish_time(polite)
+        flood_done = sorted(await asyncio.gather(*burst))
+    # In arrival order the polite call would come sixth; in turns it comes second.
+    assert flood_done[0] < polite_done < flood_done[1]
+
+
+async def test_a_tenants_queue_is_bounded_with_a_clear_429(make_settings, upstream):
+    platform = platform_with(make_settings, busy_model(upstream, queue_per_tenant=2))
+    async with platform.client(platform.key("flood")) as flood:
+        body = {"input": {"prompt": "Hi"}}
+        responses = await asyncio.gather(*[flood.post("/generate/invoke", json=body)
+                                           for _ in range(5)])  # fmt: skip
+        async with platform.client(platform.key("polite")) as polite:
+            assert (await polite.post("/generate/invoke", json=body)).status_code == 200
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200, 200, 200, 429, 429]  # one running, two waiting, two refused
+    refused = next(r for r in responses if r.status_code == 429)
+    assert refused.json()["error"]["code"] == "queue_full"
+    assert refused.headers["retry-after"] == "1"
+
+
+async def test_a_wait_past_the_queue_timeout_is_a_clear_503(make_settings, upstream, upstream_app):
+    platform = platform_with(make_settings, busy_model(upstream, queue_timeout=0.1))
+    async with platform.client(platform.key("flood")) as flood:
+        body = {"input": {"prompt": "Hi"}}
+        served = upstream_app.state.hits["brief"]
+        first = asyncio.ensure_future(flood.post("/generate/invoke", json=body))
+        await until_served(upstream_app, served + 1)
+        second = await flood.post("/v1/chat/completions", json={
+            "model": "busy", "messages": [{"role": "user", "content": "Hi"}]})  # fmt: skip
+        assert (await first).status_code == 200
+        [row] = [r for r in (await flood.get("/usage")).json()["records"] if r["status"] != 200]
+    assert second.status_code == 503 and second.json()["error"]["code"] == "model_busy"
+    assert int(second.headers["retry-after"]) >= 1
+    assert (row["route"], row["status"]) == ("v1/chat/completions", 503)
+
+
+async def test_a_client_leaving_its_place_in_the_queue_frees_it(
+    make_settings, upstream, upstream_app
+):
+    platform = platform_with(make_settings, busy_model(upstream, queue_per_tenant=1))
+    async with platform.client(platform.key("flood")) as flood:
+        body = {"input": {"prompt": "Hi"}}
+        served = upstream_app.state.hits["brief"]
+        running = asyncio.ensure_future(flood.post("/generate/invoke", json=body))
+        await until_served(upstream_app, served + 1)
+        waiting = asyncio.ensure_future(flood.post("/generate/invoke", json=body))
+        await asyncio.sleep(0.05)
+        waiting.cancel()  # the client gives up while queued
+        await asyncio.sleep(0.05)
+        again = await flood.post("/generate/invoke", json=body)  # its place is free
+        assert (await running).status_code == 200
+    assert again.status_code == 200

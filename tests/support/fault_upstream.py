@@ -1,0 +1,208 @@
+"""An OpenAI-compatible upstream of our own that fails on request, run on a loopback port.
+
+The model name chooses the behaviour:
+    ok             answers "fault upstream says hello" (streamed in 4 chunks)
+    rate-limited   429 with Retry-After: 7
+    broken         500 (as llama.cpp answers a bad sampling parameter)
+    unavailable    503
+    refuses        400 context_length_exceeded, in OpenAI's error shape
+    hang           accepts the request and never answers
+    late           sends its headers (and, streaming, the role chunk) at once, then answers
+                   like ok after 2 s
+    drop           streams 3 chunks, then drops the connection
+    html           200 with a proxy's HTML error page, streamed or not
+    empty          streaming: 200 and an event stream with no chunk (llama.cpp's answer to a
+                   prompt longer than its context)
+    unfinished     streams 3 chunks, then ends with neither finish_reason nor [DONE]
+    malformed      streams 2 chunks, then `data: [1]`; not streaming: `[1]`
+    error-chunk    streams 2 chunks, then an error chunk
+    slow           streams a chunk every 50 ms (or, not streaming, waits) until the client
+                   leaves, and notes when it did in `app.state.closed_at[model]`
+    paced          answers like ok, but takes 2 s: 20 chunks 100 ms apart (or waits 2 s)
+    brief          answers like ok, but takes 0.3 s
+Every request is counted in `app.state.hits[model]`; its body is kept in `app.state.bodies`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tests.support.servers import serving
+
+WORDS = ["fault ", "upstream ", "says ", "hello"]
+HELLO = "".join(WORDS)
+
+
+def _chunk(model: str, chat: bool, text: str | None, finish: str | None = None) -> str:
+    if chat:
+        delta = {"content": text} if text is not None else {}
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    else:
+        choice = {"index": 0, "text": text or "", "finish_reason": finish}
+    body = {
+        "id": "cmpl-fault",
+        "object": "chat.completion.chunk" if chat else "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [choice],
+    }
+    return f"data: {json.dumps(body)}\n\n"
+
+
+HTML = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+async def _stream(request: Request, model: str, chat: bool) -> AsyncIterator[str]:
+    if model == "empty":
+        return
+    if chat:
+        yield _chunk(model, chat, "")
+    if model == "late":
+        await asyncio.sleep(2)
+    if model == "brief":
+        await asyncio.sleep(0.3)
+    if model == "slow":
+        try:
+            for _ in range(600):
+                yield _chunk(model, chat, "tick ")
+                await asyncio.sleep(0.05)
+        finally:
+            request.app.state.closed_at[model] = time.monotonic()
+        return
+    if model == "paced":
+        for _ in range(20):
+            yield _chunk(model, chat, "tick ")
+            await asyncio.sleep(0.1)
+        yield _chunk(model, chat, None, "stop")
+        yield "data: [DONE]\n\n"
+        return
+    for index, word in enumerate(WORDS):
+        if model == "drop" and index == 3:
+            raise ConnectionError("fault upstream drops the connection")
+        if model == "unfinished" and index == 3:
+            return
+        if model == "malformed" and index == 2:
+            yield "data: [1]\n\n"
+            return
+        if model == "error-chunk" and index == 2:
+            yield 'data: {"error": {"message": "the model crashed"}}\n\n'
+            return
+        yield _chunk(model, chat, word)
+        await asyncio.sleep(0.01)
+    yield _chunk(model, chat, None, "stop")
+    yield "data: [DONE]\n\n"
+
+
+async def _wait_for_disconnect(request: Request, model: str) -> None:
+    for _ in range(6000):
+        if await request.is_disconnected():
+            break
+        await asyncio.sleep(0.005)
+    request.app.state.closed_at[model] = time.monotonic()
+
+
+async def _answer(request: Request, chat: bool) -> Response:
+    body = await request.json()
+    # Azure names the deployment in the path, OpenAI in the body.
+    model = request.path_params.get("deployment") or body.get("model", "ok")
+    request.app.state.hits[model] += 1
+    request.app.state.bodies[model] = body
+    if model == "rate-limited":
+        error = {"error": {"message": "slow down", "type": "rate_limit"}}
+        return JSONResponse(error, status_code=429, headers={"Retry-After": "7"})
+    if model == "broken":
+        return JSONResponse({"error": {"message": "boom", "type": "server_error"}}, 500)
+    if model == "unavailable":
+        return JSONResponse({"error": {"message": "overloaded", "type": "server_error"}}, 503)
+    if model == "refuses":
+        error = {"message": "This model's maximum context length is 2048 tokens.",
+                 "type": "invalid_request_error", "param": "messages",
+                 "code": "context_length_exceeded"}  # fmt: skip
+        return JSONResponse({"error": error}, 400)
+    if model == "hang":
+        await asyncio.sleep(3600)
+    if model == "html":
+        return Response(HTML, media_type="text/html")
+    if body.get("stream"):
+        return StreamingResponse(_stream(request, model, chat), media_type="text/event-stream")
+    if model == "slow":
+        await _wait_for_disconnect(request, model)
+        return Response(status_code=499)
+    if model == "malformed":
+        return JSONResponse([1])
+    if model == "late":
+        return StreamingResponse(_late_answer(chat), media_type="application/json")
+    if model in ("paced", "brief"):
+        await asyncio.sleep(2 if model == "paced" else 0.3)
+    return JSONResponse(_answer_body(model, chat))
+
+
+async def _late_answer(chat: bool) -> AsyncIterator[bytes]:
+    """Headers at once, the body after 2 s."""
+    await asyncio.sleep(2)
+    yield json.dumps(_answer_body("late", chat)).encode()
+
+
+def _answer_body(model: str, chat: bool) -> dict:
+    text = "".join(WORDS)
+    choice = (
+        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        if chat
+        else {"index": 0, "text": text, "finish_reason": "stop"}
+    )
+    return {
+        "id": "cmpl-fault",
+        "object": "chat.completion" if chat else "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [choice],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9},
+    }
+
+
+async def chat_completions(request: Request) -> Response:
+    return await _answer(request, chat=True)
+
+
+async def completions(request: Request) -> Response:
+    return await _answer(request, chat=False)
+
+
+async def models(_: Request) -> Response:
+    return JSONResponse({"object": "list", "data": [{"id": "ok", "object": "model"}]})
+
+
+def create_fault_upstream() -> Starlette:
+    app = Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/completions", completions, methods=["POST"]),
+            Route(
+                "/openai/deployments/{deployment}/chat/completions",
+                chat_completions,
+                methods=["POST"],
+            ),
+            Route("/v1/models", models),
+        ]
+    )
+    app.state.hits = Counter()
+    app.state.closed_at = {}
+    app.state.bodies = {}
+    return app
+
+
+@contextmanager
+def running_fault_upstream(app: Starlette | None = None) -> Iterator[str]:
+    """Serve the fault upstream on loopback; yields its /v1 base URL."""
+    with serving(app or create_fault_upstream()) as base_url:
+        yield f"{base_url}/v1"
