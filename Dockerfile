@@ -24,13 +24,13 @@ COPY --from=build /opt/venv /opt/venv
 COPY prompts /app/prompts
 ENV PATH=/opt/venv/bin:$PATH \
     GENAI_HOST=0.0.0.0 \
-    GENAI_PORT=8000 \
     GENAI_DATA_DIR=/data \
     GENAI_PROMPTS_DIR=/app/prompts
 WORKDIR /app
 USER genai
+# The port is 8000 unless the platform running the image sets PORT (Cloud Run, App Runner...).
 EXPOSE 8000
 VOLUME ["/data"]
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"
+    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % (os.environ.get('GENAI_PORT') or os.environ.get('PORT', '8000')), timeout=2)"
 CMD ["genai", "serve"]

@@ -128,7 +128,11 @@ def build_services(
     engine = open_database(settings)
     hasher = key_hasher(settings)
     tenants = TenantService(engine, hasher, settings.auth_cache_seconds)
-    local_admin_key = ensure_local_admin(tenants, settings.data_dir / "admin-key")
+    local_admin_key = (
+        ensure_local_admin(tenants, settings.data_dir / "admin-key")
+        if settings.bootstrap_admin
+        else None
+    )
     authenticator = Authenticator(
         tenants,
         hasher,

@@ -170,6 +170,11 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         None, description="Keys are hashed with it; default: a random one kept in data_dir."
     )
+    bootstrap_admin: bool = Field(
+        True, description="On a database with no tenant, create tenant 'local' with an admin key "
+        "saved in data_dir/admin-key. Off where there is no local disk (serverless): create the "
+        "first admin key with `genai keys create` instead."
+    )  # fmt: skip
     auth_cache_seconds: float = Field(
         2.0, ge=0, description="How long a key's record is reused without a database read; "
         "a revocation by another replica or the CLI applies within this time."
@@ -276,8 +281,26 @@ def describe_validation_error(error: ValidationError) -> list[str]:
 _ALIASED = {"GENAI_PORT": "GENAI_PORT (or PORT)"}
 
 
+def _unknown_variable() -> str | None:
+    """A GENAI_ variable that names no setting: the environment source would ignore it."""
+    names = {name.upper() for name in Settings.model_fields}
+    unknown = [
+        key
+        for key in sorted(os.environ)
+        if key.startswith("GENAI_")
+        and key != CONFIG_FILE_VARIABLE
+        and key.removeprefix("GENAI_").split("__")[0] not in names
+    ]
+    return unknown[0] if unknown else None
+
+
 def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
     """Settings from the environment, over `config_file` (default: $GENAI_CONFIG_FILE)."""
+    unknown = _unknown_variable()
+    if unknown is not None:
+        raise InvalidSettings(
+            f"{unknown}: no such setting (misspelt?); the README's configuration table lists them"
+        )
     settings_cls = Settings
     if config_file is not None:
         config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": config_file})

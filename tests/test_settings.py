@@ -126,3 +126,10 @@ def test_a_model_alias_fits_the_ledger(monkeypatch):
     monkeypatch.setenv("GENAI_MODELS__" + "X" * 65 + "__PROVIDER", "local")
     with pytest.raises(InvalidSettings, match="an alias has 1 to 64 characters"):
         load_settings()
+
+
+def test_a_misspelt_variable_is_refused_naming_it(monkeypatch):
+    """The environment source ignores variables that name no field: a typo would be silent."""
+    monkeypatch.setenv("GENAI_BOOTSTRAP_ADMN", "false")
+    with pytest.raises(InvalidSettings, match="GENAI_BOOTSTRAP_ADMN: no such setting"):
+        load_settings()
