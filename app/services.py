@@ -10,19 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
 from app.http.drain import Drain
 from app.limits.admission import Admission
-from app.limits.redis_store import RedisLimitStore
 from app.limits.store import InMemoryLimitStore, LimitStore
 from app.observability.metrics import Metrics
-from app.observability.tracing import Tracing
 from app.providers.alias_model import ChatRunnable
 from app.providers.breaker import CircuitBreakers, RedisCircuitBreakers
 from app.providers.model_providers import ModelProviders
@@ -40,6 +36,11 @@ from app.usage.lifecycle import Metering
 from app.usage.pricing import PriceTable
 from app.use_cases.kit import ChainContext, UseCase
 from app.use_cases.registry import discover_use_cases
+
+if TYPE_CHECKING:  # imported where they are configured: a quicker cold start
+    from redis.asyncio import Redis
+
+    from app.observability.tracing import Tracing
 
 
 @dataclass
@@ -66,6 +67,8 @@ class Services:
 
     async def start(self) -> None:
         if self.redis is not None:
+            from redis.exceptions import RedisError
+
             try:
                 await self.redis.ping()
             except RedisError as exc:
@@ -84,12 +87,20 @@ class Services:
 
 def open_redis(settings: Settings) -> Redis | None:
     """A client (it connects on first use), or None for the embedded in-process state."""
-    return Redis.from_url(settings.redis_url) if settings.redis_url else None
+    if not settings.redis_url:
+        return None
+    from redis.asyncio import Redis  # imported where it is used: a quicker cold start
+
+    return Redis.from_url(settings.redis_url)
 
 
 def limit_store(settings: Settings, redis: Redis | None) -> LimitStore:
     """Where limits are counted: in Redis, shared by the replicas, else in this process."""
-    return RedisLimitStore(redis, settings.redis_prefix) if redis else InMemoryLimitStore()
+    if redis is None:
+        return InMemoryLimitStore()
+    from app.limits.redis_store import RedisLimitStore
+
+    return RedisLimitStore(redis, settings.redis_prefix)
 
 
 def circuit_breakers(settings: Settings, redis: Redis | None) -> CircuitBreakers:
@@ -120,10 +131,11 @@ def build_services(
     tests' fakes; see `ModelProviders`)."""
     redis = open_redis(settings)
     providers = ModelProviders(settings, circuit_breakers(settings, redis), models)
-    tracing = (
-        Tracing(settings.otlp_endpoint, settings.service_name) if settings.otlp_endpoint else None
-    )
-    if tracing is not None:
+    tracing = None
+    if settings.otlp_endpoint:
+        from app.observability.tracing import Tracing  # OpenTelemetry only when it is used
+
+        tracing = Tracing(settings.otlp_endpoint, settings.service_name)
         providers.http.trace_configs.append(tracing.client_trace_config())
     engine = open_database(settings)
     hasher = key_hasher(settings)

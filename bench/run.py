@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import measure, report, systems
+from bench import cold_start, measure, report, systems
 from bench.measure import Target, chain_target, chat_target
 
 CONNECTIONS = (8, 32, 128)
@@ -31,10 +31,13 @@ class Plan:
     wrk_seconds: int = 5
     streams: int = 1000
     model_rounds: int = 9
+    cold_starts: int = 7
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(rounds=2, per_round=10, wrk_seconds=1, streams=100, model_rounds=1)
+        return cls(
+            rounds=2, per_round=10, wrk_seconds=1, streams=100, model_rounds=1, cold_starts=2
+        )
 
 
 def _targets(direct: systems.Server, gp: systems.Server, ls: systems.Server,
@@ -124,6 +127,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="genai-bench-") as folder:
         workdir = Path(folder)
         overhead_and_throughput(workdir, plan, results)
+        print("cold start…", flush=True)
+        with systems.mock_upstream(workdir) as mock:
+            results["cold_start"] = cold_start.measure(workdir, mock.url, plan.cold_starts)
         open_streams(workdir, plan, results)
         embedded_model(workdir, plan, results)
     args.out.mkdir(parents=True, exist_ok=True)

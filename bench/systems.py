@@ -71,6 +71,15 @@ def platform_config(workdir: Path, upstream: str | None) -> Path:
     return path
 
 
+def platform_env(workdir: Path, upstream: str | None, name: str) -> dict[str, str]:
+    """The environment `genai serve` runs in: its config and its own data folder."""
+    return {
+        "GENAI_CONFIG_FILE": str(platform_config(workdir, upstream)),
+        "GENAI_DATA_DIR": str(workdir / f"{name}-data"),
+        "GENAI_LOG_FORMAT": "json",
+    }
+
+
 @contextmanager
 def platform(
     workdir: Path, upstream: str | None, workers: int = 1, name: str = "platform"
@@ -81,11 +90,7 @@ def platform(
     folder is made by a one-worker start first, so they do not race to create it).
     """
     data = workdir / f"{name}-data"
-    env = {
-        "GENAI_CONFIG_FILE": str(platform_config(workdir, upstream)),
-        "GENAI_DATA_DIR": str(data),
-        "GENAI_LOG_FORMAT": "json",
-    }
+    env = platform_env(workdir, upstream, name)
     port = free_loopback_port()
     if workers == 1:
         command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]

@@ -58,10 +58,10 @@ class Lambda:
         assert set(response) >= {"statusCode", "headers", "body"}
         return response["statusCode"], json.loads(response["body"])
 
-    def key(self, tenant_id: str) -> str:
+    def key(self, tenant_id: str, **limits: Any) -> str:
         assert isinstance(self.handler, LambdaPlatform)
         tenants = self.handler.services.tenants
-        tenants.create_tenant(TenantCreate(id=tenant_id))
+        tenants.create_tenant(TenantCreate(id=tenant_id, **limits))
         return tenants.create_key(tenant_id, KeyCreate(name="lambda")).key
 
     def ledger_rows(self) -> int:
@@ -185,14 +185,7 @@ def test_the_embedded_model_is_refused_naming_the_setting(make_settings):
 
 
 def test_with_postgresql_and_redis_no_local_disk_is_needed(make_settings, upstream, tmp_path):
-    """The data folder is under a file, so any write to it would fail."""
-    not_a_folder = tmp_path / "a-file"
-    not_a_folder.write_text("")
-    settings = _remote_settings(
-        make_settings, upstream, data_dir=not_a_folder / "data", database_url=fresh_postgres(),
-        redis_url=redis_or_skip(), redis_prefix=fresh_prefix(), secret_key="s" * 32,
-    )  # fmt: skip
-    instance = Lambda(settings)
+    instance = Lambda(_shared_state_settings(make_settings, upstream, tmp_path))
     try:
         key = instance.key("acme")
         status, _ = instance.invoke(
@@ -202,3 +195,53 @@ def test_with_postgresql_and_redis_no_local_disk_is_needed(make_settings, upstre
         instance.close()
     assert status == 200
     assert instance.ledger_rows() == 1
+
+
+def _shared_state_settings(make_settings, upstream: str, tmp_path: Path) -> Settings:  # type: ignore[no-untyped-def]
+    """PostgreSQL and Redis for state, and a data folder under a file: any write would fail."""
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    return _remote_settings(
+        make_settings, upstream, data_dir=not_a_folder / "data", database_url=fresh_postgres(),
+        redis_url=redis_or_skip(), redis_prefix=fresh_prefix(), secret_key="s" * 32,
+    )  # fmt: skip
+
+
+def test_instances_that_come_and_go_share_exact_limits_and_chat_sessions(
+    make_settings, upstream, tmp_path
+):
+    """Two instances at once, then a third started after one stopped: a tenant's RPM of 3 is
+    3 in all, and a chat session goes on whichever instance a turn reaches."""
+    settings = _shared_state_settings(make_settings, upstream, tmp_path)
+    first, second = Lambda(settings), Lambda(settings)
+    key = first.key("acme", rpm=3)
+    turn = {
+        "input": {"messages": [{"role": "user", "content": "Hello"}]},
+        "config": {"configurable": {"session_id": "s1"}},
+    }
+    try:
+        statuses = [
+            instance.invoke(event("function_url", "POST", "/chat/invoke", turn, key))[0]
+            for instance in (first, second)
+        ]
+        history_status, history = second.invoke(
+            event("function_url", "GET", "/chat/history", key=key)
+            | {"rawQueryString": "session_id=s1"}
+        )
+    finally:
+        first.close()
+    third = Lambda(settings)  # a new instance, after another stopped
+    try:
+        statuses += [
+            instance.invoke(
+                event("api_gateway_http_api", "POST", "/v1/chat/completions", CHAT, key)
+            )[0]
+            for instance in (second, third)
+        ]
+        assert third.ledger_rows() == 3
+    finally:
+        second.close()
+        third.close()
+    assert statuses == [200, 200, 200, 429]
+    assert history_status == 200
+    assert [message["type"] for message in history["messages"]] == ["human", "ai", "human", "ai"]

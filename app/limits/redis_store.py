@@ -13,9 +13,7 @@ The scripts touch several keys: on Redis Cluster, put the prefix in a hash tag (
 
 from __future__ import annotations
 
-from typing import Any
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Any
 
 from app.limits.store import (
     WINDOW_SECONDS,
@@ -26,6 +24,9 @@ from app.limits.store import (
     ScopeUsage,
     Ticket,
 )
+
+if TYPE_CHECKING:  # redis is imported only where it is configured
+    from redis.asyncio import Redis
 
 _LIMITS = ("rpm", "max_concurrent", "tpm")
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from redis.asyncio import Redis
+if TYPE_CHECKING:  # redis is imported only where it is configured
+    from redis.asyncio import Redis
+
 
 State = Literal["closed", "open", "half_open"]
 

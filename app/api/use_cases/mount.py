@@ -10,7 +10,7 @@ guarded by the tenant's route allow-list.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from langchain_core.runnables import Runnable
@@ -18,10 +18,12 @@ from langchain_core.runnables import Runnable
 from app.api.deps import MeteredRequestDep, route_guard
 from app.api.use_cases.runs import ChainRuns
 from app.http.openapi import ERROR_RESPONSES, LANGSERVE_EVENT, Documented
-from app.observability.tracing import Tracing
 from app.settings import Settings
 from app.tenants.models import Principal
 from app.use_cases.kit import UseCase
+
+if TYPE_CHECKING:  # OpenTelemetry is imported only when traces are sent
+    from app.observability.tracing import Tracing
 
 HandlerCall = Callable[..., Awaitable[Response]]
 

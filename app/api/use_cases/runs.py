@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import Request, Response
@@ -36,12 +36,14 @@ from sse_starlette import EventSourceResponse
 from app.errors import InvalidRequest, invalid_json, sse_error_event
 from app.http.disconnect import until_disconnected
 from app.http.request_state import request_state
-from app.observability.tracing import Tracing
 from app.settings import Settings
 from app.tenants.models import Principal
 from app.usage.call_meter import CallMeter
 from app.usage.lifecycle import TEMPLATE_ALLOWANCE, MeteredRequest, PlannedCall
 from app.use_cases.kit import TENANT_ID, UseCase
+
+if TYPE_CHECKING:  # OpenTelemetry is imported only when traces are sent
+    from app.observability.tracing import Tracing
 
 Events = AsyncIterator[dict[str, Any]]
 
