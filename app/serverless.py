@@ -34,7 +34,11 @@ _STREAM_ROUTE = re.compile(r"^/[^/]+(/c/[^/]+)?/(stream|stream_log|stream_events
 
 def embedded_model_refusal(settings: Settings) -> PlatformError | None:
     """Why these settings cannot serve on Lambda: a model alias on the embedded model."""
-    local = [alias for alias, spec in settings.models.items() if spec.provider == "local"]
+    local = [
+        alias
+        for alias, spec in settings.models.items()
+        if any(deployment.provider == "local" for deployment in spec.deployments)
+    ]
     if not local:
         return None
     return ServiceUnavailable(

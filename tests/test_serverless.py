@@ -173,8 +173,21 @@ def test_a_stream_is_refused_with_what_to_do_instead(function: Lambda, path, bod
     assert function.ledger_rows() == 0
 
 
-def test_the_embedded_model_is_refused_naming_the_setting(make_settings):
-    instance = Lambda(make_settings(models={"local": ModelSpec(provider="local")}))
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"provider": "local"},
+        {
+            "deployments": [  # a fallback on the embedded model needs it all the same
+                {"provider": "openai-compatible", "model": "x", "base_url": "http://127.0.0.1:9"},
+                {"provider": "local"},
+            ]
+        },
+    ],
+    ids=["alias", "fallback"],
+)
+def test_the_embedded_model_is_refused_naming_the_setting(make_settings, spec):
+    instance = Lambda(make_settings(models={"local": ModelSpec(**spec)}))
     try:
         status, body = instance.invoke(event("function_url", "GET", "/v1/models"))
     finally:
