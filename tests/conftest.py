@@ -10,12 +10,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from app.main import create_app
 from app.providers.http import HttpPool
 from app.services import build_services
 from app.settings import ModelSpec, Settings
+from app.storage import database as storage_database
 from tests.support.databases import database_url
 from tests.support.fakes import EchoChat
 from tests.support.fault_upstream import create_fault_upstream, running_fault_upstream
@@ -103,6 +105,24 @@ def _fresh_sse_exit_event() -> None:
     from sse_starlette.sse import AppStatus
 
     AppStatus.should_exit_event = None
+
+
+@pytest.fixture(autouse=True)
+def _dispose_database_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Apps driven through ASGITransport never run their lifespan, which disposes the database
+    engine: dispose each engine a test made, or finished tests hold PostgreSQL's connections
+    (100 here) until replicas started later are refused ("too many clients")."""
+    engines: list[Engine] = []
+    create = storage_database.create_engine
+
+    def tracked(*args: Any, **kwargs: Any) -> Engine:
+        engines.append(create(*args, **kwargs))
+        return engines[-1]
+
+    monkeypatch.setattr(storage_database, "create_engine", tracked)
+    yield
+    for engine in engines:
+        engine.dispose()
 
 
 @pytest.fixture(autouse=True)
