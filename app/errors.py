@@ -11,7 +11,7 @@
     ├── Forbidden                 403 permission_error
     ├── RateLimited               429 rate_limit_error        (Retry-After, X-RateLimit-*)
     ├── NotFound                  404 not_found_error
-    ├── ServiceUnavailable        503 service_unavailable
+    ├── ServiceUnavailable        503 service_unavailable     (also: the database or Redis down)
     └── ProviderError             502 provider_error
         ├── ProviderRateLimited   429 rate_limit_error        (Retry-After when known)
         └── ProviderTimeout       504 timeout_error
@@ -31,12 +31,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
@@ -169,10 +171,25 @@ def platform_error(exc: BaseException) -> PlatformError:
         return kind(str(exc.detail), headers=headers, status_code=exc.status_code)
     if isinstance(exc, ClientDisconnect | asyncio.CancelledError):
         return ClientDisconnected()
+    if isinstance(exc, OperationalError) or _redis_unavailable(exc):
+        return ServiceUnavailable(
+            "The platform's database or shared state does not answer right now; retry shortly.",
+            code="state_unavailable",
+            headers={"Retry-After": "1"},
+        )
     return PlatformError(
         f"The server failed unexpectedly ({type(exc).__name__}); the failure is logged.",
         code="internal_error",
     )
+
+
+def _redis_unavailable(exc: BaseException) -> bool:
+    """A Redis connection or timeout error (Redis is imported only where it is configured)."""
+    if "redis" not in sys.modules:
+        return False
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    return isinstance(exc, ConnectionError | TimeoutError)
 
 
 def client_error(exc: BaseException) -> PlatformError:

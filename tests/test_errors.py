@@ -7,7 +7,9 @@ import asyncio
 
 import aiohttp
 import pytest
+import redis.exceptions
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
@@ -71,6 +73,10 @@ def test_each_error_class_renders_its_status_and_shape(error, status, kind):
         (asyncio.CancelledError(), 499, "client_closed_request"),
         (ValueError("bug"), 500, "internal_error"),
         (aiohttp.ClientError("past the provider boundary: a bug"), 500, "internal_error"),
+        # PostgreSQL out of connections, or down; Redis unreachable: the client may retry.
+        (OperationalError("connect", {}, Exception("too many clients")), 503, "state_unavailable"),
+        (redis.exceptions.ConnectionError("refused"), 503, "state_unavailable"),
+        (redis.exceptions.TimeoutError("slow"), 503, "state_unavailable"),
     ],
 )
 def test_every_lower_level_error_is_mapped(exc, status, code):

@@ -1,14 +1,21 @@
 """The edge: every response, errors and bugs included, carries the platform's headers, and a
-failure never costs the client its keep-alive connection."""
+failure never costs the client its keep-alive connection; a failure that is nobody's fault is
+one the client may retry."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 
 from fastapi import FastAPI
 
+from app.main import create_app
+from app.services import build_services
+from tests.conftest import ECHO_MODELS
+from tests.support.fakes import EchoChat
 from tests.support.servers import serving
+from tests.support.tenancy import Platform
 
 
 def _exchange(sock: socket.socket, path: str) -> tuple[int, dict[str, str], bytes]:
@@ -44,3 +51,22 @@ def test_a_bug_is_a_json_500_with_the_platforms_headers_and_the_connection_lives
         # The same connection answers the next request.
         status, _, body = _exchange(sock, "/health")
         assert (status, json.loads(body)) == (200, {"status": "ok"})
+
+
+async def test_a_database_that_stops_answering_is_a_503_the_client_may_retry(
+    make_settings, tmp_path
+):
+    """Not the client's fault and not a bug: PostgreSQL out of connections, a lost SQLite file."""
+    folder = tmp_path / "db"
+    settings = make_settings(
+        auth_enabled=True, database_url=f"sqlite:///{folder / 'genai.db'}", models=ECHO_MODELS
+    )
+    platform = Platform(create_app(services=build_services(settings, {"local": EchoChat()})))
+    key = platform.key(platform.tenant("acme").id)
+    platform.services.engine.dispose()
+    shutil.rmtree(folder)  # the next connection cannot open the database
+    async with platform.client(key) as client:
+        response = await client.get("/v1/models")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["error"]["code"] == "state_unavailable"
