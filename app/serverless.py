@@ -34,11 +34,7 @@ _STREAM_ROUTE = re.compile(r"^/[^/]+(/c/[^/]+)?/(stream|stream_log|stream_events
 
 def embedded_model_refusal(settings: Settings) -> PlatformError | None:
     """Why these settings cannot serve on Lambda: a model alias on the embedded model."""
-    local = [
-        alias
-        for alias, spec in settings.models.items()
-        if any(deployment.provider == "local" for deployment in spec.deployments)
-    ]
+    local = [alias for alias, spec in settings.models.items() if spec.uses_embedded_model]
     if not local:
         return None
     return ServiceUnavailable(

@@ -113,6 +113,11 @@ class ModelSpec(BaseModel):
     def provider(self) -> ProviderKind:
         return self.primary.provider
 
+    @property
+    def uses_embedded_model(self) -> bool:
+        """Whether any deployment, a fallback included, is the embedded model."""
+        return any(deployment.provider == "local" for deployment in self.deployments)
+
 
 def _inline_deployment(data: dict[str, Any]) -> dict[str, Any]:
     inline = {key: value for key, value in data.items() if key in _DEPLOYMENT_FIELDS}

@@ -24,9 +24,7 @@ class ModelProviders:
         """`models` answer the chains in place of the aliases' own (a test's fakes): then no
         embedded model is started, and /v1 still calls the settings' deployments."""
         uses_local = models is None and any(
-            deployment.provider == "local"
-            for spec in settings.models.values()
-            for deployment in spec.deployments
+            spec.uses_embedded_model for spec in settings.models.values()
         )
         self.local_server = (
             LocalModelServer(settings.local_model, settings.data_dir / "local-model.log")
