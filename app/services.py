@@ -157,7 +157,7 @@ def build_services(
         alias for alias, spec in settings.models.items() if spec.provider == "local"
     )
     deployments = [d.name for spec in settings.models.values() for d in spec.deployments]
-    metrics = Metrics(providers.breakers, deployments)
+    metrics = Metrics(providers.breakers, deployments, providers.dispatcher.events)
     admission = Admission(limit_store(settings, redis), ledger.aspent, metrics.rejected)
     meter_services = MeterServices(
         admission=admission,

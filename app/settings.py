@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
@@ -61,6 +61,11 @@ class Deployment(BaseModel):
     )  # fmt: skip
     queue_per_tenant: int = Field(32, ge=1, description="Calls of one tenant that may wait.")
     queue_timeout: float = Field(120.0, gt=0, description="Longest wait for a turn, seconds.")
+    continuation: Literal["instruction", "prefix"] = Field(
+        "instruction", description="How it is asked to continue an answer another deployment "
+        "cut short: the partial answer then an instruction to go on (any chat model), or the "
+        "partial answer as the assistant's prefix (`prefix: true`: Mistral, DeepSeek)."
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _check_provider_fields(self) -> Deployment:
@@ -99,6 +104,18 @@ class ModelSpec(BaseModel):
     deployments: list[Deployment] = Field(min_length=1)
     input_price_per_million: float = Field(0.0, ge=0, description="USD per 1M input tokens.")
     output_price_per_million: float = Field(0.0, ge=0, description="USD per 1M output tokens.")
+    continue_on_failure: bool | None = Field(
+        None, description="A streamed chat answer that a deployment cuts short is continued on "
+        "the next one; default: true when the alias has more than one deployment."
+    )  # fmt: skip
+    hedge_after_ms: Annotated[int, Field(ge=1)] | Literal["auto"] | None = Field(
+        None, description="With no content after this long, the next deployment is started "
+        "too and the first to answer wins; `auto`: the deployment's recent p95 time to first "
+        "token. Default: no hedging."
+    )  # fmt: skip
+    hedge_max_percent: float = Field(
+        10.0, ge=0, le=100, description="Most requests of the alias hedged per minute, percent."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -112,6 +129,12 @@ class ModelSpec(BaseModel):
     @property
     def provider(self) -> ProviderKind:
         return self.primary.provider
+
+    @property
+    def continues(self) -> bool:
+        if self.continue_on_failure is None:
+            return len(self.deployments) > 1
+        return self.continue_on_failure
 
     @property
     def uses_embedded_model(self) -> bool:
@@ -210,6 +233,14 @@ class Settings(BaseSettings):
         "default: no traces are sent."
     )  # fmt: skip
     service_name: str = Field("genai-platform", description="service.name of the traces.")
+    stream_retention_seconds: float = Field(
+        300.0, gt=0, description="How long a resumable stream's events are kept after its last "
+        "one, for a client that reconnects."
+    )  # fmt: skip
+    stream_keepalive_seconds: float = Field(
+        15.0, gt=0, description="A stream waiting this long for its next event (a queued call, "
+        "a long map-reduce step) sends an SSE comment, so idle-timing proxies keep it open."
+    )  # fmt: skip
     shutdown_grace_seconds: float = Field(
         30.0, ge=0, description="On SIGTERM, how long requests in flight may take to finish."
     )

@@ -7,7 +7,7 @@ metrics and ledger always agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,6 +46,30 @@ class _CircuitCollector(Collector):
         yield failures
 
 
+_DISPATCH_EVENTS = {
+    "continued": ("genai_continuations", "Answers cut short and continued, by the deployment "
+                  "that continued them."),
+    "hedge_fired": ("genai_hedges_fired", "Hedges started, by the deployment started."),
+    "hedge_won": ("genai_hedges_won", "Hedges whose deployment answered first."),
+}  # fmt: skip
+
+
+class _DispatchCollector(Collector):
+    """Continuations and hedges by alias and deployment, as the dispatcher counts them."""
+
+    def __init__(self, events: Mapping[tuple[str, str, str], int]) -> None:
+        self.events = events
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        families = {
+            event: CounterMetricFamily(name, text, labels=["model", "deployment"])
+            for event, (name, text) in _DISPATCH_EVENTS.items()
+        }
+        for (event, alias, deployment), count in sorted(self.events.items()):
+            families[event].add_metric([alias, deployment], count)
+        yield from families.values()
+
+
 class FinishedRequest(Protocol):
     """What a request's figures are read from: its ledger row (app/usage/ledger.py)."""
 
@@ -70,7 +94,12 @@ class _Series:
 
 
 class Metrics:
-    def __init__(self, breakers: CircuitBreakers, deployments: Iterable[str]) -> None:
+    def __init__(
+        self,
+        breakers: CircuitBreakers,
+        deployments: Iterable[str],
+        dispatch_events: Mapping[tuple[str, str, str], int],
+    ) -> None:
         self.registry = CollectorRegistry()
         registry = self.registry
         self.requests = Counter(
@@ -103,6 +132,7 @@ class Metrics:
         self._deployments = sorted(set(deployments))
         self._circuits = _CircuitCollector(breakers)
         registry.register(self._circuits)
+        registry.register(_DispatchCollector(dispatch_events))
         self._by_labels: dict[tuple[str, str, str, int], _Series] = {}
 
     def observe(self, row: FinishedRequest) -> None:

@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from typing import Protocol
 
 from app.errors import PlatformError
+from app.providers.calls import UpstreamCall
 
 
 class Closable(Protocol):
@@ -22,18 +23,27 @@ class Closable(Protocol):
 
 
 class CallAccount(Protocol):
-    """An admitted request's meter, as providers see it."""
+    """One model call of an admitted request, as providers see it."""
 
     tenant_id: str
 
     def hold(self, resource: Closable) -> None:
         """Keep `resource` (an open upstream stream) until the request ends, then close it."""
 
+    def record(self, call: UpstreamCall) -> None:
+        """Count `call` (one call to one deployment) in this model call's usage."""
+
+
+class RequestAccount(Protocol):
+    """An admitted request's meter: an account per model call (by the call's id)."""
+
+    def for_call(self, call_id: object) -> CallAccount: ...
+
 
 class Charges(Protocol):
     """A request's metering: its account while it is admitted and open, else None."""
 
-    def open_account(self) -> CallAccount | None: ...
+    def open_account(self) -> RequestAccount | None: ...
 
 
 _CHARGES: ContextVar[Charges | None] = ContextVar("genai_charges", default=None)
@@ -49,7 +59,7 @@ def charging(charges: Charges) -> Iterator[None]:
         _CHARGES.reset(token)
 
 
-def current_account() -> CallAccount:
+def current_account() -> RequestAccount:
     """The account a model call is charged to; a bug (500) if there is none."""
     charges = _CHARGES.get()
     account = charges.open_account() if charges is not None else None

@@ -14,21 +14,16 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
 
 from app.errors import ProviderError
+from app.providers.calls import UpstreamCall, Usage
 from app.providers.failures import TRANSPORT_ERRORS, malformed, stream_failure
 
 Chunk = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Usage:
-    input_tokens: int
-    output_tokens: int
 
 
 def usage_of(data: Chunk) -> Usage | None:
@@ -72,15 +67,35 @@ def has_content(chunk: Chunk) -> bool:
     return False
 
 
+class ChunkStream(Protocol):
+    """An answer's checked chunks, as the routes read them: an `EventStream`, or one continued
+    on further deployments (continuation.py)."""
+
+    upstream_seconds: float
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    def __aiter__(self) -> AsyncIterator[Chunk]: ...
+
+    def close(self) -> None: ...
+
+    async def __aenter__(self) -> ChunkStream: ...
+
+    async def __aexit__(self, *_: object) -> None: ...
+
+
 class EventStream:
     """The chunks of one provider's event stream, checked as they arrive (see the module doc).
 
     Close it (or use `async with`): closing an unfinished stream drops the connection, which
     ends the upstream request, and runs the `when_closed` callbacks (a queue's turn), once.
+    What arrives is noted on its `call` as it is read, for the ledger.
     """
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, call: UpstreamCall) -> None:
         self._response = response
+        self.call = call
         self._on_close: list[Callable[[], None]] = []
         self._started: set[int] = set()
         self._finished: set[int] = set()
@@ -122,7 +137,8 @@ class EventStream:
                 chunk = self._checked(data)
                 usage = usage_of(chunk)
                 if usage is not None:
-                    self.usage = usage
+                    self.usage = self.call.usage = usage
+                self.call.note(chunk.get("choices"))
                 yield chunk
         except TRANSPORT_ERRORS as exc:
             raise stream_failure(exc) from exc

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,8 +24,10 @@ import orjson
 
 from app.errors import PlatformError, ProviderRefused, ServiceUnavailable
 from app.providers.accounting import CallAccount
-from app.providers.answers import Answer, EventStream, parse_answer
+from app.providers.answers import Answer, ChunkStream, EventStream, parse_answer
 from app.providers.breaker import CircuitBreakers
+from app.providers.calls import CallRole, UpstreamCall, prompt_of
+from app.providers.continuation import ContinuedStream, Partial, continuation_body
 from app.providers.failures import (
     TRANSPORT_ERRORS,
     Failure,
@@ -35,6 +38,7 @@ from app.providers.failures import (
     transport_failure,
 )
 from app.providers.fair_queue import FairQueue
+from app.providers.hedging import Hedging
 from app.providers.http import HttpPool
 from app.providers.local_tokenizer import ContextLimit
 from app.providers.upstream import Upstream
@@ -61,6 +65,7 @@ class Dispatcher:
         local_url: str | None,
         local_context: ContextLimit | None = None,
     ) -> None:
+        self._models = dict(models)
         self._upstreams = {
             alias: [Upstream.of(d, local_url) for d in spec.deployments]
             for alias, spec in models.items()
@@ -74,59 +79,155 @@ class Dispatcher:
         self._http = http
         self.breakers = breakers
         self._local_context = local_context
+        self._hedging = Hedging(models)
+        #: Continuations and hedges by (event, alias, deployment), for the metrics.
+        self.events: Counter[tuple[str, str, str]] = Counter()
 
     async def complete(
         self, alias: str, endpoint: str, body: Mapping[str, Any], *, account: CallAccount
     ) -> Answer:
         """A whole answer from the first deployment of `alias` that gives one."""
-        answer = await self._route(alias, endpoint, body, account, stream=False)
+        answer, _ = await self._route(alias, endpoint, body, account, stream=False)
         assert isinstance(answer, Answer)
         return answer
 
     async def stream(
         self, alias: str, endpoint: str, body: Mapping[str, Any], *, account: CallAccount
-    ) -> EventStream:
+    ) -> ChunkStream:
         """An event stream whose first content has arrived; the account holds it until the
-        request ends, so it is closed even if its reader never is."""
-        stream = await self._route(alias, endpoint, body, account, stream=True)
-        assert isinstance(stream, EventStream)
+        request ends, so it is closed even if its reader never is. A chat answer is continued
+        on the next deployment if its own cuts it short (continuation.py)."""
+        first, index = await self._route(alias, endpoint, body, account, stream=True)
+        assert isinstance(first, EventStream)
+        stream: ChunkStream = first
+        if self._continues(alias, endpoint, body):
+
+            async def reopen(partial: Partial, start: int) -> tuple[EventStream, int]:
+                opened, at = await self._route(
+                    alias, endpoint, body, account, stream=True, start=start, partial=partial
+                )
+                assert isinstance(opened, EventStream)
+                self.events["continued", alias, opened.call.deployment] += 1
+                return opened, at
+
+            stream = ContinuedStream(first, index, reopen)
         account.hold(stream)
         return stream
 
+    def _continues(self, alias: str, endpoint: str, body: Mapping[str, Any]) -> bool:
+        spec = self._models[alias]
+        single = body.get("n") in (None, 1)
+        return spec.continues and endpoint == "chat/completions" and single
+
     async def _route(
         self, alias: str, endpoint: str, body: Mapping[str, Any], account: CallAccount,
-        stream: bool,
-    ) -> Answer | EventStream:  # fmt: skip
+        stream: bool, start: int = 0, partial: Partial | None = None,
+    ) -> tuple[Answer | EventStream, int]:  # fmt: skip
+        """The first answer of the deployments from `start` on, and the index of the one that
+        gave it: tried in turn, a slow one raced against the next if the alias hedges."""
+        upstreams = self._upstreams[alias]
+        role: CallRole = "continuation" if partial else "answer"
+        if partial is None:
+            self._hedging.requested(alias)
         failures: list[Failure] = []
         skipped: list[str] = []
-        for upstream in self._upstreams[alias]:
-            name = upstream.deployment.name
-            if not await self.breakers.allow(name):
-                skipped.append(name)
-                continue
-            try:
-                answer = await self._on(upstream, endpoint, body, account.tenant_id, stream)
-            except Failure as failure:
-                await (self.breakers.failed if failure.counts else self.breakers.abandoned)(name)
-                failures.append(failure)
-                continue
-            except BaseException:
-                await self.breakers.abandoned(name)
-                raise
-            await self.breakers.succeeded(name)
-            return answer
+        waiting = iter(range(start, len(upstreams)))
+        running: dict[asyncio.Task[Answer | EventStream], tuple[int, UpstreamCall]] = {}
+        hedged = False
+
+        async def launch(role: CallRole) -> bool:
+            for index in waiting:
+                upstream = upstreams[index]
+                name = upstream.deployment.name
+                if not await self.breakers.allow(name):
+                    skipped.append(name)
+                    continue
+                payload = body if partial is None else continuation_body(
+                    body, partial, upstream.deployment.continuation
+                )  # fmt: skip
+                call = UpstreamCall(
+                    alias, name, upstream.deployment.provider == "local",
+                    prompt_of(endpoint, payload), role,
+                )  # fmt: skip
+                account.record(call)
+                work = self._try(upstream, endpoint, payload, account.tenant_id, stream, call)
+                running[asyncio.ensure_future(work)] = (index, call)
+                return True
+            return False
+
+        try:
+            await launch(role)
+            while running:
+                hedge_in = None
+                if not hedged and len(running) == 1:
+                    [(_, alone)] = running.values()
+                    hedge_in = self._hedging.delay(alias, alone.deployment)
+                done, _ = await asyncio.wait(
+                    running, timeout=hedge_in, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:  # the deployment is slow: race the next one against it
+                    hedged = True
+                    if self._hedging.may_hedge(alias) and await launch("hedge"):
+                        hedge = list(running.values())[-1][1]
+                        self.events["hedge_fired", alias, hedge.deployment] += 1
+                    continue
+                for task in done:
+                    index, call = running.pop(task)
+                    try:
+                        answer = task.result()
+                    except Failure as failure:
+                        failures.append(failure)
+                        continue
+                    if call.role == "hedge":
+                        self.events["hedge_won", alias, call.deployment] += 1
+                    for other in done - {task}:  # finished together: the first one wins
+                        running.pop(other, None)
+                        _discard(other)
+                    for _, loser in running.values():  # cancelled below, its prompt billed
+                        loser.abandoned = True
+                    return answer, index
+                if not running:
+                    await launch(role)
+        finally:
+            for task in running:  # a race's losers, or all of them when the request ends
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
         if failures:
             raise _most_telling(failures)
-        wait = min([await self.breakers.retry_after(name) for name in skipped])
+        wait = min([await self.breakers.retry_after(name) for name in skipped] or [1.0])
         raise ServiceUnavailable(
             f"Every deployment of model '{alias}' is failing; retry in {wait:.0f} s.",
             code="deployments_unavailable",
             headers={"Retry-After": str(max(1, round(wait)))},
         )
 
+    async def _try(
+        self, upstream: Upstream, endpoint: str, body: Mapping[str, Any], tenant: str,
+        stream: bool, call: UpstreamCall,
+    ) -> Answer | EventStream:  # fmt: skip
+        """One deployment, its circuit told how it went."""
+        name = upstream.deployment.name
+        started = time.perf_counter()
+        try:
+            answer = await self._on(upstream, endpoint, body, tenant, stream, call)
+        except Failure as failure:
+            await (self.breakers.failed if failure.counts else self.breakers.abandoned)(name)
+            raise
+        except BaseException:
+            await self.breakers.abandoned(name)
+            raise
+        try:
+            await self.breakers.succeeded(name)
+        except BaseException:
+            _close(answer)
+            raise
+        self._hedging.observe(name, time.perf_counter() - started)
+        return answer
+
     async def _on(
         self, upstream: Upstream, endpoint: str, body: Mapping[str, Any], tenant: str,
-        stream: bool,
+        stream: bool, call: UpstreamCall,
     ) -> Answer | EventStream:  # fmt: skip
         """One deployment: its turn (if it has a capacity), then attempts until its deadline."""
         deployment = upstream.deployment
@@ -145,7 +246,7 @@ class Dispatcher:
             for attempt in range(deployment.max_retries + 1):
                 try:
                     async with asyncio.timeout_at(deadline):
-                        answer = await self._attempt(upstream, endpoint, data, stream)
+                        answer = await self._attempt(upstream, endpoint, data, stream, call)
                     break
                 except TimeoutError:
                     raise Failure(timed_out(), counts=True, retryable=False) from None
@@ -165,7 +266,7 @@ class Dispatcher:
                 release()
 
     async def _attempt(
-        self, upstream: Upstream, endpoint: str, data: bytes, stream: bool
+        self, upstream: Upstream, endpoint: str, data: bytes, stream: bool, call: UpstreamCall
     ) -> Answer | EventStream:
         started = time.perf_counter()
         response: aiohttp.ClientResponse | None = None
@@ -178,11 +279,14 @@ class Dispatcher:
             if not 200 <= response.status < 300:
                 raise status_failure(response.status, response.headers, await response.read())
             if not stream:
-                return parse_answer(await response.read(), time.perf_counter() - started)
+                answer = parse_answer(await response.read(), time.perf_counter() - started)
+                call.note(answer.data["choices"])
+                call.usage = answer.usage
+                return answer
             if response.content_type != "text/event-stream":
                 raise Failure(malformed(f"'{response.content_type}' for an event stream"),
                               counts=True, retryable=False)  # fmt: skip
-            events = EventStream(response)
+            events = EventStream(response, call)
             await events.first_content()
             response = None  # the stream's own now
             return events
@@ -215,6 +319,17 @@ class Dispatcher:
         if status in (401, 403):
             return f"The provider of model '{alias}' refuses the API key."
         return None
+
+
+def _close(answer: Answer | EventStream) -> None:
+    if isinstance(answer, EventStream):
+        answer.close()
+
+
+def _discard(task: asyncio.Task[Answer | EventStream]) -> None:
+    """The answer of a race's other winner: closed (what it did is billed all the same)."""
+    if not task.cancelled() and task.exception() is None:
+        _close(task.result())
 
 
 def _most_telling(failures: list[Failure]) -> PlatformError:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import ProviderRefused
+from app.providers.calls import prompt_of
 
 
 class LocalTokenizer:
@@ -52,16 +53,11 @@ class ContextLimit:
     def refusal(self, endpoint: str, body: Mapping[str, Any]) -> ProviderRefused | None:
         reply = body.get("max_tokens")
         reply = reply if isinstance(reply, int) else 0
-        if endpoint == "chat/completions":
-            field = "messages"
-            messages = body.get(field) or []
-            pairs = [(m.get("role", ""), message_text(m.get("content"))) for m in messages]
-            prompt = self._tokenizer.count_chat(pairs)
+        given = prompt_of(endpoint, body)
+        if isinstance(given, str):
+            field, prompt = "prompt", self._tokenizer.count_text(given)
         else:
-            field = "prompt"
-            given = body.get(field)
-            text = "".join(given) if isinstance(given, list) else given
-            prompt = self._tokenizer.count_text(text if isinstance(text, str) else "")
+            field, prompt = "messages", self._tokenizer.count_chat(given)
         if prompt < self._n_ctx:  # llama.cpp's own rule (llama.py: `_create_completion`)
             return None
         return ProviderRefused(
@@ -70,10 +66,3 @@ class ContextLimit:
             f"completion). Please reduce the length of the {field} or completion.",
             status_code=400, param=field, code="context_length_exceeded",
         )  # fmt: skip
-
-
-def message_text(content: Any) -> str:
-    """An OpenAI chat message's text: its content, or the text of its list of parts."""
-    if isinstance(content, list):
-        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return content if isinstance(content, str) else ""

@@ -8,6 +8,11 @@ refusal stops the call with a 429. It notes what each call produced and holds th
 streams still open; `finish` closes those, turns what was produced into exact token counts
 (reported by the provider, else counted or estimated), settles the reservation and writes the
 ledger row.
+
+A model call is counted from the calls it made to deployments (`UpstreamCall`s, recorded by
+the dispatcher through the call's account): each with its own prompt and output, so that an
+answer continued on a second deployment, or hedged, is billed for every call that did work.
+A model that reaches no deployment (a test's fake) is counted from what the callbacks saw.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from langchain_core.outputs import LLMResult
 from app.errors import Forbidden
 from app.limits.admission import Admission
 from app.limits.store import Ticket
-from app.providers.accounting import Closable
+from app.providers.accounting import CallAccount, Closable
+from app.providers.calls import UpstreamCall
 from app.providers.selector import MODEL_ALIAS_METADATA
 from app.tenants.models import Principal
 from app.usage.counting import Prompt, TokenCounter, TokenSource, prompt_upper_bound
@@ -61,6 +67,29 @@ class ModelCall:
     usage: tuple[int, int, TokenSource] | None = None
     ended: bool = False
     started: float = field(default_factory=time.perf_counter)
+    upstream: list[UpstreamCall] = field(default_factory=list)
+    tallies: list[Tally] | None = None  # once it ended: counting is work (a tokenizer's)
+
+
+Tally = tuple[str | None, int, int, TokenSource]  # alias, input and output tokens, source
+
+
+@dataclass(frozen=True)
+class _CallAccount:
+    """One model call's account, as the dispatcher sees it (`CallAccount`)."""
+
+    meter: CallMeter
+    call: ModelCall
+
+    @property
+    def tenant_id(self) -> str:
+        return self.meter.tenant_id
+
+    def hold(self, resource: Closable) -> None:
+        self.meter.hold(resource)
+
+    def record(self, call: UpstreamCall) -> None:
+        self.call.upstream.append(call)
 
 
 @dataclass(frozen=True)
@@ -108,6 +137,14 @@ class CallMeter(AsyncCallbackHandler):
 
     def hold(self, resource: Closable) -> None:
         self._held.append(resource)
+
+    def for_call(self, call_id: object) -> CallAccount:
+        """The account of the model call `call_id` (one the callbacks did not announce is
+        counted all the same, at its own price)."""
+        call = self._calls.get(call_id)
+        if call is None:
+            call = self._calls[call_id] = ModelCall(None, [], 0, 0.0)
+        return _CallAccount(self, call)
 
     def texts(self) -> dict[str, str]:
         """The prompts and completions of the request's model calls (for opt-in logging)."""
@@ -184,29 +221,59 @@ class CallMeter(AsyncCallbackHandler):
 
     # --- the end of the request ----------------------------------------------------------
 
-    async def usage_of(self, call: ModelCall) -> tuple[int, int, TokenSource] | None:
-        """A call's tokens: as the provider reported them, else counted; None if it produced
-        nothing (the provider did no work worth counting)."""
-        if call.usage is None and call.output:
-            local = call.alias in self._services.local_aliases
-            call.usage = self._services.counter.count(local, call.prompt, "".join(call.output))
-        return call.usage
+    def _tallies(self, call: ModelCall) -> list[Tally]:
+        """What one model call used: each upstream call that did work, as the provider reported
+        it, else counted; a model that reached no deployment, from what the callbacks saw."""
+        if call.tallies is not None:
+            return call.tallies
+        count = self._services.counter.count
+        if call.upstream:
+            tallies: list[Tally] = [
+                (one.alias, one.usage.input_tokens, one.usage.output_tokens, "provider")
+                if one.usage is not None
+                else (one.alias, *count(one.local, one.prompt, "".join(one.output)))
+                for one in call.upstream
+                if one.did_work
+            ]
+        else:
+            if call.usage is None and call.output:
+                local = call.alias in self._services.local_aliases
+                call.usage = count(local, call.prompt, "".join(call.output))
+            tallies = [] if call.usage is None else [(call.alias, *call.usage)]
+        if call.ended:
+            call.tallies = tallies
+        return tallies
 
-    async def _count(self) -> tuple[int, int, float, TokenSource | None]:
-        input_tokens = output_tokens = 0
-        cost = 0.0
-        sources: list[TokenSource] = []
-        for call in self._calls.values():
-            counted = await self.usage_of(call)
-            if counted is None:
-                continue
-            call_in, call_out, source = counted
-            input_tokens += call_in
-            output_tokens += call_out
-            cost += self._services.prices.cost(call.alias, call_in, call_out)
-            sources.append(source)
-        source = max(sources, key=_SOURCE_RANK.__getitem__) if sources else None
-        return input_tokens, output_tokens, cost, source
+    def usage_of(self, call: ModelCall) -> tuple[int, int, TokenSource] | None:
+        """A call's tokens; None if it produced nothing (no provider did work worth counting)."""
+        tallies = self._tallies(call)
+        if not tallies:
+            return None
+        return (
+            sum(tally[1] for tally in tallies),
+            sum(tally[2] for tally in tallies),
+            _least_exact([tally[3] for tally in tallies]),
+        )
+
+    def _count(self) -> tuple[int, int, float, TokenSource | None]:
+        tallies = [tally for call in self._calls.values() for tally in self._tallies(call)]
+        prices = self._services.prices
+        return (
+            sum(tally[1] for tally in tallies),
+            sum(tally[2] for tally in tallies),
+            sum(prices.cost(alias, used_in, used_out) for alias, used_in, used_out, _ in tallies),
+            _least_exact([tally[3] for tally in tallies]) if tallies else None,
+        )
+
+    def _served(self) -> tuple[str | None, bool, bool]:
+        """The deployments that did work, in order; whether an answer was continued, hedged."""
+        done = [one for call in self._calls.values() for one in call.upstream if one.did_work]
+        names = ",".join(dict.fromkeys(one.deployment for one in done))
+        return (
+            names[:512] or None,
+            any(one.role == "continuation" for one in done),
+            any(one.role == "hedge" for one in done),
+        )
 
     async def finish(self, status: int, interrupted: bool) -> LedgerEntry:
         """Count, settle the reservation and write the ledger row (run it shielded)."""
@@ -217,11 +284,12 @@ class CallMeter(AsyncCallbackHandler):
             self.end_call(call_id)
         admission = self._services.admission
         try:
-            input_tokens, output_tokens, cost, source = await self._count()
+            input_tokens, output_tokens, cost, source = self._count()
         except BaseException:
             await admission.settle(self.ticket, self.ticket.tokens, self.ticket.cost)
             raise
         await admission.settle(self.ticket, input_tokens + output_tokens, cost)
+        deployments, continued, hedged = self._served()
         row = LedgerEntry(
             request_id=self.request_id,
             client_request_id=self.client_request_id,
@@ -233,6 +301,9 @@ class CallMeter(AsyncCallbackHandler):
             output_tokens=output_tokens,
             token_source=source or "none",
             cost_usd=cost,
+            deployments=deployments,
+            continued=continued,
+            hedged=hedged,
             latency_ms=(ended - self.started) * 1000,
             ttft_ms=(self.first_token - self.started) * 1000 if self.first_token else None,
             status=status,
@@ -241,3 +312,7 @@ class CallMeter(AsyncCallbackHandler):
         )
         await self._services.ledger.arecord(row)
         return row
+
+
+def _least_exact(sources: list[TokenSource]) -> TokenSource:
+    return max(sources, key=_SOURCE_RANK.__getitem__)

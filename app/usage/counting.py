@@ -10,10 +10,9 @@ import math
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
-TokenSource = Literal["provider", "counted", "estimated"]
+from app.providers.calls import Prompt
 
-#: A chat prompt as (role, text) pairs, roles as OpenAI names them; or a raw text prompt.
-Prompt = Sequence[tuple[str, str]] | str
+TokenSource = Literal["provider", "counted", "estimated"]
 
 
 class Tokenizer(Protocol):

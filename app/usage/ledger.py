@@ -29,6 +29,9 @@ class LedgerEntry:
     output_tokens: int
     token_source: str
     cost_usd: float
+    deployments: str | None  # those that did work, in order, comma-separated
+    continued: bool  # an answer cut short on one deployment was continued on the next
+    hedged: bool  # a second deployment was started beside a slow first one
     latency_ms: float
     ttft_ms: float | None
     status: int

@@ -3,8 +3,10 @@ a fallback deployment: what the client sees, the one ledger row, and the tenant'
 and reservations back at zero afterwards.
 
 The rule under test: until the first byte of an answer reaches the client, any failure goes to
-the next deployment; after it, the client gets an error (never a clean end), and the ledger says
-what happened. The faults are our own upstream's (tests/support/fault_upstream.py).
+the next deployment; after it, a failure of the deployment (cut, malformed, unfinished) is
+continued on the next deployment, and anything else gets the client an error (never a clean
+end); the ledger says what happened. The faults are our own upstream's
+(tests/support/fault_upstream.py).
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ FAULTS: dict[str, tuple[Outcome, Outcome]] = {
     "unfinished": (None, ("mid", 502, "provider_incomplete")),
     "error-chunk": (None, ("mid", 502, "provider_failed")),
 }  # fmt: skip
+
+#: Faults after the first byte that the next deployment continues (an error chunk is not one).
+CONTINUED = {"malformed", "drop", "unfinished"}
 
 
 @pytest.fixture
@@ -141,10 +146,17 @@ async def test_a_provider_fault(platform, fault, surface, streamed, fallback):
         [row] = (await client.get("/usage")).json()["records"]
         load = (await admin.get("/admin/tenants/acme/load")).json()
 
-    answered = outcome is None or (outcome[0] == "before" and fallback)
+    continued = streamed and fallback and fault in CONTINUED
+    answered = outcome is None or (outcome[0] == "before" and fallback) or continued
     if answered:
         assert (seen.status, seen.text, seen.error) == (200, HELLO, None)
         assert (row["status"], row["interrupted"]) == (200, False)
+        assert row["continued"] is continued
+        failed_over = fallback and outcome is not None and not continued
+        served = [fault, "ok"] if continued else ["ok" if failed_over else fault]
+        assert [name.split(":")[1].split("@")[0] for name in row["deployments"].split(",")] == (
+            served
+        )
     else:
         when, status, code = outcome
         assert seen.error is not None and seen.error["code"] == code, seen

@@ -8,7 +8,7 @@ The model name chooses the behaviour:
     refuses        400 context_length_exceeded, in OpenAI's error shape
     hang           accepts the request and never answers
     late           sends its headers (and, streaming, the role chunk) at once, then answers
-                   like ok after 2 s
+                   like ok after 2 s; a stream closed before notes when in `closed_at`
     drop           streams 3 chunks, then drops the connection
     html           200 with a proxy's HTML error page, streamed or not
     empty          streaming: 200 and an event stream with no chunk (llama.cpp's answer to a
@@ -21,6 +21,10 @@ The model name chooses the behaviour:
     paced          answers like ok, but takes 2 s: 20 chunks 100 ms apart (or waits 2 s)
     brief          answers like ok, but takes 0.3 s
 Every request is counted in `app.state.hits[model]`; its body is kept in `app.state.bodies`.
+
+Asked to continue an answer (the messages end with a partial assistant answer, as the
+platform's continuation sends it: marked `prefix`, or followed by its instruction), a chat
+model streams only the words of its answer after that partial one.
 """
 
 from __future__ import annotations
@@ -62,13 +66,37 @@ def _chunk(model: str, chat: bool, text: str | None, finish: str | None = None) 
 HTML = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
-async def _stream(request: Request, model: str, chat: bool) -> AsyncIterator[str]:
+def _continued_from(body: dict) -> str:
+    """The partial answer a continuation request carries, else ""."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages else {}
+    if last.get("role") == "assistant" and last.get("prefix"):
+        return last["content"]
+    asked = last.get("role") == "user" and "cut off" in str(last.get("content"))
+    if asked and len(messages) >= 2 and messages[-2].get("role") == "assistant":
+        return messages[-2]["content"]
+    return ""
+
+
+def _words(body: dict) -> list[str]:
+    """The answer's words, after those of the partial answer it is asked to continue."""
+    already, skipped = _continued_from(body), 0
+    while skipped < len(WORDS) and already.startswith("".join(WORDS[: skipped + 1])):
+        skipped += 1
+    return WORDS[skipped:]
+
+
+async def _stream(request: Request, model: str, chat: bool, body: dict) -> AsyncIterator[str]:
     if model == "empty":
         return
     if chat:
         yield _chunk(model, chat, "")
     if model == "late":
-        await asyncio.sleep(2)
+        try:
+            await asyncio.sleep(2)
+        except asyncio.CancelledError:  # the platform closed the stream
+            request.app.state.closed_at[model] = time.monotonic()
+            raise
     if model == "brief":
         await asyncio.sleep(0.3)
     if model == "slow":
@@ -86,7 +114,7 @@ async def _stream(request: Request, model: str, chat: bool) -> AsyncIterator[str
         yield _chunk(model, chat, None, "stop")
         yield "data: [DONE]\n\n"
         return
-    for index, word in enumerate(WORDS):
+    for index, word in enumerate(_words(body)):
         if model == "drop" and index == 3:
             raise ConnectionError("fault upstream drops the connection")
         if model == "unfinished" and index == 3:
@@ -134,7 +162,8 @@ async def _answer(request: Request, chat: bool) -> Response:
     if model == "html":
         return Response(HTML, media_type="text/html")
     if body.get("stream"):
-        return StreamingResponse(_stream(request, model, chat), media_type="text/event-stream")
+        events = _stream(request, model, chat, body)
+        return StreamingResponse(events, media_type="text/event-stream")
     if model == "slow":
         await _wait_for_disconnect(request, model)
         return Response(status_code=499)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from app.providers.local_tokenizer import message_text
+from app.providers.calls import message_text
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 

@@ -20,7 +20,7 @@ from app.api.openai.protocol import Dialect, model_card, new_id, usage_body
 from app.errors import BadRequest, NotFound, client_error, invalid_json, invalid_request
 from app.http.disconnect import until_disconnected
 from app.http.request_state import request_state
-from app.providers.answers import EventStream, Usage
+from app.providers.answers import ChunkStream
 from app.providers.dispatcher import Dispatcher
 from app.settings import Settings
 from app.tenants.models import Principal
@@ -79,26 +79,26 @@ class OpenAIServing:
         if body.stream:
             payload["stream_options"] = {"include_usage": True}
         call = await meter.start_call(CALL, alias, prompt, max_tokens)
+        account = meter.for_call(CALL)
         state = request_state(request)
         if body.stream:
-            opening = self._dispatcher.stream(alias, dialect.endpoint, payload, account=meter)
+            opening = self._dispatcher.stream(alias, dialect.endpoint, payload, account=account)
             stream = await until_disconnected(request, opening)
             state.upstream_seconds += stream.upstream_seconds
             events = self._relay(dialect, stream, metered, call, alias, body.include_usage)
             return StreamingResponse(events, media_type="text/event-stream")
-        answering = self._dispatcher.complete(alias, dialect.endpoint, payload, account=meter)
+        answering = self._dispatcher.complete(alias, dialect.endpoint, payload, account=account)
         answer = await until_disconnected(request, answering)
         state.upstream_seconds += answer.upstream_seconds
         call.output.extend(dialect.texts(answer.data["choices"]))
-        _note_usage(call, answer.usage)
         meter.end_call(CALL)
-        input_tokens, output_tokens, _ = await meter.usage_of(call) or (0, 0, None)
+        input_tokens, output_tokens, _ = meter.usage_of(call) or (0, 0, None)
         await metered.close(200)
         usage = usage_body(input_tokens, output_tokens)
         return JSONResponse(dialect.whole(answer.data, alias, usage))
 
     async def _relay(
-        self, dialect: Dialect, stream: EventStream, metered: MeteredRequest, call: ModelCall,
+        self, dialect: Dialect, stream: ChunkStream, metered: MeteredRequest, call: ModelCall,
         alias: str, include_usage: bool,
     ) -> AsyncIterator[str]:  # fmt: skip
         """The provider's chunks in OpenAI's shape; the ledger row is written before the last
@@ -117,9 +117,8 @@ class OpenAIServing:
                     for text in dialect.texts(choices):
                         meter.add_output(call, text)
                     yield _sse({**head, "choices": choices})
-            _note_usage(call, stream.usage)
             meter.end_call(CALL)
-            input_tokens, output_tokens, _ = await meter.usage_of(call) or (0, 0, None)
+            input_tokens, output_tokens, _ = meter.usage_of(call) or (0, 0, None)
             await metered.close(200)
             if include_usage:
                 yield _sse(
@@ -134,11 +133,6 @@ class OpenAIServing:
             yield _sse(error.body())
         finally:
             metered.metrics.active_streams.dec()
-
-
-def _note_usage(call: ModelCall, usage: Usage | None) -> None:
-    if usage is not None:
-        call.usage = (usage.input_tokens, usage.output_tokens, "provider")
 
 
 def _unknown_model(alias: str) -> NotFound:

@@ -1,0 +1,73 @@
+"""What one call to one deployment did, as the ledger counts it: an `UpstreamCall`.
+
+One model call of a request may reach several deployments: the one that answers; the next one,
+continuing an answer the first cut short (`continuation`); a second one started beside a slow
+one (`hedge`). The dispatcher records each on the call's account as it sends it, and fills in
+what it produced. The usage meter counts every call with its own prompt, so a continuation
+(whose prompt holds the partial answer) and a hedge are billed as providers bill them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+#: A chat prompt as (role, text) pairs, roles as OpenAI names them; or a raw text prompt.
+Prompt = Sequence[tuple[str, str]] | str
+
+CallRole = Literal["answer", "continuation", "hedge"]
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass
+class UpstreamCall:
+    alias: str
+    deployment: str
+    local: bool  # the embedded model: its tokens are counted exactly
+    prompt: Prompt
+    role: CallRole = "answer"
+    output: list[str] = field(default_factory=list)
+    usage: Usage | None = None  # as the provider reported it
+    abandoned: bool = False  # cancelled by the platform while the provider worked (a lost hedge)
+
+    @property
+    def did_work(self) -> bool:
+        """Whether the provider did work worth billing (a failed call did none)."""
+        return self.usage is not None or bool(self.output) or self.abandoned
+
+    def note(self, choices: Any) -> None:
+        """Keep the text of an answer's or a chunk's choices."""
+        for choice in choices if isinstance(choices, list) else ():
+            self.output.extend(choice_texts(choice))
+
+
+def choice_texts(choice: Any) -> list[str]:
+    """The generated text of one choice: a chat message or delta's content, or a completion's."""
+    if not isinstance(choice, dict):
+        return []
+    holder = choice.get("message") or choice.get("delta") or choice
+    text = holder.get("content") if "text" not in holder else holder.get("text")
+    return [text] if isinstance(text, str) and text else []
+
+
+def prompt_of(endpoint: str, body: Mapping[str, Any]) -> Prompt:
+    """The prompt a request body sends: its messages as (role, text), or its raw prompt."""
+    if endpoint == "chat/completions":
+        messages = body.get("messages") or []
+        return [(m.get("role", ""), message_text(m.get("content"))) for m in messages]
+    given = body.get("prompt")
+    text = "".join(given) if isinstance(given, list) else given
+    return text if isinstance(text, str) else ""
+
+
+def message_text(content: Any) -> str:
+    """An OpenAI chat message's text: its content, or the text of its list of parts."""
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
