@@ -58,9 +58,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(Edge)  # outermost: ids, times and logs everything, errors included
     documented = Documented()
     # The routes that carry the traffic first: Starlette tries the routes in order.
-    openai = OpenAIServing(settings, services.providers.dispatcher)
+    openai = OpenAIServing(settings, services.providers.dispatcher, services.streams)
     app.include_router(openai_routes(openai, documented))
-    mount_use_cases(app, services.chains, settings, services.tracing, documented)
+    mount_use_cases(app, services, documented)
     for module in (health, home, docs, usage, admin, chat_sessions, metrics):
         app.include_router(module.router)
     documented.install(app)

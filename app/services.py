@@ -25,6 +25,8 @@ from app.providers.model_providers import ModelProviders
 from app.settings import InvalidSettings, Settings
 from app.storage.chat_history import ChatHistoryStore
 from app.storage.database import create_database_engine, migrate
+from app.streams.kept import KeptStreams
+from app.streams.log import EventLog, InMemoryEventLog
 from app.tenants.auth import Authenticator
 from app.tenants.bootstrap import ensure_local_admin
 from app.tenants.keys import KeyHasher, load_or_create_secret
@@ -54,6 +56,7 @@ class Services:
     ledger: UsageLedger
     admission: Admission
     metering: Metering
+    streams: KeptStreams
     local_admin_key: str | None
     redis: Redis | None = None
     drain: Drain = field(default_factory=Drain)
@@ -106,6 +109,16 @@ def limit_store(settings: Settings, redis: Redis | None) -> LimitStore:
 def circuit_breakers(settings: Settings, redis: Redis | None) -> CircuitBreakers:
     """The deployments' circuits: in Redis, shared by the replicas, else in this process."""
     return RedisCircuitBreakers(redis, settings.redis_prefix) if redis else CircuitBreakers()
+
+
+def event_log(settings: Settings, redis: Redis | None) -> EventLog:
+    """Where kept streams wait for readers: in Redis, resumable on any replica, else here."""
+    retention = settings.stream_retention_seconds
+    if redis is None:
+        return InMemoryEventLog(retention)
+    from app.streams.redis_log import RedisEventLog
+
+    return RedisEventLog(redis, settings.redis_prefix, retention)
 
 
 def open_database(settings: Settings) -> Engine:
@@ -181,6 +194,7 @@ def build_services(
         ledger=ledger,
         admission=admission,
         metering=Metering(meter_services, settings, metrics),
+        streams=KeptStreams(event_log(settings, redis), settings.stream_keepalive_seconds),
         local_admin_key=local_admin_key,
         redis=redis,
         tracing=tracing,

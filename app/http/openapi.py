@@ -58,12 +58,26 @@ LANGSERVE_EVENT = {
     "properties": {
         "event": {"type": "string", "enum": ["metadata", "data", "error", "end"]},
         "data": {"type": "string"},
+        "id": {"type": "string", "description": "The event's number, on a resumable stream."},
     },
     "required": ["event"],
 }
 #: One Server-Sent Event of a /v1 stream (OpenAI's protocol): a JSON chunk, an error chunk
 #: (`{"error": {...}}`, then nothing), or `[DONE]`.
-OPENAI_EVENT = {"type": "object", "properties": {"data": {"type": "string"}}, "required": ["data"]}
+OPENAI_EVENT = {
+    "type": "object",
+    "properties": {
+        "data": {"type": "string"},
+        "id": {"type": "string", "description": "The event's number, on a resumable stream."},
+    },
+    "required": ["data"],
+}
+
+
+def event_stream(events: dict[str, Any]) -> dict[str, Any]:
+    """The `openapi_extra` of a GET route answering Server-Sent Events like `events`."""
+    content = {"text/event-stream": {"schema": events}}
+    return {"responses": {"200": {"description": "Successful Response", "content": content}}}
 
 
 class Documented:

@@ -8,7 +8,9 @@ A route takes its `MeteredRequest` from a request-scoped dependency (`MeteredReq
 app/api/deps.py) that closes it when the request ends, however it ends: a route closes it itself
 only to write the row before its answer (or a stream's last event) goes out. Closing is
 idempotent, so slots and reservations are released on every path, including failures nobody
-foresaw; a client that left is recorded with status 499.
+foresaw; a client that left is recorded with status 499. A request whose work goes on after its
+response (a stream kept for resumption) names that work's task (`goes_on_in`): the request's
+end then closes it only when the task ends, so its row still counts everything the task did.
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ class MeteredRequest:
         self.client_request_id = client_request_id
         self._meter: CallMeter | None = None
         self._closing: asyncio.Task[Any] | None = None
+        self._goes_on: asyncio.Task[Any] | None = None
 
     @property
     def metrics(self) -> Metrics:
@@ -151,10 +154,19 @@ class MeteredRequest:
         """The meter model calls are charged to: None before admission and once closed."""
         return self._meter if self._closing is None else None
 
+    def goes_on_in(self, task: asyncio.Task[Any]) -> None:
+        """The request's work continues in `task`, past its response (see the module doc)."""
+        self._goes_on = task
+
     async def close(self, status: int, *, interrupted: bool = False) -> None:
-        """Write the row (once; later calls wait for the first). Nothing if never admitted."""
+        """Write the row (once; later calls wait for the first). Nothing if never admitted.
+        While the task the request goes on in runs, only that task may close it: others'
+        closing waits until it ends (as `status` if the task did not close it itself)."""
         if self._meter is None:
             return
+        work = self._goes_on
+        if work is not None and work is not asyncio.current_task() and not work.done():
+            await asyncio.wait({work})
         if self._closing is None:
             self._closing = self._metering.close(self._meter, status, interrupted)
         await asyncio.shield(self._closing)

@@ -33,6 +33,14 @@ class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     include_usage: StrictBool = False
+    resumable: StrictBool = Field(
+        False, description="Events carry ids; GET /v1/chat/completions/{id}/stream with "
+        "Last-Event-ID resumes the stream on any replica (the platform's extension)."
+    )  # fmt: skip
+    on_disconnect: Literal["cancel", "continue"] | None = Field(
+        None, description="When the client leaves: stop the answer, or let it finish (kept "
+        "for resumption if resumable). Default: continue if resumable, else cancel."
+    )  # fmt: skip
 
 
 class RequestMessage(BaseModel):

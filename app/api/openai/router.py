@@ -2,17 +2,19 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 
 from app.api.deps import MeteredRequestDep, route_guard
 from app.api.openai.protocol import CHAT, COMPLETION, ChatCompletionRequest, CompletionRequest
 from app.api.openai.serving import OpenAIServing
 from app.http.json_body import api_router
-from app.http.openapi import OPENAI_EVENT, Documented
+from app.http.openapi import OPENAI_EVENT, Documented, event_stream
 from app.tenants.models import Principal
 
 v1_guard = Depends(route_guard("v1"))
 Caller = Annotated[Principal, v1_guard]
+#: The number of the last event a reconnecting client received.
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)]
 
 
 def build_router(serving: OpenAIServing, documented: Documented) -> APIRouter:
@@ -28,6 +30,16 @@ def build_router(serving: OpenAIServing, documented: Documented) -> APIRouter:
     ) -> Response:
         return await serving.complete(COMPLETION, request, principal, metered)
 
+    async def resume_chat(
+        completion_id: str, principal: Caller, last_event_id: LastEventId = None
+    ) -> Response:
+        return await serving.resume(CHAT, completion_id, principal, last_event_id)
+
+    async def resume_completion(
+        completion_id: str, principal: Caller, last_event_id: LastEventId = None
+    ) -> Response:
+        return await serving.resume(COMPLETION, completion_id, principal, last_event_id)
+
     async def list_models(principal: Caller) -> dict[str, Any]:
         return serving.models(principal)
 
@@ -42,6 +54,14 @@ def build_router(serving: OpenAIServing, documented: Documented) -> APIRouter:
         router.add_api_route(
             path, endpoint, methods=["POST"], response_model=None,
             openapi_extra=documented.body(body, events=OPENAI_EVENT, answers_json=True),
+        )  # fmt: skip
+    for path, endpoint in (
+        ("/chat/completions/{completion_id}/stream", resume_chat),
+        ("/completions/{completion_id}/stream", resume_completion),
+    ):
+        router.add_api_route(
+            path, endpoint, methods=["GET"], response_model=None,
+            openapi_extra=event_stream(OPENAI_EVENT),
         )  # fmt: skip
     router.add_api_route("/models", list_models, methods=["GET"])
     router.add_api_route("/models/{alias}", read_model, methods=["GET"])

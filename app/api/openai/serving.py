@@ -7,28 +7,33 @@ cancels the upstream request at once, streamed or not, and its partial usage is 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
-from app.api.openai.protocol import Dialect, model_card, new_id, usage_body
+from app.api.openai.protocol import Dialect, StreamOptions, model_card, new_id, usage_body
 from app.errors import BadRequest, NotFound, client_error, invalid_json, invalid_request
 from app.http.disconnect import until_disconnected
 from app.http.request_state import request_state
 from app.providers.answers import ChunkStream
 from app.providers.dispatcher import Dispatcher
 from app.settings import Settings
+from app.streams.kept import KeptStreams
+from app.streams.kept import StreamOptions as KeptStreamOptions
+from app.streams.log import StreamOwner
 from app.tenants.models import Principal
 from app.usage.call_meter import ModelCall
 from app.usage.counting import prompt_upper_bound
 from app.usage.lifecycle import MeteredRequest, PlannedCall
 
 CALL = "v1"
+KEEPALIVE = ": keep-alive\n\n"
 
 
 def _sse(data: dict[str, Any]) -> str:
@@ -45,9 +50,11 @@ async def parse_request(dialect: Dialect, request: Request) -> Any:
 
 
 class OpenAIServing:
-    def __init__(self, settings: Settings, dispatcher: Dispatcher) -> None:
+    def __init__(self, settings: Settings, dispatcher: Dispatcher, streams: KeptStreams) -> None:
         self._settings = settings
         self._dispatcher = dispatcher
+        self._streams = streams
+        self._keepalive = settings.stream_keepalive_seconds
         self._created = int(time.time())
 
     def models(self, principal: Principal) -> dict[str, Any]:
@@ -83,9 +90,17 @@ class OpenAIServing:
         state = request_state(request)
         if body.stream:
             opening = self._dispatcher.stream(alias, dialect.endpoint, payload, account=account)
-            stream = await until_disconnected(request, opening)
-            state.upstream_seconds += stream.upstream_seconds
-            events = self._relay(dialect, stream, metered, call, alias, body.include_usage)
+            opened = await self._opened(request, opening)
+            if not isinstance(opened, asyncio.Task):
+                state.upstream_seconds += opened.upstream_seconds
+            completion_id = new_id(dialect.id_prefix)
+            events = self._relay(
+                dialect, opened, metered, call, alias, body.include_usage, completion_id
+            )
+            options = _stream_options(body.stream_options)
+            if options.kept:
+                owner = StreamOwner(principal.tenant.id, dialect.route)
+                return await self._streams.start(completion_id, owner, events, metered, options)
             return StreamingResponse(events, media_type="text/event-stream")
         answering = self._dispatcher.complete(alias, dialect.endpoint, payload, account=account)
         answer = await until_disconnected(request, answering)
@@ -97,18 +112,45 @@ class OpenAIServing:
         usage = usage_body(input_tokens, output_tokens)
         return JSONResponse(dialect.whole(answer.data, alias, usage))
 
+    async def resume(
+        self, dialect: Dialect, completion_id: str, principal: Principal, last_event_id: str | None
+    ) -> Response:
+        owner = StreamOwner(principal.tenant.id, dialect.route)
+        return await self._streams.resume(completion_id, owner, last_event_id, BadRequest)
+
+    async def _opened(
+        self, request: Request, opening: Awaitable[ChunkStream]
+    ) -> ChunkStream | asyncio.Task[ChunkStream]:
+        """The stream once its first content has arrived, so that a failure before it is still
+        an HTTP status; after `stream_keepalive_seconds` without it, the task still opening
+        it: the response then starts at once, with keep-alive comments while it waits."""
+        task = asyncio.ensure_future(opening)
+        try:
+            await until_disconnected(request, asyncio.wait({task}, timeout=self._keepalive))
+        except BaseException:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise
+        return task.result() if task.done() else task
+
     async def _relay(
-        self, dialect: Dialect, stream: ChunkStream, metered: MeteredRequest, call: ModelCall,
-        alias: str, include_usage: bool,
+        self, dialect: Dialect, opened: ChunkStream | asyncio.Task[ChunkStream],
+        metered: MeteredRequest, call: ModelCall, alias: str, include_usage: bool,
+        completion_id: str,
     ) -> AsyncIterator[str]:  # fmt: skip
         """The provider's chunks in OpenAI's shape; the ledger row is written before the last
         one. A client that leaves is recorded by the request's metering as it ends."""
         meter = metered.meter
-        completion_id, created = new_id(dialect.id_prefix), int(time.time())
-        head = {"id": completion_id, "object": dialect.chunk_object, "created": created,
+        head = {"id": completion_id, "object": dialect.chunk_object, "created": int(time.time()),
                 "model": alias}  # fmt: skip
         metered.metrics.active_streams.inc()
         try:
+            stream = opened
+            if isinstance(stream, asyncio.Task):  # still waiting for its first content
+                while not stream.done():
+                    yield KEEPALIVE
+                    await asyncio.wait({stream}, timeout=self._keepalive)
+                stream = stream.result()
             async with stream:  # closed when the client leaves: that ends the upstream request
                 async for chunk in stream:
                     choices = dialect.chunk_choices(chunk)
@@ -132,7 +174,15 @@ class OpenAIServing:
             await metered.close(error.status_code, interrupted=True)
             yield _sse(error.body())
         finally:
+            if isinstance(opened, asyncio.Task) and not opened.done():
+                opened.cancel()  # the client left while the stream was opening
             metered.metrics.active_streams.dec()
+
+
+def _stream_options(given: StreamOptions | None) -> KeptStreamOptions:
+    if given is None:
+        return KeptStreamOptions()
+    return KeptStreamOptions(given.resumable, given.on_disconnect)
 
 
 def _unknown_model(alias: str) -> NotFound:

@@ -9,21 +9,18 @@ guarded by the tenant's route allow-list.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Header, Request, Response
 from langchain_core.runnables import Runnable
 
 from app.api.deps import MeteredRequestDep, route_guard
 from app.api.use_cases.runs import ChainRuns
-from app.http.openapi import ERROR_RESPONSES, LANGSERVE_EVENT, Documented
-from app.settings import Settings
+from app.http.openapi import ERROR_RESPONSES, LANGSERVE_EVENT, Documented, event_stream
+from app.services import Services
 from app.tenants.models import Principal
 from app.use_cases.kit import UseCase
-
-if TYPE_CHECKING:  # OpenTelemetry is imported only when traces are sent
-    from app.observability.tracing import Tracing
 
 HandlerCall = Callable[..., Awaitable[Response]]
 
@@ -43,6 +40,17 @@ def _model_endpoint(serve: HandlerCall, guard: Any) -> Callable[..., Awaitable[R
     return endpoint
 
 
+def _resume_endpoint(runs: ChainRuns, guard: Any) -> Callable[..., Awaitable[Response]]:
+    async def endpoint(
+        run_id: str,
+        principal: Principal = guard,
+        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
+    ) -> Response:
+        return await runs.resume(run_id, principal, last_event_id)
+
+    return endpoint
+
+
 def _plain_endpoint(call: HandlerCall) -> Callable[..., Awaitable[Response]]:
     async def endpoint(request: Request, config_hash: str = "") -> Response:
         return await call(request, config_hash=config_hash)
@@ -53,12 +61,11 @@ def _plain_endpoint(call: HandlerCall) -> Callable[..., Awaitable[Response]]:
 class _UseCaseRoutes:
     """One use case's routes."""
 
-    def __init__(
-        self, use_case: UseCase, runnable: Runnable[Any, Any], settings: Settings,
-        tracing: Tracing | None,
-    ) -> None:  # fmt: skip
+    def __init__(self, use_case: UseCase, runnable: Runnable[Any, Any], services: Services) -> None:
         self.name = use_case.name
-        self.runs = ChainRuns(use_case, runnable, settings, tracing)
+        self.runs = ChainRuns(
+            use_case, runnable, services.settings, services.tracing, services.streams
+        )
         self.caller = Depends(route_guard(use_case.name))
 
     def base(self, share_link: bool) -> str:
@@ -89,6 +96,12 @@ class _UseCaseRoutes:
                 f"{base}/{name}", endpoint, tags=[self.name], dependencies=[self.caller],
                 responses=ERROR_RESPONSES,
             )  # fmt: skip
+        if not share_link:
+            app.add_api_route(
+                f"{base}/stream/{{run_id}}", _resume_endpoint(self.runs, self.caller),
+                tags=[self.name], dependencies=[self.caller], responses=ERROR_RESPONSES,
+                openapi_extra=event_stream(LANGSERVE_EVENT),
+            )  # fmt: skip
         app.add_api_route(
             f"{base}/playground/{{file_path:path}}",
             handler.playground,
@@ -97,14 +110,11 @@ class _UseCaseRoutes:
         )
 
 
-def mount_use_cases(
-    app: FastAPI, built: Sequence[tuple[UseCase, Runnable[Any, Any]]], settings: Settings,
-    tracing: Tracing | None, documented: Documented,
-) -> None:  # fmt: skip
+def mount_use_cases(app: FastAPI, services: Services, documented: Documented) -> None:
     """Every use case's routes, the model calls of all first: Starlette tries the routes in
     order, so a request walks past every route added before its own. Schemas and playgrounds
     come next, the playground's share links (`c/{config_hash}`) last."""
-    routes = [_UseCaseRoutes(use_case, runnable, settings, tracing) for use_case, runnable in built]
+    routes = [_UseCaseRoutes(use_case, chain, services) for use_case, chain in services.chains]
     for share_link in (False, True):
         for use_case_routes in routes:
             use_case_routes.add_model_routes(app, share_link, documented)

@@ -37,6 +37,8 @@ from app.errors import InvalidRequest, invalid_json, sse_error_event
 from app.http.disconnect import until_disconnected
 from app.http.request_state import request_state
 from app.settings import Settings
+from app.streams.kept import KeptStreams, StreamOptions
+from app.streams.log import StreamOwner
 from app.tenants.models import Principal
 from app.usage.call_meter import CallMeter
 from app.usage.lifecycle import TEMPLATE_ALLOWANCE, MeteredRequest, PlannedCall
@@ -66,7 +68,7 @@ class ChainRuns:
 
     def __init__(
         self, use_case: UseCase, runnable: Runnable[Any, Any], settings: Settings,
-        tracing: Tracing | None,
+        tracing: Tracing | None, streams: KeptStreams,
     ) -> None:  # fmt: skip
         self.name = use_case.name
         self.runnable = runnable
@@ -75,6 +77,8 @@ class ChainRuns:
         )
         self._default_model = settings.model_for(use_case.name)
         self._tracing = tracing
+        self._streams = streams
+        self._keepalive = settings.stream_keepalive_seconds
 
     # --- the endpoints ---------------------------------------------------------------------
 
@@ -101,9 +105,21 @@ class ChainRuns:
     async def stream(
         self, request: Request, principal: Principal, metered: MeteredRequest, config_hash: str
     ) -> Response:
+        options = _stream_options(await _json_object(request))  # before admission: free
         runs = await self._admit(request, principal, metered, config_hash, "stream")
         [input_], [config] = runs.inputs, runs.configs
-        return EventSourceResponse(metered_events(self._stream(input_, config), metered))
+        events = metered_events(self._stream(input_, config), metered)
+        if options.kept:
+            owner = StreamOwner(principal.tenant.id, self.name)
+            return await self._streams.start(str(config["run_id"]), owner, events, metered, options)
+        return EventSourceResponse(events, ping=self._keepalive)  # type: ignore[arg-type]
+
+    async def resume(
+        self, run_id: str, principal: Principal, last_event_id: str | None
+    ) -> Response:
+        """A resumable stream's events after `last_event_id`, then the live rest."""
+        owner = StreamOwner(principal.tenant.id, self.name)
+        return await self._streams.resume(run_id, owner, last_event_id)
 
     async def stream_log(
         self, request: Request, principal: Principal, metered: MeteredRequest, config_hash: str
@@ -229,6 +245,7 @@ class ChainRuns:
         response = await stream(request, config_hash=config_hash, server_config=runs.server_config)
         events = with_real_errors(response.body_iterator)
         response.body_iterator = metered_events(events, metered)
+        response.ping_interval = self._keepalive
         return response
 
 
@@ -243,6 +260,28 @@ async def _json_object(request: Request) -> dict[str, Any]:
             code="invalid_json",
         )
     return body
+
+
+def _stream_options(body: dict[str, Any]) -> StreamOptions:
+    """`resumable` and `on_disconnect` from the body's `config.configurable` (read here, as
+    LangServe drops configurable keys its runnable does not declare)."""
+    config = body.get("config")
+    configurable = config.get("configurable") if isinstance(config, dict) else None
+    if not isinstance(configurable, dict):
+        return StreamOptions()
+    resumable = configurable.get("resumable", False)
+    if not isinstance(resumable, bool):
+        raise InvalidRequest(
+            "config.configurable.resumable must be true or false.",
+            param="config.configurable.resumable", code="invalid_field",
+        )  # fmt: skip
+    policy = configurable.get("on_disconnect")
+    if policy not in (None, "cancel", "continue"):
+        raise InvalidRequest(
+            'config.configurable.on_disconnect must be "cancel" or "continue".',
+            param="config.configurable.on_disconnect", code="invalid_field",
+        )  # fmt: skip
+    return StreamOptions(resumable, policy)
 
 
 def _token_bound(raw_input: Any, config: RunnableConfig) -> int:
