@@ -59,53 +59,27 @@ def client_of(platform: Platform, url: str, tenant: str = "acme") -> httpx.Async
     return httpx.AsyncClient(base_url=url, headers=headers, timeout=30)
 
 
-async def first_events(client: httpx.AsyncClient, path: str, body: dict, count: int) -> list:
-    """The first `count` events of a stream (with their ids), then the client leaves."""
-    got: list[tuple[str | None, Event]] = []
+async def first_events(client: httpx.AsyncClient, path: str, body: dict, count: int) -> list[Event]:
+    """The first `count` events of a stream, then the client leaves."""
+    got: list[Event] = []
     async with client.stream("POST", path, json=body) as response:
         assert response.status_code == 200, await response.aread()
-        async for event in aiter_events_with_ids(response):
+        async for event in aiter_events(response):
             got.append(event)
             if len(got) == count:
                 break
     return got
 
 
-async def aiter_events_with_ids(response: httpx.Response):  # type: ignore[no-untyped-def]
-    """(id, event) pairs: `aiter_events` reads names and data; ids are read here."""
-    event_id: str | None = None
-    lines: list[str] = []
-    async for line in response.aiter_lines():
-        if line.startswith("id:"):
-            event_id = line[3:].strip()
-        elif line == "" and lines:
-            [event] = [e async for e in aiter_events(_Lines(lines))]
-            yield event_id, event
-            event_id, lines = None, []
-        elif line and not line.startswith(":"):
-            lines.append(line)
-
-
-class _Lines:
-    """Lines already read, shaped as `aiter_events` reads a response."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self._lines = lines
-
-    async def aiter_lines(self):  # type: ignore[no-untyped-def]
-        for line in self._lines:
-            yield line
-
-
-async def resumed(client: httpx.AsyncClient, path: str, last_event_id: str) -> list:
+async def resumed(client: httpx.AsyncClient, path: str, last_event_id: str) -> list[Event]:
     async with client.stream("GET", path, headers={"Last-Event-ID": last_event_id}) as response:
         assert response.status_code == 200, await response.aread()
-        return [event async for event in aiter_events_with_ids(response)]
+        return [event async for event in aiter_events(response)]
 
 
-def chunk_text(events: list) -> str:
+def chunk_text(events: list[Event]) -> str:
     text = ""
-    for _, event in events:
+    for event in events:
         if event.data != "[DONE]":
             for choice in json.loads(event.data).get("choices", []):
                 text += choice["delta"].get("content") or ""
@@ -129,14 +103,14 @@ V1_BODY = {"model": "paced", "messages": MESSAGES, "stream": True,
 async def test_a_v1_stream_resumes_after_a_disconnect_with_exactly_the_missed_events(platform, url):
     async with client_of(platform, url) as client:
         before = await first_events(client, "/v1/chat/completions", V1_BODY, 5)
-        completion_id = json.loads(before[0][1].data)["id"]
-        assert [event_id for event_id, _ in before] == ["1", "2", "3", "4", "5"]
+        completion_id = before[0].json()["id"]
+        assert [event.id for event in before] == ["1", "2", "3", "4", "5"]
         await asyncio.sleep(0.5)  # the answer goes on while nobody listens
         after = await resumed(client, f"/v1/chat/completions/{completion_id}/stream", "5")
         [row] = await settled_rows(client)
-    ids = [int(event_id) for event_id, _ in before + after]
+    ids = [int(event.id) for event in before + after]
     assert ids == list(range(1, len(ids) + 1)), "every event exactly once, in order"
-    assert after[-1][1].data == "[DONE]"
+    assert after[-1].data == "[DONE]"
     assert chunk_text(before + after) == TICKS
     assert (row["status"], row["interrupted"]) == (200, False)
     assert row["output_tokens"] == len(TICKS) // 4, "the whole answer (4 characters a token)"
@@ -145,7 +119,7 @@ async def test_a_v1_stream_resumes_after_a_disconnect_with_exactly_the_missed_ev
 async def test_only_the_tenant_that_started_a_stream_may_resume_it(platform, url):
     async with client_of(platform, url) as client, client_of(platform, url, "rival") as rival:
         before = await first_events(client, "/v1/chat/completions", V1_BODY, 2)
-        completion_id = json.loads(before[0][1].data)["id"]
+        completion_id = before[0].json()["id"]
         theirs = await rival.get(f"/v1/chat/completions/{completion_id}/stream")
         other_route = await client.get(f"/v1/completions/{completion_id}/stream")
         unknown = await client.get("/v1/chat/completions/chatcmpl-nothing/stream")
@@ -164,14 +138,14 @@ async def test_a_chain_stream_resumes_with_its_run_id(platform, url):
             "config": {"configurable": {"model": "paced", "resumable": True}}}  # fmt: skip
     async with client_of(platform, url) as client:
         before = await first_events(client, "/complete/stream", body, 4)
-        assert before[0][1].event == "metadata"
-        run_id = before[0][1].json()["run_id"]
-        after = await resumed(client, f"/complete/stream/{run_id}", before[-1][0])
+        assert before[0].event == "metadata"
+        run_id = before[0].json()["run_id"]
+        after = await resumed(client, f"/complete/stream/{run_id}", before[-1].id)
         [row] = await settled_rows(client)
-    events = [event for _, event in before + after]
+    events = before + after
     assert [event.event for event in events][-1] == "end"
     assert "".join(event.json() for event in events if event.event == "data") == TICKS
-    assert [int(event_id) for event_id, _ in before + after] == list(range(1, len(events) + 1))
+    assert [int(event.id) for event in events] == list(range(1, len(events) + 1))
     assert (row["status"], row["interrupted"]) == (200, False)
 
 
@@ -193,8 +167,8 @@ async def test_an_answer_may_go_on_after_its_client_leaves_without_being_resumab
     body = {**V1_BODY, "stream_options": {"on_disconnect": "continue"}}
     async with client_of(platform, url) as client:
         before = await first_events(client, "/v1/chat/completions", body, 3)
-        assert before[0][0] is None, "not resumable: no event ids"
-        completion_id = json.loads(before[0][1].data)["id"]
+        assert before[0].id is None, "not resumable: no event ids"
+        completion_id = before[0].json()["id"]
         [row] = await settled_rows(client)
         missing = await client.get(f"/v1/chat/completions/{completion_id}/stream")
     assert (row["status"], row["interrupted"]) == (200, False)

@@ -19,6 +19,7 @@ from tests.integration.conftest import RunningPlatform, platform_process
 from tests.support.databases import fresh_postgres
 from tests.support.fault_upstream import create_fault_upstream, running_fault_upstream
 from tests.support.redis_state import fresh_prefix, redis_or_skip
+from tests.support.sse import Event, aiter_events
 from tests.support.upstream_config import upstream_config
 
 CHAT = {"model": "fast", "messages": [{"role": "user", "content": "hi"}]}
@@ -122,6 +123,54 @@ async def test_a_budget_is_never_overspent_across_replicas(replicas):
     assert statuses.count(200) == len(rows) >= 1
     assert 429 in statuses
     assert sum(row["cost_usd"] for row in rows) <= 2.0
+
+
+async def _first_events(client: httpx.AsyncClient, path: str, body: dict, count: int) -> list:
+    got: list[Event] = []
+    async with client.stream("POST", path, json=body) as response:
+        assert response.status_code == 200
+        async for event in aiter_events(response):
+            got.append(event)
+            if len(got) == count:
+                return got  # the client's connection drops
+    raise AssertionError("the stream ended early")
+
+
+async def _resumed(client: httpx.AsyncClient, path: str, last_event_id: str) -> list[Event]:
+    async with client.stream("GET", path, headers={"Last-Event-ID": last_event_id}) as response:
+        assert response.status_code == 200
+        return [event async for event in aiter_events(response)]
+
+
+@pytest.mark.parametrize("surface", ["v1", "chain"])
+async def test_a_stream_started_on_one_replica_resumes_on_another(replicas, surface):
+    """The connection to replica 1 drops mid-answer; the client reconnects to replica 2 with
+    the last event id it saw, and receives every event exactly once."""
+    tenant = f"mobile-{surface}"
+    key = await _tenant(replicas[0], tenant)
+    if surface == "v1":
+        path = "/v1/chat/completions"
+        body = {**CHAT, "model": "paced", "stream": True, "stream_options": {"resumable": True}}
+    else:
+        path = "/complete/stream"
+        body = {"input": {"text": "Once"},
+                "config": {"configurable": {"model": "paced", "resumable": True}}}  # fmt: skip
+    async with replicas[0].client(key) as first, replicas[1].client(key) as second:
+        before = await _first_events(first, path, body, 6)
+        if surface == "v1":
+            resume = f"{path}/{before[0].json()['id']}/stream"
+        else:
+            resume = f"{path}/{before[0].json()['run_id']}"
+        after = await _resumed(second, resume, before[-1].id)
+    events = before + after
+    assert [int(event.id) for event in events] == list(range(1, len(events) + 1))
+    assert events[-1].data == "[DONE]" if surface == "v1" else events[-1].event == "end"
+    for _ in range(50):
+        rows = await _ledger(replicas[2], tenant)
+        if rows:
+            break
+        await asyncio.sleep(0.1)
+    assert [(row["status"], row["interrupted"]) for row in rows] == [(200, False)]
 
 
 async def test_killing_a_replica_mid_load_loses_no_row_of_a_completed_request(replicas):
