@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, measure, report, systems
+from bench import cold_start, hedging, measure, report, systems
 from bench.measure import Target, chain_target, chat_target
 
 CONNECTIONS = (8, 32, 128)
@@ -32,12 +32,14 @@ class Plan:
     streams: int = 1000
     model_rounds: int = 9
     cold_starts: int = 7
+    hedged_requests: int = 200
 
     @classmethod
     def quick(cls) -> Plan:
         return cls(
-            rounds=2, per_round=10, wrk_seconds=1, streams=100, model_rounds=1, cold_starts=2
-        )
+            rounds=2, per_round=10, wrk_seconds=1, streams=100, model_rounds=1, cold_starts=2,
+            hedged_requests=20,
+        )  # fmt: skip
 
 
 def _targets(direct: systems.Server, gp: systems.Server, ls: systems.Server,
@@ -130,6 +132,8 @@ def main() -> None:
         print("cold start…", flush=True)
         with systems.mock_upstream(workdir) as mock:
             results["cold_start"] = cold_start.measure(workdir, mock.url, plan.cold_starts)
+        print("hedging…", flush=True)
+        results["hedging"] = hedging.measure(workdir, plan.hedged_requests)
         open_streams(workdir, plan, results)
         embedded_model(workdir, plan, results)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -50,11 +50,15 @@ def _process(
 
 
 @contextmanager
-def mock_upstream(workdir: Path, chunks: int = 8, delay_ms: float = 0.0) -> Iterator[Server]:
+def mock_upstream(
+    workdir: Path, chunks: int = 8, delay_ms: float = 0.0, *first_token: str, name: str = ""
+) -> Iterator[Server]:
+    """The mock upstream; `first_token`: its --first-token-ms/--slow-* arguments."""
     port = free_loopback_port()
     command = [sys.executable, "-m", "bench.mock_upstream", "--port", str(port),
-               "--chunks", str(chunks), "--delay-ms", str(delay_ms)]  # fmt: skip
-    with _process(f"mock-{delay_ms:g}ms", command, "/v1/models", port, workdir) as server:
+               "--chunks", str(chunks), "--delay-ms", str(delay_ms), *first_token]  # fmt: skip
+    name = name or f"mock-{delay_ms:g}ms"
+    with _process(name, command, "/v1/models", port, workdir) as server:
         server.url += "/v1"
         yield server
 
@@ -71,10 +75,12 @@ def platform_config(workdir: Path, upstream: str | None) -> Path:
     return path
 
 
-def platform_env(workdir: Path, upstream: str | None, name: str) -> dict[str, str]:
+def platform_env(
+    workdir: Path, upstream: str | None, name: str, config: Path | None = None
+) -> dict[str, str]:
     """The environment `genai serve` runs in: its config and its own data folder."""
     return {
-        "GENAI_CONFIG_FILE": str(platform_config(workdir, upstream)),
+        "GENAI_CONFIG_FILE": str(config or platform_config(workdir, upstream)),
         "GENAI_DATA_DIR": str(workdir / f"{name}-data"),
         "GENAI_LOG_FORMAT": "json",
     }
@@ -82,15 +88,17 @@ def platform_env(workdir: Path, upstream: str | None, name: str) -> dict[str, st
 
 @contextmanager
 def platform(
-    workdir: Path, upstream: str | None, workers: int = 1, name: str = "platform"
-) -> Iterator[Server]:
-    """genai-platform with auth, limits and the ledger on (SQLite, as `make run` has it).
+    workdir: Path, upstream: str | None, workers: int = 1, name: str = "platform",
+    config: Path | None = None,
+) -> Iterator[Server]:  # fmt: skip
+    """genai-platform with auth, limits and the ledger on (SQLite, as `make run` has it), over
+    the mock upstream, the embedded model, or the models of `config`.
 
     One worker is `genai serve`; two are uvicorn's workers over the app factory (the data
     folder is made by a one-worker start first, so they do not race to create it).
     """
     data = workdir / f"{name}-data"
-    env = platform_env(workdir, upstream, name)
+    env = platform_env(workdir, upstream, name, config)
     port = free_loopback_port()
     if workers == 1:
         command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]

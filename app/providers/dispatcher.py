@@ -8,7 +8,8 @@ are retried with exponential backoff (honouring `Retry-After`); then the next de
 tried. A stream is handed over only once its first content has arrived, so whatever fails
 before the first byte reaches the client is still answered by the next deployment. A deployment
 with a capacity (the embedded model) takes its calls in turn, tenant by tenant (fair_queue.py).
-Which failures count against a deployment's health: failures.py.
+Which failures count against a deployment's health: failures.py. How a slow deployment is
+hedged: route.py and hedging.py; how an answer cut short is continued: continuation.py.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from app.errors import PlatformError, ProviderRefused, ServiceUnavailable
 from app.providers.accounting import CallAccount
 from app.providers.answers import Answer, ChunkStream, EventStream, parse_answer
 from app.providers.breaker import CircuitBreakers
-from app.providers.calls import CallRole, UpstreamCall, prompt_of
-from app.providers.continuation import ContinuedStream, Partial, continuation_body
+from app.providers.calls import UpstreamCall
+from app.providers.continuation import ContinuedStream, Partial
 from app.providers.failures import (
     TRANSPORT_ERRORS,
     Failure,
@@ -41,6 +42,7 @@ from app.providers.fair_queue import FairQueue
 from app.providers.hedging import Hedging
 from app.providers.http import HttpPool
 from app.providers.local_tokenizer import ContextLimit
+from app.providers.route import Route, close_answer
 from app.providers.upstream import Upstream
 from app.settings import ModelSpec
 
@@ -125,77 +127,22 @@ class Dispatcher:
     ) -> tuple[Answer | EventStream, int]:  # fmt: skip
         """The first answer of the deployments from `start` on, and the index of the one that
         gave it: tried in turn, a slow one raced against the next if the alias hedges."""
-        upstreams = self._upstreams[alias]
-        role: CallRole = "continuation" if partial else "answer"
-        if partial is None:
-            self._hedging.requested(alias)
-        failures: list[Failure] = []
-        skipped: list[str] = []
-        waiting = iter(range(start, len(upstreams)))
-        running: dict[asyncio.Task[Answer | EventStream], tuple[int, UpstreamCall]] = {}
-        hedged = False
-
-        async def launch(role: CallRole) -> bool:
-            for index in waiting:
-                upstream = upstreams[index]
-                name = upstream.deployment.name
-                if not await self.breakers.allow(name):
-                    skipped.append(name)
-                    continue
-                payload = body if partial is None else continuation_body(
-                    body, partial, upstream.deployment.continuation
-                )  # fmt: skip
-                call = UpstreamCall(
-                    alias, name, upstream.deployment.provider == "local",
-                    prompt_of(endpoint, payload), role,
-                )  # fmt: skip
-                account.record(call)
-                work = self._try(upstream, endpoint, payload, account.tenant_id, stream, call)
-                running[asyncio.ensure_future(work)] = (index, call)
-                return True
-            return False
-
-        try:
-            await launch(role)
-            while running:
-                hedge_in = None
-                if not hedged and len(running) == 1:
-                    [(_, alone)] = running.values()
-                    hedge_in = self._hedging.delay(alias, alone.deployment)
-                done, _ = await asyncio.wait(
-                    running, timeout=hedge_in, return_when=asyncio.FIRST_COMPLETED
-                )
-                if not done:  # the deployment is slow: race the next one against it
-                    hedged = True
-                    if self._hedging.may_hedge(alias) and await launch("hedge"):
-                        hedge = list(running.values())[-1][1]
-                        self.events["hedge_fired", alias, hedge.deployment] += 1
-                    continue
-                for task in done:
-                    index, call = running.pop(task)
-                    try:
-                        answer = task.result()
-                    except Failure as failure:
-                        failures.append(failure)
-                        continue
-                    if call.role == "hedge":
-                        self.events["hedge_won", alias, call.deployment] += 1
-                    for other in done - {task}:  # finished together: the first one wins
-                        running.pop(other, None)
-                        _discard(other)
-                    for _, loser in running.values():  # cancelled below, its prompt billed
-                        loser.abandoned = True
-                    return answer, index
-                if not running:
-                    await launch(role)
-        finally:
-            for task in running:  # a race's losers, or all of them when the request ends
-                task.cancel()
-            if running:
-                await asyncio.gather(*running, return_exceptions=True)
-        if failures:
-            raise _most_telling(failures)
-        wait = min([await self.breakers.retry_after(name) for name in skipped] or [1.0])
+        route = Route(
+            self._upstreams[alias], self.breakers, self._try, alias, endpoint, body, account,
+            stream, start, partial,
+        )  # fmt: skip
+        if self._models[alias].hedge_after_ms is None:
+            answered = await route.in_turn()
+        else:
+            if partial is None:
+                self._hedging.requested(alias)
+            answered = await route.raced(self._hedging, self.events)
+        if answered is not None:
+            return answered
+        if route.failures:
+            raise _most_telling(route.failures)
+        waits = [await self.breakers.retry_after(name) for name in route.skipped]
+        wait = min(waits or [1.0])
         raise ServiceUnavailable(
             f"Every deployment of model '{alias}' is failing; retry in {wait:.0f} s.",
             code="deployments_unavailable",
@@ -220,7 +167,7 @@ class Dispatcher:
         try:
             await self.breakers.succeeded(name)
         except BaseException:
-            _close(answer)
+            close_answer(answer)
             raise
         self._hedging.observe(name, time.perf_counter() - started)
         return answer
@@ -319,17 +266,6 @@ class Dispatcher:
         if status in (401, 403):
             return f"The provider of model '{alias}' refuses the API key."
         return None
-
-
-def _close(answer: Answer | EventStream) -> None:
-    if isinstance(answer, EventStream):
-        answer.close()
-
-
-def _discard(task: asyncio.Task[Answer | EventStream]) -> None:
-    """The answer of a race's other winner: closed (what it did is billed all the same)."""
-    if not task.cancelled() and task.exception() is None:
-        _close(task.result())
 
 
 def _most_telling(failures: list[Failure]) -> PlatformError:
