@@ -246,24 +246,14 @@ class CallMeter(AsyncCallbackHandler):
 
     def usage_of(self, call: ModelCall) -> tuple[int, int, TokenSource] | None:
         """A call's tokens; None if it produced nothing (no provider did work worth counting)."""
-        tallies = self._tallies(call)
-        if not tallies:
-            return None
-        return (
-            sum(tally[1] for tally in tallies),
-            sum(tally[2] for tally in tallies),
-            _least_exact([tally[3] for tally in tallies]),
-        )
+        return _summed(self._tallies(call))
 
     def _count(self) -> tuple[int, int, float, TokenSource | None]:
         tallies = [tally for call in self._calls.values() for tally in self._tallies(call)]
         prices = self._services.prices
-        return (
-            sum(tally[1] for tally in tallies),
-            sum(tally[2] for tally in tallies),
-            sum(prices.cost(alias, used_in, used_out) for alias, used_in, used_out, _ in tallies),
-            _least_exact([tally[3] for tally in tallies]) if tallies else None,
-        )
+        cost = sum(prices.cost(alias, used_in, used_out) for alias, used_in, used_out, _ in tallies)
+        input_tokens, output_tokens, source = _summed(tallies) or (0, 0, None)
+        return input_tokens, output_tokens, cost, source
 
     def _served(self) -> tuple[str | None, bool, bool]:
         """The deployments that did work, in order; whether an answer was continued, hedged."""
@@ -314,5 +304,9 @@ class CallMeter(AsyncCallbackHandler):
         return row
 
 
-def _least_exact(sources: list[TokenSource]) -> TokenSource:
-    return max(sources, key=_SOURCE_RANK.__getitem__)
+def _summed(tallies: list[Tally]) -> tuple[int, int, TokenSource] | None:
+    """Tokens in and out of `tallies`, and the least exact way one was obtained."""
+    if not tallies:
+        return None
+    source = max((tally[3] for tally in tallies), key=_SOURCE_RANK.__getitem__)
+    return sum(tally[1] for tally in tallies), sum(tally[2] for tally in tallies), source

@@ -15,6 +15,8 @@ from starlette.applications import Starlette
 from app.main import create_app
 from app.providers.hedging import AUTO_MIN_SAMPLES, Hedging
 from app.settings import ModelSpec
+from tests.support.fault_upstream import HELLO
+from tests.support.sse import read_events
 from tests.support.tenancy import Platform
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
@@ -130,3 +132,15 @@ def test_auto_hedges_after_the_deployments_recent_p95(make_settings):
     for seconds in [0.1] * 75 + [0.5] * 4 + [3.0] * 1:  # 100 answers, 95 of them in 0.5 s
         hedging.observe("primary", seconds)
     assert hedging.delay("auto", "primary") == 0.5
+
+
+async def test_a_chain_route_is_hedged_too(platform):
+    body = {"input": {"text": "Once"}, "config": {"configurable": {"model": "hedged"}}}
+    started = time.monotonic()
+    async with platform.client(platform.key("acme")) as client:
+        events = await read_events(client, "/complete/stream", body)
+    elapsed = time.monotonic() - started
+    assert "".join(event.json() for event in events if event.event == "data") == HELLO
+    assert elapsed < 1.0, f"{elapsed:.2f} s: the slow deployment was waited for"
+    [row] = await rows(platform)
+    assert (row["hedged"], served_by(row)) == (True, ["late", "ok"])

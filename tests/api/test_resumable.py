@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
+from langserve import RemoteRunnable
 from starlette.applications import Starlette
 
 from app.main import create_app
@@ -188,6 +189,15 @@ async def test_the_openai_sdk_reads_a_resumable_stream_unaware(platform, url):
         "fault upstream says hello"
     )
     assert chunks[-1].usage is not None
+
+
+async def test_remote_runnable_reads_a_resumable_chain_stream_unaware(platform, url):
+    complete = RemoteRunnable(
+        f"{url}/complete", headers={"Authorization": f"Bearer {platform.key('acme')}"}
+    )
+    config = {"configurable": {"model": "paced", "resumable": True}}
+    chunks = [chunk async for chunk in complete.astream({"text": "Once"}, config=config)]
+    assert "".join(chunks) == TICKS
 
 
 @pytest.mark.parametrize(

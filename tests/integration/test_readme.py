@@ -83,6 +83,15 @@ def test_the_openai_sdk_example(platform: RunningPlatform):
     assert printed.strip() == "['local']"
 
 
+def test_the_resumable_stream_example(platform: RunningPlatform):
+    code = addressed(block("## Streams that survive", "python"), platform)
+    printed = [line for line in run_python(code, key=platform.admin_key).splitlines() if line]
+    assert printed[0] == "id: 4", "the first event after the one the client saw last"
+    assert printed[-1] == "data: [DONE]"
+    ids = [int(line[3:]) for line in printed if line.startswith("id:")]
+    assert ids == list(range(4, 4 + len(ids)))
+
+
 async def test_the_browser_javascript_example(platform: RunningPlatform, page: Page):
     code = addressed(block("### Browser JavaScript (streaming)", "js"), platform)
     await page.goto(f"{platform.url}/health")  # a page of the platform's origin
