@@ -4,7 +4,9 @@ The request's metering (app/usage/lifecycle.py) is made current for exactly the 
 lifetime (`charging`); a chat model of the platform asks `current_account()` before it calls a
 provider, and is refused unless the request was admitted and its ledger row not yet written.
 So no route, batch item or chain step can reach a model unmetered: forgetting the meter is a
-loud failure, not free usage.
+loud failure, not free usage. The account is the model call's own: the meter names the call
+about to be made in the current context (`calling`) as it admits it, so each call to a
+deployment is counted in exactly that model call.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ class Charges(Protocol):
 
 
 _CHARGES: ContextVar[Charges | None] = ContextVar("genai_charges", default=None)
+_CALL: ContextVar[object] = ContextVar("genai_model_call", default=None)
+
+
+def calling(call_id: object) -> None:
+    """The model call made next in this context (and tasks it starts) is `call_id`."""
+    _CALL.set(call_id)
 
 
 @contextmanager
@@ -59,8 +67,8 @@ def charging(charges: Charges) -> Iterator[None]:
         _CHARGES.reset(token)
 
 
-def current_account() -> RequestAccount:
-    """The account a model call is charged to; a bug (500) if there is none."""
+def current_account() -> CallAccount:
+    """The account the model call of this context is charged to; a bug (500) if none."""
     charges = _CHARGES.get()
     account = charges.open_account() if charges is not None else None
     if account is None:
@@ -68,4 +76,4 @@ def current_account() -> RequestAccount:
             "A model call was attempted outside an admitted request; it was refused.",
             code="unmetered_model_call",
         )
-    return account
+    return account.for_call(_CALL.get())

@@ -75,7 +75,7 @@ class AliasChatModel(BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
     ) -> ChatResult:  # fmt: skip
-        account = current_account().for_call(_call_id(run_manager))
+        account = current_account()
         body = self._body(messages, stop, **kwargs)
         answer = await self.dispatcher.complete(self.alias, _ENDPOINT, body, account=account)
         choice = (answer.data["choices"] or [{}])[0]
@@ -93,7 +93,7 @@ class AliasChatModel(BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:  # fmt: skip
-        account = current_account().for_call(_call_id(run_manager))
+        account = current_account()
         body = self._body(messages, stop, **kwargs, stream=True)
         body["stream_options"] = {"include_usage": True}
         # Closed when the stream ends or is abandoned (a client's disconnect cancels it);
@@ -112,11 +112,6 @@ class AliasChatModel(BaseChatModel):
             if chunks.usage is not None:
                 last = AIMessageChunk(content="", usage_metadata=_usage_metadata(chunks.usage))
                 yield ChatGenerationChunk(message=last)
-
-
-def _call_id(run_manager: AsyncCallbackManagerForLLMRun | None) -> object:
-    """The model call's id in the usage meter: its LangChain run id."""
-    return run_manager.run_id if run_manager is not None else None
 
 
 def alias_models(aliases: Mapping[str, Any], dispatcher: Dispatcher) -> dict[str, ChatRunnable]:

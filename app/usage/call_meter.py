@@ -27,10 +27,10 @@ from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
-from app.errors import Forbidden
+from app.errors import Forbidden, PlatformError
 from app.limits.admission import Admission
 from app.limits.store import Ticket
-from app.providers.accounting import CallAccount, Closable
+from app.providers.accounting import CallAccount, Closable, calling
 from app.providers.calls import UpstreamCall
 from app.providers.selector import MODEL_ALIAS_METADATA
 from app.tenants.models import Principal
@@ -139,11 +139,14 @@ class CallMeter(AsyncCallbackHandler):
         self._held.append(resource)
 
     def for_call(self, call_id: object) -> CallAccount:
-        """The account of the model call `call_id` (one the callbacks did not announce is
-        counted all the same, at its own price)."""
+        """The account of the model call `call_id`, which must have been started: a call to a
+        deployment the meter was not told of could be counted twice, or not at all."""
         call = self._calls.get(call_id)
         if call is None:
-            call = self._calls[call_id] = ModelCall(None, [], 0, 0.0)
+            raise PlatformError(
+                "A model call was made that its request's meter was not told of; it was refused.",
+                code="unmetered_model_call",
+            )
         return _CallAccount(self, call)
 
     def texts(self) -> dict[str, str]:
@@ -169,6 +172,7 @@ class CallMeter(AsyncCallbackHandler):
         alias = (metadata or {}).get(MODEL_ALIAS_METADATA, self.model)
         max_tokens = int((invocation_params or {}).get("max_tokens") or 0)
         await self.start_call(run_id, alias, as_prompt(messages[0]), max_tokens)
+        calling(run_id)  # run inline: the model's own code runs next, in this context
 
     async def start_call(
         self, call_id: object, alias: str | None, prompt: Prompt, max_tokens: int

@@ -178,3 +178,18 @@ async def test_metrics_count_continuations_by_alias_and_deployment(platform):
     [line] = [line for line in scraped.splitlines() if line.startswith("genai_continuations_total")]
     assert 'model="cut"' in line and "model=ok" not in line and line.endswith(" 2.0")
     assert ":ok@" in line, "the deployment that continued"
+
+
+@pytest.mark.parametrize("model", ["ok", "cut"])
+@pytest.mark.parametrize("surface", ["v1", "chain"])
+async def test_a_streamed_answer_is_billed_once(platform, model, surface):
+    """The answer is 25 characters: 7 tokens at 4 characters a token (5 + 2 when continued),
+    however many places saw it go by (the chain's callbacks, the dispatcher, the relay)."""
+    if surface == "v1":
+        await stream_text(platform, model)
+    else:
+        body = {"input": {"text": "Once"}, "config": {"configurable": {"model": model}}}
+        async with platform.client(platform.key("acme")) as client:
+            await read_events(client, "/complete/stream", body)
+    row = await only_row(platform)
+    assert (row["output_tokens"], row["token_source"]) == (7, "estimated")
