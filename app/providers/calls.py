@@ -48,12 +48,19 @@ class UpstreamCall:
 
 
 def choice_texts(choice: Any) -> list[str]:
-    """The generated text of one choice: a chat message or delta's content, or a completion's."""
+    """What one choice generated: a chat message or delta's content, or a completion's text,
+    and the names and arguments of its tool calls (the model wrote those too)."""
     if not isinstance(choice, dict):
         return []
     holder = choice.get("message") or choice.get("delta") or choice
     text = holder.get("content") if "text" not in holder else holder.get("text")
-    return [text] if isinstance(text, str) and text else []
+    texts = [text] if isinstance(text, str) and text else []
+    for tool_call in holder.get("tool_calls") or ():
+        function = tool_call.get("function") if isinstance(tool_call, dict) else None
+        for part in (function.get("name"), function.get("arguments")) if function else ():
+            if isinstance(part, str) and part:
+                texts.append(part)
+    return texts
 
 
 def prompt_of(endpoint: str, body: Mapping[str, Any]) -> Prompt:

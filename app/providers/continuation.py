@@ -7,7 +7,8 @@ finish), a `ContinuedStream` asks the next deployment to go on from where the an
 the conversation with the partial answer, then either an instruction to continue or the partial
 answer as the assistant's prefix (the deployment's `continuation`). The rest of the answer
 streams on as if from one deployment: the continuation's opening role chunk is dropped. With no
-deployment left, or if the next one fails too, the first failure is raised as before.
+deployment left, or if the next one fails too, the first failure is raised as before. An answer
+that had begun a tool call is not continued: only text can be handed on.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from app.errors import PlatformError, ProviderError
 from app.providers.answers import Chunk, EventStream, has_content
-from app.providers.calls import Usage, choice_texts
+from app.providers.calls import Usage
 
 #: Failures of the deployment mid-answer that another deployment can make good.
 CONTINUABLE = frozenset(
@@ -87,6 +88,7 @@ class ContinuedStream:
     async def _chunks(self) -> AsyncIterator[Chunk]:
         text: list[str] = []
         chunks = 0
+        tool_calls = False
         while True:
             current = self._legs[-1]
             try:
@@ -95,11 +97,14 @@ class ContinuedStream:
                         continue  # the continuation's role chunk: the answer already began
                     chunks += has_content(chunk)
                     for choice in chunk.get("choices") or []:
-                        text.extend(choice_texts(choice))
+                        delta = choice.get("delta") or {}
+                        tool_calls = tool_calls or bool(delta.get("tool_calls"))
+                        if isinstance(delta.get("content"), str):
+                            text.append(delta["content"])
                     yield chunk
                 return
             except ProviderError as error:
-                if error.code not in CONTINUABLE:
+                if error.code not in CONTINUABLE or tool_calls:
                     raise
                 current.close()
                 try:

@@ -59,7 +59,21 @@ class Upstream:
             limit = payload.pop("max_completion_tokens", None)
             if limit is not None:
                 payload["max_tokens"] = limit
+        if self.deployment.provider == "local":
+            _as_llama_cpp_format(payload)
         return payload
+
+
+def _as_llama_cpp_format(payload: dict[str, Any]) -> None:
+    """OpenAI's `json_schema` response format as llama.cpp's server takes it (`json_object`
+    with the schema), which it enforces with a grammar: the output is valid for the schema."""
+    given = payload.get("response_format")
+    if isinstance(given, dict) and given.get("type") == "json_schema":
+        schema = (given.get("json_schema") or {}).get("schema")
+        translated: dict[str, Any] = {"type": "json_object"}
+        if schema:
+            translated["schema"] = schema
+        payload["response_format"] = translated
 
 
 def proxy_for(url: str) -> str | None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import openai
 import pytest
 from langchain_openai import ChatOpenAI
+from pydantic import BaseModel
 
 pytestmark = pytest.mark.model
 
@@ -87,3 +90,22 @@ async def test_a_prompt_longer_than_the_context_is_a_400_naming_it(sdk, platform
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "context_length_exceeded"
     assert history.status_code == 404  # a refused turn is not kept as an empty reply
+
+
+class Colour(BaseModel):
+    """What the model must answer: the schema llama.cpp's grammar holds it to."""
+
+    colour: Literal["red", "green", "blue"]
+    bright: bool
+
+
+def test_parse_with_a_pydantic_model_returns_a_parsed_object(sdk: openai.OpenAI):
+    """The SDK sends `json_schema`; the platform hands llama.cpp the schema as it takes it, and
+    its grammar makes the answer valid for it: the SDK parses it into the model."""
+    reply = sdk.chat.completions.parse(
+        model="local", response_format=Colour, max_tokens=40, temperature=0,
+        messages=[{"role": "user", "content": "Pick a colour of the sky and say if it is bright."}],
+    )  # fmt: skip
+    parsed = reply.choices[0].message.parsed
+    assert isinstance(parsed, Colour), reply.choices[0].message.content
+    assert reply.usage.completion_tokens > 0

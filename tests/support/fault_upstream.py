@@ -20,6 +20,9 @@ The model name chooses the behaviour:
                    leaves, and notes when it did in `app.state.closed_at[model]`
     paced          answers like ok, but takes 2 s: 20 chunks 100 ms apart (or waits 2 s)
     brief          answers like ok, but takes 0.3 s
+    tool           calls two tools at once (TOOL_CALLS), streamed as OpenAI streams tool-call
+                   deltas (each call's name, then its arguments in two parts)
+    tool-drop      streams the start of a tool call, then drops the connection
 Every request is counted in `app.state.hits[model]`; its body is kept in `app.state.bodies`.
 
 Asked to continue an answer (the messages end with a partial assistant answer, as the
@@ -64,6 +67,39 @@ def _chunk(model: str, chat: bool, text: str | None, finish: str | None = None) 
 
 
 HTML = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+TOOL_CALLS = [
+    {"id": f"call_{city}", "type": "function",
+     "function": {"name": "get_weather", "arguments": json.dumps({"city": city})}}
+    for city in ("Paris", "Rome")
+]  # fmt: skip
+
+
+def _delta(model: str, delta: dict, finish: str | None = None) -> str:
+    body = {
+        "id": "cmpl-fault",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(body)}\n\n"
+
+
+async def _tool_stream(model: str) -> AsyncIterator[str]:
+    yield _delta(model, {"role": "assistant", "content": None})
+    for index, call in enumerate(TOOL_CALLS):
+        head = {"index": index, "id": call["id"], "type": "function",
+                "function": {"name": call["function"]["name"], "arguments": ""}}  # fmt: skip
+        yield _delta(model, {"tool_calls": [head]})
+        arguments = call["function"]["arguments"]
+        for part in (arguments[:6], arguments[6:]):
+            if model == "tool-drop":
+                raise ConnectionError("fault upstream drops the connection")
+            yield _delta(model, {"tool_calls": [{"index": index, "function": {"arguments": part}}]})
+            await asyncio.sleep(0.01)
+    yield _delta(model, {}, "tool_calls")
+    yield "data: [DONE]\n\n"
 
 
 def _continued_from(body: dict) -> str:
@@ -161,6 +197,10 @@ async def _answer(request: Request, chat: bool) -> Response:
         await asyncio.sleep(3600)
     if model == "html":
         return Response(HTML, media_type="text/html")
+    if model.startswith("tool") and body.get("stream"):
+        return StreamingResponse(_tool_stream(model), media_type="text/event-stream")
+    if model == "tool":
+        return JSONResponse(_tool_answer())
     if body.get("stream"):
         events = _stream(request, model, chat, body)
         return StreamingResponse(events, media_type="text/event-stream")
@@ -180,6 +220,16 @@ async def _late_answer(chat: bool) -> AsyncIterator[bytes]:
     """Headers at once, the body after 2 s."""
     await asyncio.sleep(2)
     yield json.dumps(_answer_body("late", chat)).encode()
+
+
+def _tool_answer() -> dict:
+    message = {"role": "assistant", "content": None, "tool_calls": TOOL_CALLS}
+    return {
+        "id": "cmpl-fault", "object": "chat.completion", "created": int(time.time()),
+        "model": "tool",
+        "usage": {"prompt_tokens": 30, "completion_tokens": 20, "total_tokens": 50},
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+    }  # fmt: skip
 
 
 def _answer_body(model: str, chat: bool) -> dict:

@@ -13,7 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 from app.providers.calls import message_text
 
@@ -41,6 +50,30 @@ class StreamOptions(BaseModel):
         None, description="When the client leaves: stop the answer, or let it finish (kept "
         "for resumption if resumable). Default: continue if resumable, else cancel."
     )  # fmt: skip
+
+
+class JsonSchemaFormat(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: StrictStr = Field(min_length=1, max_length=64)
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    strict: StrictBool | None = None
+
+
+class ResponseFormat(BaseModel):
+    """`text`, `json_object`, or `json_schema` with its schema (the embedded model enforces it
+    with a grammar; other providers as they do)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    @model_validator(mode="after")
+    def _schema_given(self) -> ResponseFormat:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("type 'json_schema' needs json_schema: {name, schema}")
+        return self
 
 
 class RequestMessage(BaseModel):
@@ -84,7 +117,7 @@ class _Sampling(BaseModel):
 class ChatCompletionRequest(_Sampling):
     messages: list[RequestMessage] = Field(min_length=1)
     max_completion_tokens: Count | None = None
-    response_format: dict[str, Any] | None = None
+    response_format: ResponseFormat | None = None
     logprobs: StrictBool | None = None
     top_logprobs: StrictInt | None = Field(None, ge=0, le=20)
 

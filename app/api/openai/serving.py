@@ -80,7 +80,7 @@ class OpenAIServing:
         prompt = body.prompt_pairs()
         planned = PlannedCall(alias, prompt_upper_bound(prompt) + max_tokens)
         meter = await metered.admit(principal, dialect.route, [planned])
-        payload = body.model_dump(exclude_none=True)
+        payload = body.model_dump(exclude_none=True, by_alias=True)
         if body.requested_max_tokens is None:
             payload["max_tokens"] = max_tokens  # the bound the reservation was made for
         if body.stream:
