@@ -1,7 +1,8 @@
 """GET /usage: the caller's tenant's ledger (admins: every tenant's), as JSON or CSV.
 
 JSON comes a page at a time (`limit`, then `after=<next_after>`), with totals of every matching
-row; CSV holds every matching row, streamed. Nothing is cut off without saying so.
+row (and, with `group_by=prompt`, per prompt version); CSV holds every matching row, streamed.
+Nothing is cut off without saying so.
 """
 
 import csv
@@ -24,7 +25,7 @@ router = api_router(tags=["usage"])
 COLUMNS = (
     "request_id", "client_request_id", "created_at", "tenant_id", "key_id", "route", "model",
     "status", "interrupted", "input_tokens", "output_tokens", "token_source", "cost_usd",
-    "latency_ms", "ttft_ms",
+    "latency_ms", "ttft_ms", "deployments", "continued", "hedged", "prompt",
 )  # fmt: skip
 
 
@@ -59,6 +60,9 @@ async def read_usage(
     format: Literal["json", "csv"] = "json",
     limit: Annotated[int, Query(ge=1, le=10_000, description="Rows per JSON page")] = 1000,
     after: Annotated[int | None, Query(ge=0, description="`next_after` of the page before")] = None,
+    group_by: Annotated[
+        Literal["prompt"] | None, Query(description="Totals per prompt version as well")
+    ] = None,
 ) -> dict[str, Any] | Response:
     if not principal.admin:
         if tenant not in (None, principal.tenant.id):
@@ -71,8 +75,11 @@ async def read_usage(
     records = await ledger.apage(where, limit + 1, after)
     more = len(records) > limit
     records = records[:limit]
-    return {
+    answer = {
         "records": records,
         "totals": await ledger.atotals(where),
         "next_after": records[-1]["id"] if more else None,
     }
+    if group_by == "prompt":
+        answer["by_prompt"] = await ledger.atotals_by_prompt(where)
+    return answer

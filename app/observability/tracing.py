@@ -100,7 +100,8 @@ class ChainSpans(AsyncCallbackHandler):
         parent_run_id: UUID | None = None, **kwargs: Any,
     ) -> None:  # fmt: skip
         name = kwargs.get("name") or (serialized or {}).get("name") or "chain"
-        self._start(f"chain {name}", run_id, parent_run_id)
+        prompt = (kwargs.get("metadata") or {}).get("prompt")  # `<name>@<version>`
+        self._start(f"chain {name}", run_id, parent_run_id, **{"genai.prompt": prompt})
 
     async def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         self._end(run_id)

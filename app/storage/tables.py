@@ -85,6 +85,7 @@ class UsageRow(Base):
     deployments: Mapped[str | None] = mapped_column(String(512), nullable=True)
     continued: Mapped[bool] = mapped_column(Boolean, default=False)
     hedged: Mapped[bool] = mapped_column(Boolean, default=False)
+    prompt: Mapped[str | None] = mapped_column(String(64), nullable=True)
     latency_ms: Mapped[float] = mapped_column(Float)
     ttft_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     status: Mapped[int] = mapped_column(Integer)

@@ -129,6 +129,7 @@ class CallMeter(AsyncCallbackHandler):
         self.model = model
         self.request_id = request_id
         self.client_request_id = client_request_id
+        self.prompt: str | None = None  # a chain's prompt and its version, `<name>@<version>`
         self.started = time.perf_counter()
         self.first_token: float | None = None
         self._calls: dict[object, ModelCall] = {}
@@ -298,6 +299,7 @@ class CallMeter(AsyncCallbackHandler):
             deployments=deployments,
             continued=continued,
             hedged=hedged,
+            prompt=self.prompt,
             latency_ms=(ended - self.started) * 1000,
             ttft_ms=(self.first_token - self.started) * 1000 if self.first_token else None,
             status=status,

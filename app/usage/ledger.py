@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import anyio
-from sqlalchemy import Engine, Select, func, insert, select
+from sqlalchemy import Engine, Select, case, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.storage.tables import UsageRow
@@ -32,6 +32,7 @@ class LedgerEntry:
     deployments: str | None  # those that did work, in order, comma-separated
     continued: bool  # an answer cut short on one deployment was continued on the next
     hedged: bool  # a second deployment was started beside a slow first one
+    prompt: str | None  # a chain's prompt and version, `<name>@<version>`
     latency_ms: float
     ttft_ms: float | None
     status: int
@@ -149,6 +150,28 @@ class UsageLedger:
         return {"requests": requests, "input_tokens": int(input_tokens),
                 "output_tokens": int(output_tokens), "cost_usd": float(cost)}  # fmt: skip
 
+    def totals_by_prompt(self, where: UsageFilter) -> list[dict[str, Any]]:
+        """Per prompt version of every matching row: requests, failures (4xx/5xx), tokens,
+        cost and mean latency, to compare the versions of a trial."""
+        columns = (
+            UsageRow.prompt,
+            func.count(UsageRow.id),
+            func.coalesce(func.sum(case((UsageRow.status >= 400, 1), else_=0)), 0),
+            func.coalesce(func.sum(UsageRow.input_tokens), 0),
+            func.coalesce(func.sum(UsageRow.output_tokens), 0),
+            func.coalesce(func.sum(UsageRow.cost_usd), 0.0),
+            func.avg(UsageRow.latency_ms),
+        )
+        query = where.applied(select(*columns)).group_by(UsageRow.prompt).order_by(UsageRow.prompt)
+        with Session(self._engine) as session:
+            groups = session.execute(query.where(UsageRow.prompt.is_not(None))).all()
+        return [
+            {"prompt": prompt, "requests": requests, "failed": int(failed),
+             "input_tokens": int(input_tokens), "output_tokens": int(output_tokens),
+             "cost_usd": float(cost), "mean_latency_ms": float(latency or 0.0)}
+            for prompt, requests, failed, input_tokens, output_tokens, cost, latency in groups
+        ]  # fmt: skip
+
     def spent(self, tenant_id: str, start: datetime, end: datetime) -> float:
         with Session(self._engine) as session:
             total = session.scalar(
@@ -166,6 +189,9 @@ class UsageLedger:
 
     async def atotals(self, where: UsageFilter) -> dict[str, Any]:
         return await anyio.to_thread.run_sync(self.totals, where)
+
+    async def atotals_by_prompt(self, where: UsageFilter) -> list[dict[str, Any]]:
+        return await anyio.to_thread.run_sync(self.totals_by_prompt, where)
 
     async def aspent(self, tenant_id: str, start: datetime, end: datetime) -> float:
         return await anyio.to_thread.run_sync(self.spent, tenant_id, start, end)

@@ -68,7 +68,7 @@ class Metering:
             sum(prices.upper_bound(call.alias, call.tokens) for call in planned),
         )
         return CallMeter(
-            self._services, principal, ticket, route=route, model=_model_label(aliases),
+            self._services, principal, ticket, route=route, model=ledger_label(aliases),
             request_id=request_id, client_request_id=client_request_id,
         )  # fmt: skip
 
@@ -87,7 +87,8 @@ class Metering:
             "tenant": row.tenant_id, "route": row.route,
             "model": row.model, "status": row.status, "input_tokens": row.input_tokens,
             "output_tokens": row.output_tokens, "token_source": row.token_source,
-            "cost_usd": row.cost_usd, "latency_ms": round(row.latency_ms, 2),
+            "cost_usd": row.cost_usd, "prompt": row.prompt,
+            "latency_ms": round(row.latency_ms, 2),
             "ttft_ms": None if row.ttft_ms is None else round(row.ttft_ms, 2),
             "interrupted": row.interrupted,
         }  # fmt: skip
@@ -106,10 +107,14 @@ class Metering:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
 
-def _model_label(aliases: list[str]) -> str | None:
-    """The ledger's model: the alias, or the aliases of a batch, in its 64 characters."""
-    joined = ",".join(aliases)
-    return joined if len(joined) <= 64 else f"{aliases[0]}+{len(aliases) - 1} more"
+def ledger_label(values: list[str]) -> str | None:
+    """A ledger column naming one thing or a batch's several (its model aliases, its prompt
+    versions), in the column's 64 characters: `a,b`, or `a+2 more`."""
+    distinct = list(dict.fromkeys(values))
+    if not distinct:
+        return None
+    joined = ",".join(distinct)
+    return joined if len(joined) <= 64 else f"{distinct[0]}+{len(distinct) - 1} more"
 
 
 class MeteredRequest:

@@ -15,7 +15,8 @@ from app.providers.selector import ModelSelector
 from app.schema import optional
 from app.settings import Settings
 from app.storage.chat_history import ChatHistoryStore
-from app.use_cases.prompts import load_prompt
+from app.use_cases.prompts import PromptSpec
+from app.use_cases.versions import PromptVersionSelector, load_prompt_versions
 
 #: The server sets it in every run's `configurable` (clients cannot): the caller's tenant.
 TENANT_ID = "tenant_id"
@@ -51,8 +52,15 @@ class ChainContext:
         )
 
     def prompt_chain(self, prompt_name: str) -> Runnable[dict[str, Any], Any]:
-        """prompt | model, with the model defaults the prompt file names."""
-        spec = load_prompt(self.settings.prompts_dir, prompt_name)
+        """prompt | model, with the model defaults the prompt file names. The use case's own
+        prompt (named after it) runs in the version each request was given (versions.py);
+        another prompt in its newest version."""
+        versions = load_prompt_versions(self.settings.prompts_dir, prompt_name)
+        if prompt_name != self.use_case:
+            return self._chain_of(versions.specs[versions.newest])
+        return PromptVersionSelector.create(versions, self._chain_of)
+
+    def _chain_of(self, spec: PromptSpec) -> Runnable[dict[str, Any], Any]:
         return spec.template() | self.model(spec.model.temperature, spec.model.max_tokens)
 
     def text_chain(self, prompt_name: str) -> Runnable[dict[str, Any], str]:

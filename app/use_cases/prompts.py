@@ -55,6 +55,9 @@ class PromptSpec(BaseModel):
 
     name: str
     version: int = Field(ge=1)
+    weight: float | None = Field(
+        None, ge=0, description="This version's share of unpinned requests in a trial."
+    )
     description: str
     input_variables: list[str]
     model: ModelDefaults = Field(default_factory=ModelDefaults)
@@ -120,6 +123,8 @@ class CompiledChatPrompt(BaseChatPromptTemplate):
 
 
 def load_prompt(prompts_dir: Path, name: str) -> PromptSpec:
+    """`prompts_dir/<name>.yaml`; `name` may carry a version (`summarize@2`), which the file's
+    `version` must then be."""
     path = prompts_dir / f"{name}.yaml"
     if not path.is_file():
         raise PromptFileError(f"no prompt file {path}")
@@ -127,6 +132,9 @@ def load_prompt(prompts_dir: Path, name: str) -> PromptSpec:
         spec = PromptSpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (yaml.YAMLError, ValidationError) as exc:
         raise PromptFileError(f"{path}: {exc}") from exc
-    if spec.name != name:
+    base, _, version = name.partition("@")
+    if spec.name != base:
         raise PromptFileError(f"{path}: name '{spec.name}' differs from the file name")
+    if version and version != str(spec.version):
+        raise PromptFileError(f"{path}: version {spec.version} differs from the file name's")
     return spec

@@ -97,5 +97,6 @@ async def test_every_use_case_has_schemas_and_a_playground(echo_client, route):
 async def test_config_schema_advertises_the_allowed_models_and_limits(echo_client):
     schema = (await echo_client.get("/chat/config_schema")).json()
     fields = schema["$defs"]["Configurable"]["properties"]
-    assert set(fields) == {"model", "temperature", "max_tokens", "session_id"}
+    assert set(fields) == {"model", "temperature", "max_tokens", "session_id", "prompt_version"}
+    assert fields["prompt_version"]["enum"] == [1]
     assert fields["model"]["enum"] == ["local", "other"]

@@ -105,6 +105,8 @@ async def test_a_chain_request_is_one_trace_and_a_langsmith_run(traced):
     in_trace = [s for s in spans if s.trace_id == request_span.trace_id]
     names = [s.name for s in in_trace]
     assert any(name.startswith("chain ") for name in names)
+    chain_spans = [s for s in in_trace if s.name.startswith("chain ")]
+    assert {_attributes(s).get("genai.prompt") for s in chain_spans} == {"generate@1"}
     model_span = next(s for s in in_trace if s.name.startswith("chat "))
     assert _attributes(model_span)["gen_ai.request.model"] == "fast"  # the alias
     by_id = {s.span_id: s for s in in_trace}

@@ -41,8 +41,9 @@ from app.streams.kept import KeptStreams, StreamOptions
 from app.streams.log import StreamOwner
 from app.tenants.models import Principal
 from app.usage.call_meter import CallMeter
-from app.usage.lifecycle import TEMPLATE_ALLOWANCE, MeteredRequest, PlannedCall
+from app.usage.lifecycle import TEMPLATE_ALLOWANCE, MeteredRequest, PlannedCall, ledger_label
 from app.use_cases.kit import TENANT_ID, UseCase
+from app.use_cases.versions import PROMPT_VERSION, load_prompt_versions
 
 if TYPE_CHECKING:  # OpenTelemetry is imported only when traces are sent
     from app.observability.tracing import Tracing
@@ -79,6 +80,12 @@ class ChainRuns:
         self._tracing = tracing
         self._streams = streams
         self._keepalive = settings.stream_keepalive_seconds
+        own_prompt = settings.prompts_dir / f"{use_case.name}.yaml"
+        self._prompts = (
+            load_prompt_versions(settings.prompts_dir, use_case.name)
+            if own_prompt.is_file()
+            else None
+        )
 
     # --- the endpoints ---------------------------------------------------------------------
 
@@ -149,9 +156,25 @@ class ChainRuns:
             for raw, config in zip(runs.raw_inputs, runs.configs, strict=True)
         ]
         meter = await metered.admit(principal, self.name, planned)
+        versions = [self._prompt_version(config) for config in runs.configs]
+        if self._prompts is not None:
+            meter.prompt = ledger_label([self._prompts.label(v) for v in versions if v])
         server = self._server_config(principal, meter)
-        configs = [merge_configs(config, server) for config in runs.configs]
+        configs = [
+            merge_configs(config, server, {"configurable": {PROMPT_VERSION: version}})
+            for config, version in zip(runs.configs, versions, strict=True)
+        ]
+        if len(configs) == 1:  # LangServe's own stream routes read only the server's config
+            server = merge_configs(server, {"configurable": {PROMPT_VERSION: versions[0]}})
         return Runs(runs.inputs, configs, runs.raw_inputs, server)
+
+    def _prompt_version(self, config: RunnableConfig) -> int | None:
+        """The version of the use case's prompt a run gets: the client's pin (validated against
+        the versions there are), else the prompt files' draw."""
+        if self._prompts is None:
+            return None
+        pinned = config.get("configurable", {}).get(PROMPT_VERSION)
+        return pinned if isinstance(pinned, int) else self._prompts.draw()
 
     async def _read(self, request: Request, config_hash: str, endpoint: str) -> Runs:
         body = await _json_object(request)
@@ -213,6 +236,7 @@ class ChainRuns:
                 "tenant": principal.tenant.id,
                 "request_id": meter.request_id,
                 "client_request_id": meter.client_request_id,
+                "prompt": meter.prompt,
             },
         }
 
