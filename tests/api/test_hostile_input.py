@@ -109,6 +109,16 @@ async def test_chain_config_values_are_not_coerced(admin, configurable, param):
     assert param in response.json()["error"]["param"]
 
 
+@pytest.mark.parametrize("endpoint", ["invoke", "stream", "stream_log", "stream_events", "batch"])
+@pytest.mark.parametrize("field", ["config", "kwargs"])
+async def test_a_config_that_is_not_an_object_is_422_naming_it(admin, endpoint, field):
+    """LangServe's own reader failed with a TypeError (a 500) on `"config": null`."""
+    body = {"input": {"text": "Once"}, "inputs": [{"text": "Once"}], field: None}
+    response = await admin.post(f"/complete/{endpoint}", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["param"] == field
+
+
 async def test_chain_input_values_are_not_coerced(admin):
     body = {"input": {"prompt": "x", "max_words": "5"}}
     response = await admin.post("/generate/invoke", json=body)

@@ -178,6 +178,12 @@ class ChainRuns:
 
     async def _read(self, request: Request, config_hash: str, endpoint: str) -> Runs:
         body = await _json_object(request)
+        for field in ("config", "kwargs"):  # LangServe's reader fails with a TypeError (500)
+            if field in body and not isinstance(body[field], dict | list):
+                raise InvalidRequest(
+                    f'"{field}", when given, must be an object.', param=field,
+                    code="invalid_field",
+                )  # fmt: skip
         if endpoint != "batch":
             config, input_ = await self.handler._get_config_and_input(
                 request, config_hash, endpoint=endpoint
