@@ -220,6 +220,9 @@ class Settings(BaseSettings):
     summarize_chunk_chars: int = Field(
         3000, ge=200, description="Texts longer than this are summarized map-reduce."
     )
+    code_max_attempts: int = Field(
+        3, ge=1, le=10, description="/code: replies the model may write, repairs included."
+    )
     chat_history_tokens: int = Field(
         1024, ge=64, description="Most tokens of stored history sent back to the model."
     )

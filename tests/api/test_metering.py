@@ -29,6 +29,7 @@ INPUTS: dict[str, Any] = {
     "complete": {"text": "Once upon"},
     "summarize": {"text": "The council approved a park."},
     "chat": {"messages": [{"type": "human", "content": "Hello"}]},
+    "code": {"task": "Add two numbers.", "language": "python"},
 }
 #: POST routes that reach no model: a new POST route must be metered or listed here.
 NOT_MODEL_CALLS = {

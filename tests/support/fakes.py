@@ -9,6 +9,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import Field
 
 
 def render(label: str, messages: list[BaseMessage], **kwargs: Any) -> list[str]:
@@ -80,3 +81,37 @@ class EchoChat(BaseChatModel):
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
+
+
+class ScriptedChat(BaseChatModel):
+    """Replies with `replies` in turn (the last one again once they run out) and keeps every
+    prompt it was given. Usage: a token per word, on whole replies and on streams alike."""
+
+    replies: list[str]
+    prompts: list[list[BaseMessage]] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _next(self, messages: list[BaseMessage]) -> tuple[str, dict[str, int]]:
+        self.prompts.append(messages)
+        reply = self.replies[min(len(self.prompts), len(self.replies)) - 1]
+        used = {"input_tokens": prompt_words(messages), "output_tokens": len(reply.split())}
+        return reply, {**used, "total_tokens": used["input_tokens"] + used["output_tokens"]}
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
+        reply, usage = self._next(messages)
+        message = AIMessage(content=reply, usage_metadata=usage)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _astream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        reply, usage = self._next(messages)
+        pieces = [reply[index : index + 5] for index in range(0, len(reply), 5)]
+        for piece in pieces:
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+        yield ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage))
