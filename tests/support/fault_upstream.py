@@ -23,6 +23,7 @@ The model name chooses the behaviour:
     tool           calls two tools at once (TOOL_CALLS), streamed as OpenAI streams tool-call
                    deltas (each call's name, then its arguments in two parts)
     tool-drop      streams the start of a tool call, then drops the connection
+    json           answers like ok, with JSON for its content: {"city": "Paris"}
 Every request is counted in `app.state.hits[model]`; its body is kept in `app.state.bodies`.
 
 Asked to continue an answer (the messages end with a partial assistant answer, as the
@@ -233,7 +234,7 @@ def _tool_answer() -> dict:
 
 
 def _answer_body(model: str, chat: bool) -> dict:
-    text = "".join(WORDS)
+    text = json.dumps({"city": "Paris"}) if model == "json" else "".join(WORDS)
     choice = (
         {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
         if chat
