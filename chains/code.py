@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from app.use_cases import ChainContext, UseCase, optional
+from app.use_cases import AsyncStep, ChainContext, UseCase, optional
 
 FENCE = "```"
 
@@ -147,7 +147,7 @@ def code_of(reply: str) -> str:
     return reader.feed(reply) + reader.end()
 
 
-class WriteAndRepair(Runnable[dict[str, Any], dict[str, Any]]):
+class WriteAndRepair(AsyncStep):
     """Write, check, repair: up to `max_attempts` replies (module doc)."""
 
     name = "write_and_repair"
@@ -161,11 +161,6 @@ class WriteAndRepair(Runnable[dict[str, Any], dict[str, Any]]):
         """The writing chain's fields (model, temperature, max_tokens, prompt_version): LangServe
         keeps only the configurable values a chain declares."""
         return self._write.config_specs
-
-    def invoke(
-        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
-    ) -> dict[str, Any]:
-        raise NotImplementedError("The platform's chains are async only: use ainvoke.")
 
     async def ainvoke(
         self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any

@@ -10,7 +10,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, Field
 
-from app.use_cases import ChainContext, MaxWords, UseCase
+from app.use_cases import AsyncStep, ChainContext, MaxWords, UseCase
 
 
 class SummarizeInput(BaseModel):
@@ -19,7 +19,7 @@ class SummarizeInput(BaseModel):
     max_words: MaxWords = Field(None, description="Ask for at most this many words.")
 
 
-class Shorten(Runnable[dict[str, Any], dict[str, Any]]):
+class Shorten(AsyncStep):
     """Map-reduce: condenses a long text's parts until the text fits in one request.
 
     A text that already fits passes straight through without a run of its own: nothing
@@ -34,11 +34,6 @@ class Shorten(Runnable[dict[str, Any], dict[str, Any]]):
         self._splitter = RecursiveCharacterTextSplitter(
             chunk_size=chunk_chars, chunk_overlap=chunk_chars // 20
         )
-
-    def invoke(
-        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
-    ) -> dict[str, Any]:
-        raise NotImplementedError("The platform's chains are async only: use ainvoke.")
 
     async def ainvoke(
         self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any

@@ -1,6 +1,6 @@
 """The kit for use cases: all a module of `chains/` may import from the platform.
 
-    from app.use_cases import ChainContext, UseCase, MaxWords, optional, tenant_of
+    from app.use_cases import AsyncStep, ChainContext, UseCase, MaxWords, optional, tenant_of
 
 A use case declares `USE_CASE = UseCase(name, build)`; `build(context)` returns its runnable,
 made from its prompt file (`context.text_chain(name)`) and the models the context selects.
@@ -8,11 +8,12 @@ made from its prompt file (`context.text_chain(name)`) and the models the contex
 
 from app.schema import optional
 from app.storage.chat_history import INTERRUPTED, SESSION_ID_PATTERN
-from app.use_cases.kit import ChainContext, MaxWords, UseCase, tenant_of
+from app.use_cases.kit import AsyncStep, ChainContext, MaxWords, UseCase, tenant_of
 
 __all__ = [
     "INTERRUPTED",
     "SESSION_ID_PATTERN",
+    "AsyncStep",
     "ChainContext",
     "MaxWords",
     "UseCase",

@@ -68,6 +68,15 @@ class ChainContext:
         return self.prompt_chain(prompt_name) | StrOutputParser()
 
 
+class AsyncStep(Runnable[dict[str, Any], Any]):
+    """A use case's own step of a chain: async only, as the platform's models are."""
+
+    def invoke(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Any:
+        raise NotImplementedError("The platform's chains are async only: use ainvoke.")
+
+
 @dataclass(frozen=True)
 class UseCase:
     """A use case, declared by its module as `USE_CASE`: mounted at `/<name>`."""
