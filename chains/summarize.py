@@ -57,7 +57,7 @@ class Shorten(AsyncStep):
 def build(context: ChainContext) -> Runnable[Any, str]:
     shorten = Shorten(context.text_chain("summarize_part"), context.settings.summarize_chunk_chars)
     # The final summary streams on /stream and is one upstream call on /invoke.
-    chain = shorten | context.text_chain("summarize")
+    chain = context.text_chain("summarize", before=shorten)
     return chain.with_types(input_type=SummarizeInput, output_type=str)
 
 

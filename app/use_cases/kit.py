@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from langchain_core.output_parsers import StrOutputParser
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableSequence
 from pydantic import Field, StrictInt
 
 from app.providers.alias_model import ChatRunnable
@@ -51,21 +51,31 @@ class ChainContext:
             max_tokens_limit=self.settings.max_tokens_limit,
         )
 
-    def prompt_chain(self, prompt_name: str) -> Runnable[dict[str, Any], Any]:
-        """prompt | model, with the model defaults the prompt file names. The use case's own
-        prompt (named after it) runs in the version each request was given (versions.py);
-        another prompt in its newest version."""
+    def prompt_chain(
+        self, prompt_name: str, *, before: Runnable[Any, Any] | None = None,
+        then: Runnable[Any, Any] | None = None,
+    ) -> Runnable[dict[str, Any], Any]:  # fmt: skip
+        """(before |) prompt | model (| then), with the model defaults the prompt file names.
+        The use case's own prompt (named after it) runs in the version each request was given
+        (versions.py); another prompt in its newest version."""
         versions = load_prompt_versions(self.settings.prompts_dir, prompt_name)
+
+        def chain_of(spec: PromptSpec) -> Runnable[dict[str, Any], Any]:
+            steps = [before, spec.template(), self.model(spec.model.temperature,
+                     spec.model.max_tokens), then]  # fmt: skip
+            return RunnableSequence(*[step for step in steps if step is not None])
+
         if prompt_name != self.use_case:
-            return self._chain_of(versions.specs[versions.newest])
-        return PromptVersionSelector.create(versions, self._chain_of)
+            return chain_of(versions.specs[versions.newest])
+        # Each version's chain whole, one flat sequence: a selector nested in a sequence of
+        # its own would cost every request one more LangChain run (a tenth of /summarize).
+        return PromptVersionSelector.create(versions, chain_of)
 
-    def _chain_of(self, spec: PromptSpec) -> Runnable[dict[str, Any], Any]:
-        return spec.template() | self.model(spec.model.temperature, spec.model.max_tokens)
-
-    def text_chain(self, prompt_name: str) -> Runnable[dict[str, Any], str]:
-        """prompt | model | text."""
-        return self.prompt_chain(prompt_name) | StrOutputParser()
+    def text_chain(
+        self, prompt_name: str, *, before: Runnable[Any, Any] | None = None
+    ) -> Runnable[dict[str, Any], str]:
+        """(before |) prompt | model | text."""
+        return self.prompt_chain(prompt_name, before=before, then=StrOutputParser())
 
 
 class AsyncStep(Runnable[dict[str, Any], Any]):

@@ -159,14 +159,14 @@ class ChainRuns:
         versions = [self._prompt_version(config) for config in runs.configs]
         if self._prompts is not None:
             meter.prompt = ledger_label([self._prompts.label(v) for v in versions if v])
-        server = self._server_config(principal, meter)
+        # One server config per run, the run's prompt version in it (LangServe's own stream
+        # routes read only the server's config): one config merge per run, as without versions.
+        servers = [self._server_config(principal, meter, version) for version in versions]
         configs = [
-            merge_configs(config, server, {"configurable": {PROMPT_VERSION: version}})
-            for config, version in zip(runs.configs, versions, strict=True)
+            merge_configs(config, server)
+            for config, server in zip(runs.configs, servers, strict=True)
         ]
-        if len(configs) == 1:  # LangServe's own stream routes read only the server's config
-            server = merge_configs(server, {"configurable": {PROMPT_VERSION: versions[0]}})
-        return Runs(runs.inputs, configs, runs.raw_inputs, server)
+        return Runs(runs.inputs, configs, runs.raw_inputs, servers[0])
 
     def _prompt_version(self, config: RunnableConfig) -> int | None:
         """The version of the use case's prompt a run gets: the client's pin (validated against
@@ -232,11 +232,16 @@ class ChainRuns:
         alias = config.get("configurable", {}).get("model")
         return alias if isinstance(alias, str) else self._default_model
 
-    def _server_config(self, principal: Principal, meter: CallMeter) -> RunnableConfig:
+    def _server_config(
+        self, principal: Principal, meter: CallMeter, prompt_version: int | None
+    ) -> RunnableConfig:
         tracing = self._tracing
+        configurable: dict[str, Any] = {TENANT_ID: principal.tenant.id}  # last: clients can't
+        if prompt_version is not None:
+            configurable[PROMPT_VERSION] = prompt_version
         return {
             "callbacks": [meter, tracing.chain_spans()] if tracing else [meter],
-            "configurable": {TENANT_ID: principal.tenant.id},  # last: clients cannot set it
+            "configurable": configurable,
             # Carried to LangSmith runs when LangSmith tracing is on.
             "metadata": {
                 "tenant": principal.tenant.id,
