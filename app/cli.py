@@ -73,9 +73,9 @@ def _spec(args: argparse.Namespace, fields: Sequence[str]) -> dict[str, Any]:
     return {field: value for field, value in values.items() if value is not None}
 
 
-TENANT_FIELDS = ("name", "rpm", "tpm", "max_concurrent", "budget_usd", "budget_period",
-                 "allowed_routes", "allowed_models")  # fmt: skip
-KEY_LIMITS = ("rpm", "tpm", "max_concurrent")
+KEY_LIMITS = ("rpm", "tpm", "max_concurrent", "ipm")
+TENANT_FIELDS = ("name", *KEY_LIMITS, "budget_usd", "budget_period", "allowed_routes",
+                 "allowed_models")  # fmt: skip
 
 
 def _tenants_create(settings: Settings, args: argparse.Namespace) -> int:
@@ -152,6 +152,7 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rpm", type=int, help="requests per minute")
     parser.add_argument("--tpm", type=int, help="tokens per minute")
     parser.add_argument("--max-concurrent", type=int, help="requests at once")
+    parser.add_argument("--ipm", type=int, help="images per minute")
 
 
 def _add_tenant_fields(parser: argparse.ArgumentParser) -> None:

@@ -53,7 +53,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.router.route_class = JsonRoute  # the use cases' routes are added to the app itself
     app.state.services = services
     register_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
     app.add_middleware(DrainGate, drain=services.drain)
     app.add_middleware(Edge)  # outermost: ids, times and logs everything, errors included
     documented = Documented()

@@ -23,7 +23,8 @@ from pydantic_settings import (
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_FILE_VARIABLE = "GENAI_CONFIG_FILE"
 
-ProviderKind = Literal["local", "openai", "azure", "openai-compatible"]
+#: `local`: the embedded chat model (llama.cpp); `local-embed`: the embedded embedding model.
+ProviderKind = Literal["local", "local-embed", "openai", "azure", "openai-compatible"]
 
 #: Provider kinds whose servers (llama.cpp, vLLM, Ollama) take `max_tokens` and ignore its
 #: newer name, `max_completion_tokens`, which OpenAI's own clients now send.
@@ -56,8 +57,7 @@ class Deployment(BaseModel):
     max_retries: int = Field(2, ge=0, le=10, description="Retries before trying the next one.")
     max_concurrent: int | None = Field(
         None, ge=1, description="Calls sent to it at once; more wait their turn, tenant by "
-        "tenant. Default: 1 for the embedded model (it generates one answer at a time), else "
-        "unlimited."
+        "tenant. Default: 1 for the embedded models (each call uses every core), else unlimited."
     )  # fmt: skip
     queue_per_tenant: int = Field(32, ge=1, description="Calls of one tenant that may wait.")
     queue_timeout: float = Field(120.0, gt=0, description="Longest wait for a turn, seconds.")
@@ -75,7 +75,7 @@ class Deployment(BaseModel):
             raise ValueError("provider 'azure' needs azure_endpoint and api_version")
         if self.provider in ("openai", "azure", "openai-compatible") and not self.model:
             raise ValueError(f"provider '{self.provider}' needs model")
-        if self.provider == "local" and self.max_concurrent is None:
+        if self.provider in ("local", "local-embed") and self.max_concurrent is None:
             self.max_concurrent = 1
         return self
 
@@ -104,6 +104,11 @@ class ModelSpec(BaseModel):
     deployments: list[Deployment] = Field(min_length=1)
     input_price_per_million: float = Field(0.0, ge=0, description="USD per 1M input tokens.")
     output_price_per_million: float = Field(0.0, ge=0, description="USD per 1M output tokens.")
+    image_prices: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, description="USD per image by `SIZE/QUALITY` (e.g. "
+        "`1024x1024/hd`), or by `SIZE` for any quality, or `*` for any image; a size and "
+        "quality not listed are refused. Empty: images are free."
+    )  # fmt: skip
     continue_on_failure: bool | None = Field(
         None, description="A streamed chat answer that a deployment cuts short is continued on "
         "the next one; default: true when the alias has more than one deployment."
@@ -182,7 +187,10 @@ class Settings(BaseSettings):
     redis_prefix: str = Field("genai:", description="Prefix of every Redis key the platform uses.")
 
     models: dict[str, ModelSpec] = Field(
-        default_factory=lambda: {"local": ModelSpec(provider="local", model="smollm2")}
+        default_factory=lambda: {
+            "local": ModelSpec(provider="local", model="smollm2"),
+            "local-embed": ModelSpec(provider="local-embed", model="all-minilm-l6-v2"),
+        }
     )
     default_model: str = "local"
     route_models: dict[str, str] = Field(
@@ -209,6 +217,10 @@ class Settings(BaseSettings):
     )  # fmt: skip
     session_cookie_hours: float = Field(12.0, gt=0, description="Browser session lifetime.")
     max_body_bytes: int = Field(1_000_000, ge=1024)
+    max_upload_bytes: int = Field(
+        25_000_000, ge=1024, description="Largest multipart body (a form with files, such as "
+        "an image to edit); other bodies have max_body_bytes."
+    )  # fmt: skip
     max_header_bytes: int = Field(32_768, ge=1024, description="Request headers, in all.")
     max_headers: int = Field(100, ge=10, description="Headers a request may have.")
     header_timeout_seconds: float = Field(

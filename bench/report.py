@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench import cold_start, hedging
+from bench import cold_start, embeddings, hedging
 
 DIRECT = "direct"
 V1, CHAIN, LANGSERVE, LITELLM = "platform /v1", "platform /summarize", "plain LangServe", "LiteLLM"
@@ -250,6 +250,7 @@ def write(results: dict[str, Any], out: Path, quick: bool = False) -> None:
         "",
         *cold_start.report_lines(results),
         *hedging.report_lines(results),
+        *embeddings.report_lines(results),
         *WHAT_COSTS_WHAT.read_text().splitlines(),
         "Raw figures: `docs/benchmarks.json`.",
         "",

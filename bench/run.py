@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, hedging, measure, report, systems
+from bench import cold_start, embeddings, hedging, measure, report, systems
 from bench.measure import Target, chain_target, chat_target
 
 CONNECTIONS = (8, 32, 128)
@@ -33,12 +33,13 @@ class Plan:
     model_rounds: int = 9
     cold_starts: int = 7
     hedged_requests: int = 200
+    embedding_rounds: int = 7
 
     @classmethod
     def quick(cls) -> Plan:
         return cls(
             rounds=2, per_round=10, wrk_seconds=1, streams=100, model_rounds=1, cold_starts=2,
-            hedged_requests=20,
+            hedged_requests=20, embedding_rounds=1,
         )  # fmt: skip
 
 
@@ -134,6 +135,8 @@ def main() -> None:
             results["cold_start"] = cold_start.measure(workdir, mock.url, plan.cold_starts)
         print("hedging…", flush=True)
         results["hedging"] = hedging.measure(workdir, plan.hedged_requests)
+        print("embeddings…", flush=True)
+        results["embeddings"] = embeddings.measure(workdir, plan.embedding_rounds)
         open_streams(workdir, plan, results)
         embedded_model(workdir, plan, results)
     args.out.mkdir(parents=True, exist_ok=True)

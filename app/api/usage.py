@@ -25,7 +25,7 @@ router = api_router(tags=["usage"])
 COLUMNS = (
     "request_id", "client_request_id", "created_at", "tenant_id", "key_id", "route", "model",
     "status", "interrupted", "input_tokens", "output_tokens", "token_source", "cost_usd",
-    "latency_ms", "ttft_ms", "deployments", "continued", "hedged", "prompt",
+    "images", "latency_ms", "ttft_ms", "deployments", "continued", "hedged", "prompt",
 )  # fmt: skip
 
 

@@ -94,6 +94,18 @@ class Documented:
             raise ValueError(f"OpenAPI schema '{model.__name__}' is defined twice, differently")
         return {"$ref": _REF.format(model=model.__name__)}
 
+    def form(self, request: type[BaseModel]) -> dict[str, Any]:
+        """The `openapi_extra` of a route reading a multipart form like `request` (its files
+        typed as binary strings) and answering some JSON object."""
+        answer = {"application/json": {"schema": {"type": "object"}}}
+        return {
+            "requestBody": {
+                "required": True,
+                "content": {"multipart/form-data": {"schema": self.ref(request)}},
+            },
+            "responses": {"200": {"description": "Successful Response", "content": answer}},
+        }
+
     def schemas(self) -> dict[str, Any]:
         """Every referenced model's schema, with the schemas it refers to."""
         schemas: dict[str, Any] = {}

@@ -23,6 +23,7 @@ _LIMIT_NAMES = {
     "rpm": "requests per minute",
     "tpm": "tokens per minute",
     "max_concurrent": "concurrent requests",
+    "ipm": "images per minute",
 }
 
 _PERIOD_NAMES = {"day": "daily", "month": "monthly"}
@@ -42,10 +43,10 @@ def _scopes(principal: Principal) -> tuple[Scope, ...]:
     """The key's and the tenant's limits; one with no limit at all is not tracked."""
     key, tenant = principal.key, principal.tenant
     scopes = (
-        Scope(f"key:{key.id}", key.rpm, key.tpm, key.max_concurrent),
-        Scope(f"tenant:{tenant.id}", tenant.rpm, tenant.tpm, tenant.max_concurrent),
+        Scope(f"key:{key.id}", key.rpm, key.tpm, key.max_concurrent, key.ipm),
+        Scope(f"tenant:{tenant.id}", tenant.rpm, tenant.tpm, tenant.max_concurrent, tenant.ipm),
     )
-    return tuple(s for s in scopes if (s.rpm, s.tpm, s.max_concurrent) != (None, None, None))
+    return tuple(scope for scope in scopes if scope.limited)
 
 
 def _refusal(denied: Denied, principal: Principal, budget_end: datetime | None) -> RateLimited:
@@ -88,6 +89,7 @@ class TenantLoad(BaseModel):
     running: int
     requests_last_minute: int
     tokens_last_minute: int
+    images_last_minute: int
     budget: BudgetNow | None
 
 
@@ -111,9 +113,12 @@ class Admission:
             await self._store.seed_budget(budget, await self._spent_loader(tenant.id, start, end))
         return budget, end
 
-    async def admit(self, principal: Principal, tokens: int, cost: float) -> Ticket:
+    async def admit(
+        self, principal: Principal, tokens: int, cost: float, images: int = 0
+    ) -> Ticket:
         budget, budget_end = await self._budget(principal.tenant)
-        result = await self._store.admit(_scopes(principal), budget, tokens, cost, time.time())
+        scopes = _scopes(principal)
+        result = await self._store.admit(scopes, budget, tokens, cost, time.time(), images)
         if isinstance(result, Denied):
             self._on_refusal(principal.tenant.id, result.limit)
             raise _refusal(result, principal, budget_end)
@@ -142,5 +147,5 @@ class Admission:
             )  # fmt: skip
         return TenantLoad(
             tenant_id=tenant.id, running=usage.running, requests_last_minute=usage.requests,
-            tokens_last_minute=usage.tokens, budget=now_budget,
+            tokens_last_minute=usage.tokens, images_last_minute=usage.images, budget=now_budget,
         )  # fmt: skip

@@ -6,6 +6,8 @@ Per scope (a key or a tenant), under the store's prefix:
   older than the running lease is dropped, so a replica killed mid-request frees its slots;
 - `tok:<scope>`  sorted set of request ids by admission time, and `amt:<scope>` a hash of their
   reserved (later: used) tokens (tokens per minute);
+- `img:<scope>`  sorted set of `<request id>:<n>`, one member an image asked for, by admission
+  time (images per minute);
 - `<budget name>` a hash of `spent` and `reserved` dollars for the budget period.
 Times are the callers' wall clocks (`time.time()`), so replicas need synchronised clocks (NTP).
 The scripts touch several keys: on Redis Cluster, put the prefix in a hash tag (`{genai}:`).
@@ -28,23 +30,27 @@ from app.limits.store import (
 if TYPE_CHECKING:  # redis is imported only where it is configured
     from redis.asyncio import Redis
 
-_LIMITS = ("rpm", "max_concurrent", "tpm")
+_KINDS = ("req", "run", "tok", "amt", "img")
 
-# KEYS: per scope req, run, tok, amt (4 each), then the budget key (or a placeholder), then
-#       the request id counter.
+# KEYS: per scope req, run, tok, amt, img (5 each), then the budget key (or a placeholder),
+#       then the request id counter.
 # ARGV: now, window, lease, requests (1 admit, 0 extend), ticket id (0: new), tokens, cost,
-#       budget limit (-1: none), budget ttl, then per scope rpm, max_concurrent, tpm (-1: none).
+#       budget limit (-1: none), budget ttl, images, then per scope rpm, max_concurrent, tpm,
+#       ipm (-1: none).
 # Returns {"ok", id} or {"denied", scope index (1-based), limit, allowed, retry after}.
 _RESERVE = """
 local now, window, lease = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local requests, id = tonumber(ARGV[4]), tonumber(ARGV[5])
 local tokens, cost = tonumber(ARGV[6]), tonumber(ARGV[7])
 local budget_limit, budget_ttl = tonumber(ARGV[8]), tonumber(ARGV[9])
-local scopes = (#KEYS - 2) / 4
+local images = tonumber(ARGV[10])
+local scopes = (#KEYS - 2) / 5
 for s = 1, scopes do
-  local req, run, tok, amt = KEYS[4*s-3], KEYS[4*s-2], KEYS[4*s-1], KEYS[4*s]
-  local rpm, conc, tpm = tonumber(ARGV[7+3*s]), tonumber(ARGV[8+3*s]), tonumber(ARGV[9+3*s])
+  local req, run, tok, amt, img = KEYS[5*s-4], KEYS[5*s-3], KEYS[5*s-2], KEYS[5*s-1], KEYS[5*s]
+  local rpm, conc = tonumber(ARGV[7+4*s]), tonumber(ARGV[8+4*s])
+  local tpm, ipm = tonumber(ARGV[9+4*s]), tonumber(ARGV[10+4*s])
   redis.call('ZREMRANGEBYSCORE', req, '-inf', now - window)
+  redis.call('ZREMRANGEBYSCORE', img, '-inf', now - window)
   redis.call('ZREMRANGEBYSCORE', run, '-inf', now - lease)
   local expired = redis.call('ZRANGEBYSCORE', tok, '-inf', now - window)
   if #expired > 0 then
@@ -74,6 +80,17 @@ for s = 1, scopes do
       return {'denied', s, 'tpm', tpm, tostring(math.min(window, retry))}
     end
   end
+  if ipm >= 0 and images > 0 then
+    local count = redis.call('ZCARD', img)
+    if count + images > ipm then
+      local over, retry = count + images - ipm, window  -- images that must age out
+      if over <= count then
+        local entry = redis.call('ZRANGE', img, over - 1, over - 1, 'WITHSCORES')
+        retry = tonumber(entry[2]) + window - now
+      end
+      return {'denied', s, 'ipm', ipm, tostring(math.min(window, retry))}
+    end
+  end
 end
 local budget = KEYS[#KEYS - 1]
 if budget_limit >= 0 then
@@ -85,7 +102,9 @@ if budget_limit >= 0 then
 end
 if id == 0 then id = redis.call('INCR', KEYS[#KEYS]) end
 for s = 1, scopes do
-  local req, run, tok, amt = KEYS[4*s-3], KEYS[4*s-2], KEYS[4*s-1], KEYS[4*s]
+  local req, run, tok, amt, img = KEYS[5*s-4], KEYS[5*s-3], KEYS[5*s-2], KEYS[5*s-1], KEYS[5*s]
+  for n = 1, images do redis.call('ZADD', img, now, id .. ':' .. n) end
+  if images > 0 then redis.call('EXPIRE', img, math.ceil(window)) end
   if requests > 0 then
     redis.call('ZADD', req, now, id)
     redis.call('ZADD', run, now, id)
@@ -149,19 +168,18 @@ class RedisLimitStore:
 
     async def _run(
         self, scopes: tuple[Scope, ...], budget: BudgetScope | None, requests: int,
-        ticket_id: int, tokens: int, cost: float, now: float,
+        ticket_id: int, tokens: int, cost: float, now: float, images: int = 0,
     ) -> int | Denied:  # fmt: skip
-        keys = [
-            self._key(kind, scope.name) for scope in scopes for kind in ("req", "run", "tok", "amt")
-        ]
+        keys = [self._key(kind, scope.name) for scope in scopes for kind in _KINDS]
         limits: list[Any] = [
             -1 if value is None else value
             for scope in scopes
-            for value in (scope.rpm, scope.max_concurrent, scope.tpm)
+            for value in (scope.rpm, scope.max_concurrent, scope.tpm, scope.ipm)
         ]
         args = [
             now, WINDOW_SECONDS, self._lease, requests, ticket_id, tokens, cost,
-            budget.limit_usd if budget else -1, budget.resets_in if budget else 0, *limits,
+            budget.limit_usd if budget else -1, budget.resets_in if budget else 0, images,
+            *limits,
         ]  # fmt: skip
         ids = f"{self._prefix}request-ids"
         result = await self._reserve(keys=[*keys, self._budget_key(budget), ids], args=args)
@@ -173,11 +191,11 @@ class RedisLimitStore:
 
     async def admit(
         self, scopes: tuple[Scope, ...], budget: BudgetScope | None, tokens: int, cost: float,
-        now: float,
+        now: float, images: int = 0,
     ) -> Ticket | Denied:  # fmt: skip
         if not scopes and budget is None:
             return Ticket(id=0, scopes=scopes, budget=budget)
-        result = await self._run(scopes, budget, 1, 0, tokens, cost, now)
+        result = await self._run(scopes, budget, 1, 0, tokens, cost, now, images)
         if isinstance(result, Denied):
             return result
         return Ticket(id=result, scopes=scopes, budget=budget, tokens=tokens, cost=cost)
@@ -214,9 +232,11 @@ class RedisLimitStore:
             pipe.zcount(self._key("run", scope), f"({now - self._lease}", "+inf")
             pipe.zcount(self._key("req", scope), f"({now - WINDOW_SECONDS}", "+inf")
             pipe.zrangebyscore(self._key("tok", scope), f"({now - WINDOW_SECONDS}", "+inf")
-            running, requests, ids = await pipe.execute()
+            pipe.zcount(self._key("img", scope), f"({now - WINDOW_SECONDS}", "+inf")
+            running, requests, ids, images = await pipe.execute()
         amounts = await self._redis.hmget(self._key("amt", scope), ids) if ids else []
-        return ScopeUsage(running, requests, sum(int(amount) for amount in amounts if amount))
+        tokens = sum(int(amount) for amount in amounts if amount)
+        return ScopeUsage(running, requests, tokens, images)
 
     async def budget_usage(self, budget: BudgetScope) -> BudgetUsage:
         spent, reserved = await self._redis.hmget(self._budget_key(budget), ["spent", "reserved"])

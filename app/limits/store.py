@@ -1,10 +1,10 @@
 """Where limit state lives: one small interface, an in-process implementation.
 
-Requests and tokens are counted over a sliding 60-second window, so no burst can slip through
-at a window boundary. Tokens and dollars are *reserved* when a request is admitted (an upper
-bound) and *settled* to what was used when it ends; every check-and-reserve is one atomic step
-(here: no await inside it on one event loop; Redis will use a Lua script).
-"""
+Requests, tokens and images are counted over a sliding 60-second window, so no burst can slip
+through at a window boundary. Images count as they are asked for (a request for 4 counts 4).
+Tokens and dollars are *reserved* when a request is admitted (an upper bound) and *settled* to
+what was used when it ends; every check-and-reserve is one atomic step (here: no await inside
+it on one event loop; Redis will use a Lua script)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ class Scope:
     rpm: int | None = None
     tpm: int | None = None
     max_concurrent: int | None = None
+    ipm: int | None = None
+
+    @property
+    def limited(self) -> bool:
+        return (self.rpm, self.tpm, self.max_concurrent, self.ipm) != (None, None, None, None)
 
 
 @dataclass(frozen=True)
@@ -38,19 +43,20 @@ class Denied:
     """Which limit refused, and how many seconds until retrying can succeed."""
 
     scope: str
-    limit: str  # "rpm" | "tpm" | "max_concurrent" | "budget"
+    limit: str  # "rpm" | "tpm" | "max_concurrent" | "ipm" | "budget"
     allowed: float
     retry_after: float
 
 
 @dataclass(frozen=True)
 class ScopeUsage:
-    """What a key or tenant uses now: requests running, and requests and tokens in the window
-    (tokens reserved by running requests included)."""
+    """What a key or tenant uses now: requests running, and requests, tokens and images in the
+    window (tokens reserved by running requests included)."""
 
     running: int = 0
     requests: int = 0
     tokens: int = 0
+    images: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ class Ticket:
 class LimitStore(Protocol):
     async def admit(
         self, scopes: tuple[Scope, ...], budget: BudgetScope | None, tokens: int, cost: float,
-        now: float,
+        now: float, images: int = 0,
     ) -> Ticket | Denied: ...  # fmt: skip
 
     async def extend(self, ticket: Ticket, tokens: int, cost: float, now: float) -> Denied | None:
@@ -97,12 +103,15 @@ class LimitStore(Protocol):
 class _Window:
     requests: deque[float] = field(default_factory=deque)
     tokens: deque[tuple[float, int, int]] = field(default_factory=deque)  # (at, ticket, tokens)
+    images: deque[float] = field(default_factory=deque)  # one entry an image
     running: int = 0
 
     def prune(self, now: float) -> None:
         horizon = now - WINDOW_SECONDS
         while self.requests and self.requests[0] <= horizon:
             self.requests.popleft()
+        while self.images and self.images[0] <= horizon:
+            self.images.popleft()
         while self.tokens and self.tokens[0][0] <= horizon:
             self.tokens.popleft()
 
@@ -134,7 +143,7 @@ class InMemoryLimitStore:
 
     def _check(
         self, scopes: tuple[Scope, ...], budget: BudgetScope | None, requests: int, tokens: int,
-        cost: float, now: float,
+        cost: float, now: float, images: int = 0,
     ) -> Denied | None:  # fmt: skip
         for scope in scopes:
             window = self._window(scope.name, now)
@@ -149,6 +158,10 @@ class InMemoryLimitStore:
             if scope.tpm is not None and window.token_total() + tokens > scope.tpm:
                 retry = window.seconds_until_tokens_free(tokens, scope.tpm, now)
                 return Denied(scope.name, "tpm", scope.tpm, retry)
+            if scope.ipm is not None and len(window.images) + images > scope.ipm:
+                over = len(window.images) + images - scope.ipm  # images that must age out
+                at = window.images[over - 1] if over <= len(window.images) else now
+                return Denied(scope.name, "ipm", scope.ipm, at + WINDOW_SECONDS - now)
         if budget is not None:
             committed = self._spent.get(budget.name, 0.0) + self._reserved.get(budget.name, 0.0)
             if committed + cost > budget.limit_usd + 1e-12:
@@ -167,15 +180,16 @@ class InMemoryLimitStore:
 
     async def admit(
         self, scopes: tuple[Scope, ...], budget: BudgetScope | None, tokens: int, cost: float,
-        now: float,
+        now: float, images: int = 0,
     ) -> Ticket | Denied:  # fmt: skip
-        denied = self._check(scopes, budget, 1, tokens, cost, now)
+        denied = self._check(scopes, budget, 1, tokens, cost, now, images)
         if denied is not None:
             return denied
         ticket = Ticket(id=next(self._ids), scopes=scopes, budget=budget)
         for scope in scopes:
             window = self._windows[scope.name]
             window.requests.append(now)
+            window.images.extend([now] * images)
             window.running += 1
         self._reserve(ticket, tokens, cost, now)
         return ticket
@@ -214,7 +228,9 @@ class InMemoryLimitStore:
         if scope not in self._windows:
             return ScopeUsage()
         window = self._window(scope, now)
-        return ScopeUsage(window.running, len(window.requests), window.token_total())
+        return ScopeUsage(
+            window.running, len(window.requests), window.token_total(), len(window.images)
+        )
 
     async def budget_usage(self, budget: BudgetScope) -> BudgetUsage:
         return BudgetUsage(

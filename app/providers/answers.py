@@ -1,7 +1,8 @@
 """Reading what a provider answers, for /v1 and the chains alike: the one parser.
 
-- A whole answer must be a JSON object with a `choices` list (a proxy's HTML error page with
-  status 200 is a failure of the deployment, not an answer).
+- A whole answer must be a JSON object with a `choices` list (`data` for embeddings and
+  images): a proxy's HTML error page with status 200 is a failure of the deployment, not an
+  answer.
 - An event stream is complete only when the provider says so: `data: [DONE]`, or a
   `finish_reason` for every choice it began. Anything else (the connection cut, a stall, a
   chunk that is not a JSON object, an error chunk, an end without either) raises a
@@ -26,13 +27,23 @@ from app.providers.failures import TRANSPORT_ERRORS, malformed, stream_failure
 Chunk = dict[str, Any]
 
 
+#: Where an endpoint's answer holds its items, when not in `choices`.
+ANSWER_ITEMS = {"embeddings": "data", "images/generations": "data", "images/edits": "data"}
+
+
 def usage_of(data: Chunk) -> Usage | None:
-    """The usage an answer or chunk reports, if it reports the tokens it generated."""
+    """The usage an answer or chunk reports, if it reports the tokens it generated (for an
+    embeddings answer, which generates none: its prompt tokens, which are its total)."""
     usage = data.get("usage")
-    if not isinstance(usage, dict) or not isinstance(usage.get("completion_tokens"), int):
+    if not isinstance(usage, dict):
         return None
     prompt_tokens = usage.get("prompt_tokens")
-    return Usage(prompt_tokens if isinstance(prompt_tokens, int) else 0, usage["completion_tokens"])
+    prompt_tokens = prompt_tokens if isinstance(prompt_tokens, int) else None
+    if isinstance(usage.get("completion_tokens"), int):
+        return Usage(prompt_tokens or 0, usage["completion_tokens"])
+    if prompt_tokens is not None and usage.get("total_tokens") == prompt_tokens:
+        return Usage(prompt_tokens, 0)
+    return None
 
 
 @dataclass(frozen=True)
@@ -44,15 +55,16 @@ class Answer:
     upstream_seconds: float
 
 
-def parse_answer(raw: bytes, upstream_seconds: float) -> Answer:
+def parse_answer(raw: bytes, upstream_seconds: float, endpoint: str) -> Answer:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise malformed("an answer that is not JSON") from None
-    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
-        raise malformed("an answer without choices")
-    if not all(isinstance(choice, dict) for choice in data["choices"]):
-        raise malformed("an answer whose choices are not objects")
+    items = ANSWER_ITEMS.get(endpoint, "choices")
+    if not isinstance(data, dict) or not isinstance(data.get(items), list):
+        raise malformed(f"an answer without {items}")
+    if not all(isinstance(item, dict) for item in data[items]):
+        raise malformed(f"an answer whose {items} are not objects")
     return Answer(data, usage_of(data), upstream_seconds)
 
 

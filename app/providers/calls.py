@@ -34,12 +34,13 @@ class UpstreamCall:
     role: CallRole = "answer"
     output: list[str] = field(default_factory=list)
     usage: Usage | None = None  # as the provider reported it
+    images: int = 0  # the images it made
     abandoned: bool = False  # cancelled by the platform while the provider worked (a lost hedge)
 
     @property
     def did_work(self) -> bool:
         """Whether the provider did work worth billing (a failed call did none)."""
-        return self.usage is not None or bool(self.output) or self.abandoned
+        return self.usage is not None or bool(self.output) or self.images > 0 or self.abandoned
 
     def note(self, choices: Any) -> None:
         """Keep the text of an answer's or a chunk's choices."""
@@ -64,13 +65,15 @@ def choice_texts(choice: Any) -> list[str]:
 
 
 def prompt_of(endpoint: str, body: Mapping[str, Any]) -> Prompt:
-    """The prompt a request body sends: its messages as (role, text), or its raw prompt."""
+    """The prompt a request body sends: its messages as (role, text), or its raw prompt (an
+    embedding's texts, an image's description)."""
     if endpoint == "chat/completions":
         messages = body.get("messages") or []
         return [(m.get("role", ""), message_text(m.get("content"))) for m in messages]
-    given = body.get("prompt")
-    text = "".join(given) if isinstance(given, list) else given
-    return text if isinstance(text, str) else ""
+    given = body.get("input" if endpoint == "embeddings" else "prompt")
+    if isinstance(given, list):
+        given = "".join(part for part in given if isinstance(part, str))
+    return given if isinstance(given, str) else ""
 
 
 def message_text(content: Any) -> str:

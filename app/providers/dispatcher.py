@@ -8,6 +8,8 @@ are retried with exponential backoff (honouring `Retry-After`); then the next de
 tried. A stream is handed over only once its first content has arrived, so whatever fails
 before the first byte reaches the client is still answered by the next deployment. A deployment
 with a capacity (the embedded model) takes its calls in turn, tenant by tenant (fair_queue.py).
+Only deployments whose provider serves the endpoint are tried (`serves`: the embedded chat model
+makes no images, the embedded embedding model runs in this process and only embeds).
 Which failures count against a deployment's health: failures.py. How a slow deployment is
 hedged: route.py and hedging.py; how an answer cut short is continued: continuation.py.
 """
@@ -17,15 +19,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
 import orjson
 
-from app.errors import PlatformError, ProviderRefused, ServiceUnavailable
+from app.errors import BadRequest, PlatformError, ProviderRefused, ServiceUnavailable
 from app.providers.accounting import CallAccount
-from app.providers.answers import Answer, ChunkStream, EventStream, parse_answer
+from app.providers.answers import ANSWER_ITEMS, Answer, ChunkStream, EventStream, parse_answer
 from app.providers.breaker import CircuitBreakers
 from app.providers.calls import UpstreamCall
 from app.providers.continuation import ContinuedStream, Partial
@@ -41,9 +43,11 @@ from app.providers.failures import (
 from app.providers.fair_queue import FairQueue
 from app.providers.hedging import Hedging
 from app.providers.http import HttpPool
+from app.providers.local_embedder import LocalEmbedder
 from app.providers.local_tokenizer import ContextLimit
 from app.providers.route import Route, close_answer
-from app.providers.upstream import Upstream
+from app.providers.uploads import form_data, has_uploads
+from app.providers.upstream import Upstream, serves
 from app.settings import ModelSpec
 
 BACKOFF_SECONDS = 0.2
@@ -66,6 +70,7 @@ class Dispatcher:
         breakers: CircuitBreakers,
         local_url: str | None,
         local_context: ContextLimit | None = None,
+        embedder: LocalEmbedder | None = None,
     ) -> None:
         self._models = dict(models)
         self._upstreams = {
@@ -81,6 +86,7 @@ class Dispatcher:
         self._http = http
         self.breakers = breakers
         self._local_context = local_context
+        self._embedder = embedder
         self._hedging = Hedging(models)
         #: Continuations and hedges by (event, alias, deployment), for the metrics.
         self.events: Counter[tuple[str, str, str]] = Counter()
@@ -128,7 +134,7 @@ class Dispatcher:
         """The first answer of the deployments from `start` on, and the index of the one that
         gave it: tried in turn, a slow one raced against the next if the alias hedges."""
         route = Route(
-            self._upstreams[alias], self.breakers, self._try, alias, endpoint, body, account,
+            self.serving(alias, endpoint), self.breakers, self._try, alias, endpoint, body, account,
             stream, start, partial,
         )  # fmt: skip
         if self._models[alias].hedge_after_ms is None:
@@ -148,6 +154,21 @@ class Dispatcher:
             code="deployments_unavailable",
             headers={"Retry-After": str(max(1, round(wait)))},
         )
+
+    def serving(self, alias: str, endpoint: str) -> list[Upstream]:
+        """The alias's deployments whose provider serves `endpoint`; a 400 naming the alias
+        if none does (a request the alias cannot answer, whichever deployment is up)."""
+        upstreams = [u for u in self._upstreams[alias] if serves(u.deployment.provider, endpoint)]
+        if not upstreams:
+            providers = ", ".join(
+                dict.fromkeys(u.deployment.provider for u in self._upstreams[alias])
+            )
+            raise BadRequest(
+                f"Model '{alias}' has no deployment that serves {endpoint} (its providers: "
+                f"{providers}); use a model whose deployments do.",
+                param="model", code="model_not_supported",
+            )  # fmt: skip
+        return upstreams
 
     async def _try(
         self, upstream: Upstream, endpoint: str, body: Mapping[str, Any], tenant: str,
@@ -183,7 +204,7 @@ class Dispatcher:
             refusal = self._local_context.refusal(endpoint, payload)
             if refusal is not None:
                 raise Failure(refusal, counts=False, retryable=False)
-        data = orjson.dumps(payload)
+        body = _body(payload)
         queue = self._queues.get(deployment.name)
         release = await queue.acquire(tenant) if queue is not None else None
         answer: Answer | EventStream | None = None
@@ -193,7 +214,9 @@ class Dispatcher:
             for attempt in range(deployment.max_retries + 1):
                 try:
                     async with asyncio.timeout_at(deadline):
-                        answer = await self._attempt(upstream, endpoint, data, stream, call)
+                        answer = await self._attempt(
+                            upstream, endpoint, payload, body, stream, call
+                        )
                     break
                 except TimeoutError:
                     raise Failure(timed_out(), counts=True, retryable=False) from None
@@ -213,22 +236,27 @@ class Dispatcher:
                 release()
 
     async def _attempt(
-        self, upstream: Upstream, endpoint: str, data: bytes, stream: bool, call: UpstreamCall
-    ) -> Answer | EventStream:
+        self, upstream: Upstream, endpoint: str, payload: dict[str, Any], body: Body,
+        stream: bool, call: UpstreamCall,
+    ) -> Answer | EventStream:  # fmt: skip
+        if upstream.deployment.provider == "local-embed":
+            return await self._embedded(payload, call)
         started = time.perf_counter()
         response: aiohttp.ClientResponse | None = None
+        data = body()
+        headers = upstream.headers if isinstance(data, bytes) else upstream.form_headers
         try:
             response = await self._http.session.post(
-                f"{upstream.base_url}/{endpoint}", data=data, headers=upstream.headers,
+                f"{upstream.base_url}/{endpoint}", data=data, headers=headers,
                 params=upstream.params, timeout=upstream.timeout, proxy=upstream.proxy,
                 allow_redirects=False,
             )  # fmt: skip
             if not 200 <= response.status < 300:
                 raise status_failure(response.status, response.headers, await response.read())
             if not stream:
-                answer = parse_answer(await response.read(), time.perf_counter() - started)
-                call.note(answer.data["choices"])
-                call.usage = answer.usage
+                seconds = time.perf_counter() - started
+                answer = parse_answer(await response.read(), seconds, endpoint)
+                _note(call, endpoint, answer)
                 return answer
             if response.content_type != "text/event-stream":
                 raise Failure(malformed(f"'{response.content_type}' for an event stream"),
@@ -247,12 +275,22 @@ class Dispatcher:
             if response is not None:
                 response.close()  # a body not read to its end drops the connection
 
+    async def _embedded(self, payload: dict[str, Any], call: UpstreamCall) -> Answer:
+        """The embedded embedding model's answer; what it refuses is the client's to fix."""
+        assert self._embedder is not None, "an alias uses local-embed, so it was built"
+        try:
+            answer = await self._embedder.answer(payload)
+        except ProviderRefused as refusal:
+            raise Failure(refusal, counts=False, retryable=False) from None
+        call.usage = answer.usage
+        return answer
+
     async def probe(self, alias: str) -> str | None:
         """None when the alias's first deployment answers (its model list), else the problem."""
         upstream = self._upstreams[alias][0]
         url = f"{upstream.base_url}/models"
-        if upstream.deployment.provider == "azure":
-            return None  # an Azure deployment has no model list to ask
+        if upstream.deployment.provider in ("azure", "local-embed"):
+            return None  # no model list to ask: Azure's, or a model in this process
         try:
             async with self._http.session.get(
                 url,
@@ -266,6 +304,27 @@ class Dispatcher:
         if status in (401, 403):
             return f"The provider of model '{alias}' refuses the API key."
         return None
+
+
+Body = Callable[[], bytes | aiohttp.FormData]
+
+
+def _body(payload: dict[str, Any]) -> Body:
+    """What each attempt sends: the JSON, encoded once; a form with files, built anew (aiohttp
+    sends a form once)."""
+    if has_uploads(payload):
+        return lambda: form_data(payload)
+    data = orjson.dumps(payload)
+    return lambda: data
+
+
+def _note(call: UpstreamCall, endpoint: str, answer: Answer) -> None:
+    """What a whole answer produced, on its call: texts, or images, and the reported usage."""
+    call.usage = answer.usage
+    if endpoint not in ANSWER_ITEMS:
+        call.note(answer.data["choices"])
+    elif endpoint.startswith("images/"):
+        call.images = len(answer.data["data"])
 
 
 def _most_telling(failures: list[Failure]) -> PlatformError:

@@ -1,5 +1,5 @@
 """Everything that reaches a model: each alias's chat model, the dispatcher under them, the HTTP
-pool and circuit breakers they share, and the embedded model server when an alias uses it."""
+pool and circuit breakers they share, and the embedded models when an alias uses them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from app.providers.alias_model import AliasChatModel, ChatRunnable, alias_models
 from app.providers.breaker import CircuitBreakers
 from app.providers.dispatcher import Dispatcher
 from app.providers.http import HttpPool
+from app.providers.local_embedder import LocalEmbedder
 from app.providers.local_server import LocalModelServer
 from app.providers.local_tokenizer import ContextLimit, LocalTokenizer
 from app.settings import Settings
@@ -35,6 +36,11 @@ class ModelProviders:
         self.local_tokenizer = (
             LocalTokenizer(self.local_server.model_path) if self.local_server else None
         )
+        uses_embedder = any(
+            d.provider == "local-embed"
+            for spec in settings.models.values()
+            for d in spec.deployments
+        )
         self.breakers = breakers
         self.http = HttpPool()
         self.dispatcher = Dispatcher(
@@ -42,6 +48,7 @@ class ModelProviders:
             self.local_server.base_url if self.local_server else None,
             ContextLimit(self.local_tokenizer, settings.local_model.n_ctx)
             if self.local_tokenizer else None,
+            LocalEmbedder.packaged() if uses_embedder else None,
         )  # fmt: skip
         self.models = dict(models or alias_models(settings.models, self.dispatcher))
         self.default_alias = settings.default_model

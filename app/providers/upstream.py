@@ -10,9 +10,21 @@ from typing import Any
 
 import aiohttp
 
-from app.settings import PLAIN_OPENAI_PROVIDERS, Deployment
+from app.settings import PLAIN_OPENAI_PROVIDERS, Deployment, ProviderKind
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+#: What the embedded models serve; a remote provider (openai, azure, openai-compatible) is
+#: sent every endpoint, and refuses for itself what its model cannot do.
+_EMBEDDED_ENDPOINTS = {
+    "local": ("chat/completions", "completions"),
+    "local-embed": ("embeddings",),
+}
+
+
+def serves(provider: ProviderKind, endpoint: str) -> bool:
+    """Whether a deployment of `provider` is sent calls to `endpoint`."""
+    return endpoint in _EMBEDDED_ENDPOINTS.get(provider, (endpoint,))
 
 
 @dataclass(frozen=True)
@@ -47,11 +59,18 @@ class Upstream:
             )
         if deployment.provider == "local":
             base = f"{local_url}/v1"
+        elif deployment.provider == "local-embed":
+            base = "in-process"  # the dispatcher calls it directly
         else:
             base = deployment.base_url or OPENAI_BASE_URL
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return cls(deployment, base.rstrip("/"), headers, {}, timeout, proxy_for(base))
+
+    @property
+    def form_headers(self) -> dict[str, str]:
+        """The headers of a multipart request: aiohttp sets its Content-Type (the boundary)."""
+        return {name: value for name, value in self.headers.items() if name != "Content-Type"}
 
     def payload(self, body: Mapping[str, Any]) -> dict[str, Any]:
         payload = {**body, "model": self.deployment.model or "local"}

@@ -29,13 +29,14 @@ Names = list[Annotated[StrictStr, Field(min_length=1, max_length=64)]]
 
 
 class Limits(BaseModel):
-    """Requests and tokens per minute and requests at once; None is unlimited."""
+    """Requests, tokens and images per minute and requests at once; None is unlimited."""
 
     model_config = ConfigDict(from_attributes=True)
 
     rpm: Count | None = None
     tpm: Count | None = None
     max_concurrent: Count | None = None
+    ipm: Count | None = Field(None, description="Images per minute (as asked for).")
 
 
 class TenantChanges(Limits):

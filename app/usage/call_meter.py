@@ -63,6 +63,7 @@ class ModelCall:
     prompt: Prompt
     bound: int  # the most tokens it can use
     cost_bound: float  # the most it can cost
+    image_price: float = 0.0  # USD per image it makes
     output: list[str] = field(default_factory=list)
     usage: tuple[int, int, TokenSource] | None = None
     ended: bool = False
@@ -176,15 +177,18 @@ class CallMeter(AsyncCallbackHandler):
         calling(run_id)  # run inline: the model's own code runs next, in this context
 
     async def start_call(
-        self, call_id: object, alias: str | None, prompt: Prompt, max_tokens: int
-    ) -> ModelCall:
+        self, call_id: object, alias: str | None, prompt: Prompt, max_tokens: int,
+        images: int = 0, image_price: float = 0.0,
+    ) -> ModelCall:  # fmt: skip
         """Note a model call about to start: refuse an alias the tenant may not use, and
-        reserve more if the request's reservation cannot cover every call so far."""
+        reserve more if the request's reservation cannot cover every call so far (`images`
+        at `image_price` each, for a call that makes images)."""
         if alias is not None and not self.principal.may_use_model(alias):
             raise model_not_allowed(self.principal, alias)
         bound = prompt_upper_bound(prompt) + max_tokens
-        cost_bound = self._services.prices.upper_bound(alias, bound)
-        call = self._calls[call_id] = ModelCall(alias, prompt, bound, cost_bound)
+        cost_bound = self._services.prices.upper_bound(alias, bound) + images * image_price
+        call = ModelCall(alias, prompt, bound, cost_bound, image_price)
+        self._calls[call_id] = call
         tokens = sum(call.bound for call in self._calls.values()) - self.ticket.tokens
         cost = sum(call.cost_bound for call in self._calls.values()) - self.ticket.cost
         if tokens > 0 or cost > 0:
@@ -257,6 +261,7 @@ class CallMeter(AsyncCallbackHandler):
         tallies = [tally for call in self._calls.values() for tally in self._tallies(call)]
         prices = self._services.prices
         cost = sum(prices.cost(alias, used_in, used_out) for alias, used_in, used_out, _ in tallies)
+        cost += sum(call.image_price * _images(call) for call in self._calls.values())
         input_tokens, output_tokens, source = _summed(tallies) or (0, 0, None)
         return input_tokens, output_tokens, cost, source
 
@@ -296,6 +301,7 @@ class CallMeter(AsyncCallbackHandler):
             output_tokens=output_tokens,
             token_source=source or "none",
             cost_usd=cost,
+            images=sum(_images(call) for call in self._calls.values()),
             deployments=deployments,
             continued=continued,
             hedged=hedged,
@@ -308,6 +314,10 @@ class CallMeter(AsyncCallbackHandler):
         )
         await self._services.ledger.arecord(row)
         return row
+
+
+def _images(call: ModelCall) -> int:
+    return sum(one.images for one in call.upstream)
 
 
 def _summed(tallies: list[Tally]) -> tuple[int, int, TokenSource] | None:

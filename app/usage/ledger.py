@@ -29,6 +29,7 @@ class LedgerEntry:
     output_tokens: int
     token_source: str
     cost_usd: float
+    images: int  # the images it made
     deployments: str | None  # those that did work, in order, comma-separated
     continued: bool  # an answer cut short on one deployment was continued on the next
     hedged: bool  # a second deployment was started beside a slow first one
@@ -142,13 +143,15 @@ class UsageLedger:
             func.coalesce(func.sum(UsageRow.input_tokens), 0),
             func.coalesce(func.sum(UsageRow.output_tokens), 0),
             func.coalesce(func.sum(UsageRow.cost_usd), 0.0),
+            func.coalesce(func.sum(UsageRow.images), 0),
         )
         with Session(self._engine) as session:
-            requests, input_tokens, output_tokens, cost = session.execute(
+            requests, input_tokens, output_tokens, cost, images = session.execute(
                 where.applied(select(*columns))
             ).one()
         return {"requests": requests, "input_tokens": int(input_tokens),
-                "output_tokens": int(output_tokens), "cost_usd": float(cost)}  # fmt: skip
+                "output_tokens": int(output_tokens), "cost_usd": float(cost),
+                "images": int(images)}  # fmt: skip
 
     def totals_by_prompt(self, where: UsageFilter) -> list[dict[str, Any]]:
         """Per prompt version of every matching row: requests, failures (4xx/5xx), tokens,

@@ -37,10 +37,13 @@ TEMPLATE_ALLOWANCE = 256
 
 @dataclass(frozen=True)
 class PlannedCall:
-    """A model call a request is about to make: its alias and the most tokens it can use."""
+    """A model call a request is about to make: its alias, the most tokens it can use, and
+    the images it asks for at their price each."""
 
     alias: str
     tokens: int
+    images: int = 0
+    image_price: float = 0.0
 
 
 class Metering:
@@ -65,7 +68,11 @@ class Metering:
         ticket = await self._services.admission.admit(
             principal,
             sum(call.tokens for call in planned),
-            sum(prices.upper_bound(call.alias, call.tokens) for call in planned),
+            sum(
+                prices.upper_bound(call.alias, call.tokens) + call.images * call.image_price
+                for call in planned
+            ),
+            sum(call.images for call in planned),
         )
         return CallMeter(
             self._services, principal, ticket, route=route, model=ledger_label(aliases),

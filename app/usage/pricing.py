@@ -1,9 +1,11 @@
-"""Dollar cost of tokens, from the per-alias prices in the settings (0 unless configured)."""
+"""Dollar cost of tokens and images, from the per-alias prices in the settings (0 unless
+configured)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from app.errors import BadRequest
 from app.settings import ModelSpec
 
 
@@ -13,6 +15,7 @@ class PriceTable:
             alias: (spec.input_price_per_million, spec.output_price_per_million)
             for alias, spec in models.items()
         }
+        self._image_prices = {alias: spec.image_prices for alias, spec in models.items()}
 
     def upper_bound(self, alias: str | None, tokens: int) -> float:
         """The most `tokens` can cost, whether they turn out input or output."""
@@ -21,3 +24,19 @@ class PriceTable:
     def cost(self, alias: str | None, input_tokens: int, output_tokens: int) -> float:
         input_price, output_price = self._prices.get(alias or "", (0.0, 0.0))
         return (input_tokens * input_price + output_tokens * output_price) / 1_000_000
+
+    def image_price(self, alias: str, size: str, quality: str) -> float:
+        """USD per image of `size` and `quality`: listed as `SIZE/QUALITY`, `SIZE` or `*`;
+        a 400 naming the size if the alias prices images but not these."""
+        prices = self._image_prices.get(alias) or {}
+        if not prices:
+            return 0.0
+        for key in (f"{size}/{quality}", size, "*"):
+            if key in prices:
+                return prices[key]
+        raise BadRequest(
+            f"Model '{alias}' makes no {size} images of quality '{quality}'; it prices: "
+            f"{', '.join(sorted(prices))}.",
+            param="size",
+            code="image_size_not_priced",
+        )

@@ -168,6 +168,20 @@ async def test_sliding_window_lets_no_burst_through_at_a_boundary(store):
     assert not isinstance(await store.admit(scopes, None, 0, 0, now=60.1), Denied)
 
 
+async def test_images_per_minute_slide_image_by_image(store):
+    """A request counts every image it asks for; each ages out of the window on its own."""
+    scopes = (Scope("tenant:t", ipm=4),)
+    assert not isinstance(await store.admit(scopes, None, 0, 0, now=0.0, images=3), Denied)
+    assert not isinstance(await store.admit(scopes, None, 0, 0, now=10.0, images=1), Denied)
+    denied = await store.admit(scopes, None, 0, 0, now=20.0, images=2)
+    assert isinstance(denied, Denied) and denied.limit == "ipm" and denied.allowed == 4
+    assert denied.retry_after == pytest.approx(40.0)  # when the first request's images age out
+    assert not isinstance(await store.admit(scopes, None, 0, 0, now=20.0), Denied)  # no images
+    assert isinstance(await store.admit(scopes, None, 0, 0, now=60.5, images=4), Denied)
+    assert not isinstance(await store.admit(scopes, None, 0, 0, now=60.5, images=3), Denied)
+    assert (await store.usage("tenant:t", now=61.0)).images == 4
+
+
 async def test_settling_returns_unused_reserved_tokens(store):
     scopes = (Scope("tenant:t", tpm=100),)
     ticket = await store.admit(scopes, None, 80, 0, now=0.0)

@@ -7,9 +7,11 @@ The models are the platform's own, over HTTP to the fault upstream
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from langchain_core.messages import HumanMessage
@@ -21,6 +23,7 @@ from app.main import create_app
 from app.settings import ModelSpec
 from app.usage.lifecycle import TEMPLATE_ALLOWANCE
 from tests.conftest import api_routes
+from tests.support.fault_upstream import PIXEL
 from tests.support.tenancy import Platform
 
 #: An input for each use case; a new use case needs one here (the test says so).
@@ -38,6 +41,7 @@ NOT_MODEL_CALLS = {
     "/admin/keys/{key_id}/revoke",
 }
 METERING = MeteredRequestDep.__metadata__[0].dependency
+PNG = base64.b64decode(PIXEL)
 
 
 @pytest.fixture
@@ -46,6 +50,7 @@ def platform(make_settings, upstream) -> Platform:
         return ModelSpec(
             provider="openai-compatible", model="ok", base_url=upstream, max_retries=0,
             input_price_per_million=price, output_price_per_million=2 * price,
+            image_prices={"*": price / 1000},
         )  # fmt: skip
 
     models = {"cheap": alias(0.0), "priced": alias(1000.0)}
@@ -61,8 +66,21 @@ def _share_link(configurable: dict[str, Any]) -> str:
     return LZString.compressToEncodedURIComponent(json.dumps({"configurable": configurable}))
 
 
+async def call_model(client: httpx.AsyncClient, path: str, model: str) -> httpx.Response:
+    """POST a request to a model-calling route that names `model` the way the route lets it."""
+    if path == "/v1/images/edits":  # a form, with the image to edit
+        fields = {"model": model, "prompt": "Add a kite", "n": "2"}
+        return await client.post(path, data=fields, files={"image": ("a.png", PNG, "image/png")})
+    sent, body = model_call(path, model)
+    return await client.post(sent, json=body)
+
+
 def model_call(path: str, model: str) -> tuple[str, dict[str, Any]]:
-    """A request to a model-calling route that names `model` the way the route lets it."""
+    """A JSON request to a model-calling route that names `model` the way the route lets it."""
+    if path == "/v1/embeddings":
+        return path, {"model": model, "input": ["Once upon", "a time"]}
+    if path == "/v1/images/generations":
+        return path, {"model": model, "prompt": "A red kite", "n": 2}
     if path.startswith("/v1/"):
         body: dict[str, Any] = {"model": model, "max_tokens": 16}
         if path.endswith("/chat/completions"):
@@ -106,24 +124,25 @@ async def test_every_model_route_is_found(platform: Platform):
 async def test_every_model_route_is_priced_and_recorded_once(platform: Platform):
     async with platform.client(platform.key("payer")) as client:
         for path in model_routes(platform):
-            sent, body = model_call(path, "priced")
-            response = await client.post(sent, json=body)
+            response = await call_model(client, path, "priced")
             assert response.status_code == 200, (path, response.text)
             assert '"error"' not in response.text and "event: error" not in response.text, path
             rows = (await client.get("/usage")).json()["records"]
             row = rows[-1]
             assert (row["status"], row["model"]) == (200, "priced"), path
-            assert row["input_tokens"] > 0 and row["output_tokens"] > 0, path
+            # Embeddings and images generate no text tokens.
+            generates = not path.startswith(("/v1/embeddings", "/v1/images/"))
+            assert row["input_tokens"] > 0 and (row["output_tokens"] > 0) == generates, path
+            assert row["images"] == (2 if "/images/" in path else 0), path
             expected = (row["input_tokens"] * 1000 + row["output_tokens"] * 2000) / 1e6
-            assert row["cost_usd"] == pytest.approx(expected), path
+            assert row["cost_usd"] == pytest.approx(expected + row["images"] * 1.0), path
         assert len(rows) == len(model_routes(platform))  # exactly one row per request
 
 
 async def test_every_model_route_refuses_a_model_outside_the_allow_list(platform: Platform):
     async with platform.client(platform.key("narrow")) as client:
         for path in model_routes(platform):
-            sent, body = model_call(path, "priced")
-            response = await client.post(sent, json=body)
+            response = await call_model(client, path, "priced")
             assert response.status_code == 403, (path, response.text)
             assert response.json()["error"]["code"] == "model_not_allowed"
         assert (await client.get("/usage")).json()["records"] == []
@@ -134,9 +153,8 @@ async def test_every_model_route_is_admitted_against_the_tenants_limits(platform
         tenant = f"rpm-{len(path)}-{abs(hash(path)) % 10**6}"
         platform.tenant(tenant, rpm=1)
         async with platform.client(platform.key(tenant)) as client:
-            sent, body = model_call(path, "cheap")
-            assert (await client.post(sent, json=body)).status_code == 200, path
-            refused = await client.post(sent, json=body)
+            assert (await call_model(client, path, "cheap")).status_code == 200, path
+            refused = await call_model(client, path, "cheap")
             assert refused.status_code == 429, path
             assert refused.json()["error"]["code"] == "rpm_exceeded"
 

@@ -36,7 +36,7 @@ def test_port_make_run_serves_the_platform_on_that_port(tmp_path: Path):
         os.killpg(make.pid, signal.SIGTERM)
         output = make.communicate(timeout=30)[0].decode(errors="replace")
     assert ready == {"status": "ready"}, output
-    assert [model["id"] for model in models.json()["data"]] == ["local"]  # ours, not llama's
+    assert [model["id"] for model in models.json()["data"]] == ["local", "local-embed"]  # ours
     assert f"genai-platform serving on http://127.0.0.1:{port}" in output
 
 

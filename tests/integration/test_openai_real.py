@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import httpx
 import openai
 import pytest
 from langchain_openai import ChatOpenAI
@@ -19,8 +20,8 @@ def sdk(platform) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{platform.url}/v1", api_key=platform.admin_key, timeout=120)
 
 
-def test_models_lists_the_embedded_model(sdk: openai.OpenAI):
-    assert [model.id for model in sdk.models.list().data] == ["local"]
+def test_models_lists_the_embedded_models(sdk: openai.OpenAI):
+    assert [model.id for model in sdk.models.list().data] == ["local", "local-embed"]
 
 
 def test_chat_plain_and_streamed_agree_and_usage_is_exact(sdk: openai.OpenAI):
@@ -109,3 +110,16 @@ def test_parse_with_a_pydantic_model_returns_a_parsed_object(sdk: openai.OpenAI)
     parsed = reply.choices[0].message.parsed
     assert isinstance(parsed, Colour), reply.choices[0].message.content
     assert reply.usage.completion_tokens > 0
+
+
+def test_the_served_embedding_model_answers_and_the_ledger_counts_its_tokens(sdk, platform):
+    """`make run`'s own configuration: `local-embed` answers the SDK (base64, its default)."""
+    answer = sdk.embeddings.create(model="local-embed", input=["A kite", "A red kite flies"])
+    assert [len(item.embedding) for item in answer.data] == [384, 384]
+    usage = httpx.get(
+        f"{platform.url}/usage", params={"route": "v1/embeddings"},
+        headers={"Authorization": f"Bearer {platform.admin_key}"},
+    ).json()  # fmt: skip
+    [row] = usage["records"]
+    assert row["input_tokens"] == answer.usage.prompt_tokens > 0
+    assert (row["output_tokens"], row["token_source"], row["status"]) == (0, "provider", 200)

@@ -80,7 +80,7 @@ def test_the_remote_runnable_example_chat_pairs_included(platform, tmp_path, mon
 def test_the_openai_sdk_example(platform: RunningPlatform):
     code = addressed(block("### The OpenAI API (`/v1`)", "python"), platform)
     printed = run_python(code, key=platform.admin_key)
-    assert printed.strip() == "['local']"
+    assert printed.split() == ["['local',", "'local-embed']", "384"]
 
 
 def test_the_resumable_stream_example(platform: RunningPlatform):

@@ -24,6 +24,10 @@ The model name chooses the behaviour:
                    deltas (each call's name, then its arguments in two parts)
     tool-drop      streams the start of a tool call, then drops the connection
     json           answers like ok, with JSON for its content: {"city": "Paris"}
+    one-short      images: makes one image fewer than asked for
+/v1/embeddings answers every model but the failures above with `vector(text)` per input, and
+/v1/images/generations with `n` images (URLs, or 1x1 PNGs as b64_json), /v1/images/edits
+(a multipart form) with `n` image URLs.
 Every request is counted in `app.state.hits[model]`; its body is kept in `app.state.bodies`.
 
 Asked to continue an answer (the messages end with a partial assistant answer, as the
@@ -34,7 +38,10 @@ model streams only the words of its answer after that partial one.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
+import struct
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -176,12 +183,18 @@ async def _wait_for_disconnect(request: Request, model: str) -> None:
     request.app.state.closed_at[model] = time.monotonic()
 
 
-async def _answer(request: Request, chat: bool) -> Response:
+async def _received(request: Request) -> tuple[str, dict]:
+    """The request's model and body, counted and kept."""
     body = await request.json()
     # Azure names the deployment in the path, OpenAI in the body.
     model = request.path_params.get("deployment") or body.get("model", "ok")
     request.app.state.hits[model] += 1
     request.app.state.bodies[model] = body
+    return model, body
+
+
+async def _failure(model: str, streaming: bool = False) -> Response | None:
+    """The failure `model` names, whatever the endpoint; None for an answer."""
     if model == "rate-limited":
         error = {"error": {"message": "slow down", "type": "rate_limit"}}
         return JSONResponse(error, status_code=429, headers={"Retry-After": "7"})
@@ -198,6 +211,15 @@ async def _answer(request: Request, chat: bool) -> Response:
         await asyncio.sleep(3600)
     if model == "html":
         return Response(HTML, media_type="text/html")
+    if model == "malformed" and not streaming:
+        return JSONResponse([1])
+    return None
+
+
+async def _answer(request: Request, chat: bool) -> Response:
+    model, body = await _received(request)
+    if (failure := await _failure(model, bool(body.get("stream")))) is not None:
+        return failure
     if model.startswith("tool") and body.get("stream"):
         return StreamingResponse(_tool_stream(model), media_type="text/event-stream")
     if model == "tool":
@@ -208,8 +230,6 @@ async def _answer(request: Request, chat: bool) -> Response:
     if model == "slow":
         await _wait_for_disconnect(request, model)
         return Response(status_code=499)
-    if model == "malformed":
-        return JSONResponse([1])
     if model == "late":
         return StreamingResponse(_late_answer(chat), media_type="application/json")
     if model in ("paced", "brief"):
@@ -258,6 +278,72 @@ async def completions(request: Request) -> Response:
     return await _answer(request, chat=False)
 
 
+def vector(text: str) -> list[float]:
+    """The fault upstream's embedding of `text`: 8 numbers that depend on it alone."""
+    digest = hashlib.sha256(text.encode()).digest()
+    return [round(byte / 255, 4) for byte in digest[:8]]
+
+
+async def embeddings(request: Request) -> Response:
+    """An embedding per input, 1 token a word; base64 if asked, as OpenAI encodes it."""
+    model, body = await _received(request)
+    if (failure := await _failure(model)) is not None:
+        return failure
+    given = body["input"]
+    texts = [given] if isinstance(given, str) else given
+    data = []
+    for index, text in enumerate(texts):
+        numbers = vector(str(text))
+        encoded = base64.b64encode(struct.pack(f"<{len(numbers)}f", *numbers)).decode()
+        as_base64 = body.get("encoding_format") == "base64"
+        data.append({"object": "embedding", "index": index,
+                     "embedding": encoded if as_base64 else numbers})  # fmt: skip
+    tokens = sum(len(str(text).split()) for text in texts)
+    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return JSONResponse({"object": "list", "data": data, "model": model, "usage": usage})
+
+
+#: The smallest PNG (1x1, transparent): what `b64_json` images hold.
+PIXEL = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAA"
+    "BJRU5ErkJggg=="
+)
+
+
+async def image_generations(request: Request) -> Response:
+    """`n` images (`one-short`: one fewer), as URLs or base64 PNGs."""
+    model, body = await _received(request)
+    if (failure := await _failure(model)) is not None:
+        return failure
+    count = body.get("n", 1) - (1 if model == "one-short" else 0)
+    if body.get("response_format") == "b64_json":
+        items = [{"b64_json": PIXEL} for _ in range(count)]
+    else:
+        items = [{"url": f"https://images.invalid/{model}/{i}.png"} for i in range(count)]
+    for item in items:
+        item["revised_prompt"] = f"A picture of: {body['prompt']}"
+    return JSONResponse({"created": int(time.time()), "data": items})
+
+
+async def image_edits(request: Request) -> Response:
+    """A multipart edit: `n` images; its fields and files (name, size) kept in `bodies`."""
+    async with request.form() as form:
+        fields = {key: value for key, value in form.items() if isinstance(value, str)}
+        files = [
+            (key, value.filename, len(await value.read()))
+            for key, value in form.multi_items()
+            if not isinstance(value, str)
+        ]
+    model = request.path_params.get("deployment") or fields.get("model", "ok")
+    request.app.state.hits[model] += 1
+    request.app.state.bodies[model] = {**fields, "files": files}
+    if (failure := await _failure(model)) is not None:
+        return failure
+    count = int(fields.get("n", 1))
+    items = [{"url": f"https://images.invalid/{model}/edit-{i}.png"} for i in range(count)]
+    return JSONResponse({"created": int(time.time()), "data": items})
+
+
 async def models(_: Request) -> Response:
     return JSONResponse({"object": "list", "data": [{"id": "ok", "object": "model"}]})
 
@@ -272,6 +358,14 @@ def create_fault_upstream() -> Starlette:
                 chat_completions,
                 methods=["POST"],
             ),
+            Route("/v1/embeddings", embeddings, methods=["POST"]),
+            Route("/v1/images/generations", image_generations, methods=["POST"]),
+            Route(
+                "/openai/deployments/{deployment}/images/generations",
+                image_generations,
+                methods=["POST"],
+            ),
+            Route("/v1/images/edits", image_edits, methods=["POST"]),
             Route("/v1/models", models),
         ]
     )

@@ -57,7 +57,7 @@ class Platform:
             vars(LedgerEntry(
                 request_id=f"bulk-{index}", client_request_id=None, tenant_id=tenant_id,
                 key_id=None, route="generate", model="local", input_tokens=2, output_tokens=3,
-                token_source="provider", cost_usd=0.01, deployments=None,
+                token_source="provider", cost_usd=0.01, images=0, deployments=None,
                 continued=False, hedged=False, prompt=None, latency_ms=1.0, ttft_ms=None,
                 status=200, interrupted=False, created_at=now,
             ))

@@ -5,6 +5,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from app.api.deps import MeteredRequestDep, route_guard
+from app.api.openai.embeddings import EmbeddingRequest
+from app.api.openai.images import ImageEditRequest, ImageGenerationRequest
 from app.api.openai.protocol import CHAT, COMPLETION, ChatCompletionRequest, CompletionRequest
 from app.api.openai.serving import OpenAIServing
 from app.http.json_body import api_router
@@ -29,6 +31,21 @@ def build_router(serving: OpenAIServing, documented: Documented) -> APIRouter:
         request: Request, principal: Caller, metered: MeteredRequestDep
     ) -> Response:
         return await serving.complete(COMPLETION, request, principal, metered)
+
+    async def embeddings(
+        request: Request, principal: Caller, metered: MeteredRequestDep
+    ) -> Response:
+        return await serving.embed(request, principal, metered)
+
+    async def image_generations(
+        request: Request, principal: Caller, metered: MeteredRequestDep
+    ) -> Response:
+        return await serving.generate_images(request, principal, metered)
+
+    async def image_edits(
+        request: Request, principal: Caller, metered: MeteredRequestDep
+    ) -> Response:
+        return await serving.edit_images(request, principal, metered)
 
     async def resume_chat(
         completion_id: str, principal: Caller, last_event_id: LastEventId = None
@@ -55,6 +72,18 @@ def build_router(serving: OpenAIServing, documented: Documented) -> APIRouter:
             path, endpoint, methods=["POST"], response_model=None,
             openapi_extra=documented.body(body, events=OPENAI_EVENT, answers_json=True),
         )  # fmt: skip
+    for path, endpoint, body in (
+        ("/embeddings", embeddings, EmbeddingRequest),
+        ("/images/generations", image_generations, ImageGenerationRequest),
+    ):
+        router.add_api_route(
+            path, endpoint, methods=["POST"], response_model=None,
+            openapi_extra=documented.body(body, answers_json=True),
+        )  # fmt: skip
+    router.add_api_route(
+        "/images/edits", image_edits, methods=["POST"], response_model=None,
+        openapi_extra=documented.form(ImageEditRequest),
+    )  # fmt: skip
     for path, endpoint in (
         ("/chat/completions/{completion_id}/stream", resume_chat),
         ("/completions/{completion_id}/stream", resume_completion),

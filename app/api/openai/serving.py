@@ -11,28 +11,37 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from app.api.openai.embeddings import EmbeddingRequest, embedding_list
+from app.api.openai.images import ImageEditRequest, ImageGenerationRequest, image_list
 from app.api.openai.protocol import Dialect, StreamOptions, model_card, new_id, usage_body
 from app.errors import BadRequest, NotFound, client_error, invalid_json, invalid_request
 from app.http.disconnect import until_disconnected
 from app.http.request_state import request_state
-from app.providers.answers import ChunkStream
+from app.http.uploads import read_form
+from app.providers.answers import Answer, ChunkStream
+from app.providers.calls import prompt_of
 from app.providers.dispatcher import Dispatcher
 from app.settings import Settings
 from app.streams.kept import KeptStreams
 from app.streams.kept import StreamOptions as KeptStreamOptions
 from app.streams.log import StreamOwner
 from app.tenants.models import Principal
-from app.usage.call_meter import ModelCall
+from app.usage.call_meter import CallMeter, ModelCall
 from app.usage.counting import prompt_upper_bound
 from app.usage.lifecycle import MeteredRequest, PlannedCall
+from app.usage.pricing import PriceTable
 
 CALL = "v1"
+EMBEDDINGS = "embeddings"
+IMAGES = "images/generations"
+IMAGE_EDITS = "images/edits"
+BodyT = TypeVar("BodyT", bound=BaseModel)
 KEEPALIVE = ": keep-alive\n\n"
 
 
@@ -40,11 +49,17 @@ def _sse(data: dict[str, Any]) -> str:
     return f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-async def parse_request(dialect: Dialect, request: Request) -> Any:
+async def parse_request(model: type[BodyT], request: Request) -> BodyT:
     try:
-        return dialect.request.model_validate(await request.json())
+        given = await request.json()
     except json.JSONDecodeError as exc:
         raise invalid_json(exc.msg, BadRequest) from None
+    return _validated(model, given)
+
+
+def _validated(model: type[BodyT], given: Any) -> BodyT:
+    try:
+        return model.model_validate(given)
     except ValidationError as exc:
         raise invalid_request(exc.errors(), BadRequest) from None
 
@@ -54,8 +69,14 @@ class OpenAIServing:
         self._settings = settings
         self._dispatcher = dispatcher
         self._streams = streams
+        self._prices = PriceTable(settings.models)
         self._keepalive = settings.stream_keepalive_seconds
         self._created = int(time.time())
+
+    def _known(self, alias: str) -> str:
+        if alias not in self._settings.models:
+            raise _unknown_model(alias)
+        return alias
 
     def models(self, principal: Principal) -> dict[str, Any]:
         aliases = [alias for alias in self._settings.models if principal.may_use_model(alias)]
@@ -69,10 +90,9 @@ class OpenAIServing:
     async def complete(
         self, dialect: Dialect, request: Request, principal: Principal, metered: MeteredRequest
     ) -> Response:
-        body = await parse_request(dialect, request)
-        alias = body.model
-        if alias not in self._settings.models:
-            raise _unknown_model(alias)
+        body: Any = await parse_request(dialect.request, request)
+        alias = self._known(body.model)
+        self._dispatcher.serving(alias, dialect.endpoint)  # a 400 before anything is reserved
         limit = self._settings.max_tokens_limit
         max_tokens = body.requested_max_tokens or limit
         if max_tokens > limit:
@@ -111,6 +131,67 @@ class OpenAIServing:
         await metered.close(200)
         usage = usage_body(input_tokens, output_tokens)
         return JSONResponse(dialect.whole(answer.data, alias, usage))
+
+    async def embed(
+        self, request: Request, principal: Principal, metered: MeteredRequest
+    ) -> Response:
+        """/v1/embeddings: its tokens are the provider's count (the embedded model's own)."""
+        body = await parse_request(EmbeddingRequest, request)
+        alias = self._known(body.model)
+        self._dispatcher.serving(alias, EMBEDDINGS)  # a 400 before anything is reserved
+        payload = body.model_dump(exclude_none=True)
+        planned = PlannedCall(alias, body.token_bound())
+        prompt = prompt_of(EMBEDDINGS, payload)
+        answer, meter, call = await self._answer(request, principal, metered, EMBEDDINGS,
+                                                 payload, planned, prompt)  # fmt: skip
+        input_tokens, _, _ = meter.usage_of(call) or (0, 0, None)
+        await metered.close(200)
+        return JSONResponse(embedding_list(answer.data, alias, input_tokens))
+
+    async def generate_images(
+        self, request: Request, principal: Principal, metered: MeteredRequest
+    ) -> Response:
+        """/v1/images/generations: charged per image by size and quality, limited per minute."""
+        body = await parse_request(ImageGenerationRequest, request)
+        alias = self._known(body.model)
+        self._dispatcher.serving(alias, IMAGES)
+        price = self._prices.image_price(alias, *body.priced_as)
+        planned = PlannedCall(alias, prompt_upper_bound(body.prompt), body.n, price)
+        payload = body.model_dump(exclude_none=True)
+        answer, _, _ = await self._answer(request, principal, metered, IMAGES, payload,
+                                          planned, body.prompt)  # fmt: skip
+        await metered.close(200)
+        return JSONResponse(image_list(answer.data))
+
+    async def edit_images(
+        self, request: Request, principal: Principal, metered: MeteredRequest
+    ) -> Response:
+        """/v1/images/edits: a multipart form, sent on as one; charged like generations."""
+        body = _validated(ImageEditRequest, await read_form(request, ("image", "mask")))
+        alias = self._known(body.model)
+        self._dispatcher.serving(alias, IMAGE_EDITS)
+        price = self._prices.image_price(alias, *body.priced_as)
+        planned = PlannedCall(alias, prompt_upper_bound(body.prompt), body.n, price)
+        answer, _, _ = await self._answer(request, principal, metered, IMAGE_EDITS,
+                                          body.payload(), planned, body.prompt)  # fmt: skip
+        await metered.close(200)
+        return JSONResponse(image_list(answer.data))
+
+    async def _answer(
+        self, request: Request, principal: Principal, metered: MeteredRequest, endpoint: str,
+        payload: dict[str, Any], planned: PlannedCall, prompt: str,
+    ) -> tuple[Answer, CallMeter, ModelCall]:  # fmt: skip
+        """One metered call for a whole answer, admitted as `planned`."""
+        meter = await metered.admit(principal, f"v1/{endpoint}", [planned])
+        call = await meter.start_call(
+            CALL, planned.alias, prompt, 0, planned.images, planned.image_price
+        )
+        account = meter.for_call(CALL)
+        answering = self._dispatcher.complete(planned.alias, endpoint, payload, account=account)
+        answer = await until_disconnected(request, answering)
+        request_state(request).upstream_seconds += answer.upstream_seconds
+        meter.end_call(CALL)
+        return answer, meter, call
 
     async def resume(
         self, dialect: Dialect, completion_id: str, principal: Principal, last_event_id: str | None
