@@ -12,7 +12,7 @@ ifeq ($(shell uname -m),x86_64)
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 endif
 
-.PHONY: run test lint browser bench clean
+.PHONY: run test lint browser bench ui clean
 
 # Installs the platform with the embedded model (llama-cpp-python builds from source the first
 # time, about 5 minutes on 2 cores; pip caches the wheel for later installs).
@@ -53,6 +53,16 @@ bench: $(BIN)/.bench-installed
 	@command -v wrk >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.run
+
+# The console's browser libraries (Chart.js, marked, DOMPurify), from ui/package-lock.json into
+# app/console/vendor/ with their checksums in ui/vendor.sha256. Needs Node; `make run` does not:
+# the copied files are committed, and a test checks them against the lockfile.
+UI_FILES := chart.js/dist/chart.umd.min.js marked/lib/marked.umd.js dompurify/dist/purify.min.js
+ui:
+	cd ui && npm ci --no-audit --no-fund
+	mkdir -p app/console/vendor
+	for file in $(UI_FILES); do cp ui/node_modules/$$file app/console/vendor/; done
+	cd app/console/vendor && sha256sum $(notdir $(UI_FILES)) > ../../../ui/vendor.sha256
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -11,6 +11,7 @@
     ├── Forbidden                 403 permission_error
     ├── RateLimited               429 rate_limit_error        (Retry-After, X-RateLimit-*)
     ├── NotFound                  404 not_found_error
+    ├── Conflict                  409 conflict                (a name taken already)
     ├── ServiceUnavailable        503 service_unavailable     (also: the database or Redis down)
     └── ProviderError             502 provider_error
         ├── ProviderRateLimited   429 rate_limit_error        (Retry-After when known)
@@ -137,6 +138,11 @@ class RateLimited(PlatformError):
 class NotFound(PlatformError):
     status_code = 404
     type = "not_found_error"
+
+
+class Conflict(PlatformError):
+    status_code = 409
+    type = "conflict"
 
 
 class ServiceUnavailable(PlatformError):

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import admin, chat_sessions, docs, health, home, metrics, usage
+from app.api import admin, chat_sessions, docs, health, home, me, metrics, usage
 from app.api.openai.router import build_router as openai_routes
 from app.api.openai.serving import OpenAIServing
 from app.api.use_cases.mount import mount_use_cases
@@ -63,8 +63,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     openai = OpenAIServing(settings, services.providers.dispatcher, services.streams)
     app.include_router(openai_routes(openai, documented))
     mount_use_cases(app, services, documented)
-    for module in (health, home, docs, usage, admin, chat_sessions, metrics):
+    for module in (health, home, me, docs, usage, admin, chat_sessions, metrics):
         app.include_router(module.router)
+    home.mount_console(app)
     documented.install(app)
     if services.tracing is not None:
         services.tracing.instrument(app)

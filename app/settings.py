@@ -232,6 +232,9 @@ class Settings(BaseSettings):
     summarize_chunk_chars: int = Field(
         3000, ge=200, description="Texts longer than this are summarized map-reduce."
     )
+    document_max_pages: int = Field(
+        100, ge=1, description="Most pages of an uploaded PDF (POST /summarize/file)."
+    )
     code_max_attempts: int = Field(
         3, ge=1, le=10, description="/code: replies the model may write, repairs included."
     )

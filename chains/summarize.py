@@ -1,11 +1,14 @@
 """/summarize: one call for a short text; map-reduce over its parts for a long one.
 
 Parts are condensed (`prompts/summarize_part.yaml`) until the text fits one call; the final
-summary (`prompts/summarize.yaml`) is the step that streams.
+summary (`prompts/summarize.yaml`) is the step that streams. As each part is condensed, a
+LangChain custom event `progress` says so (`{"round", "part", "of"}`): `/stream_events` relays
+it, so RemoteRunnable clients and the console show "part 3 of 12".
 """
 
 from typing import Any, Literal
 
+from langchain_core.callbacks import adispatch_custom_event
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, Field
@@ -17,6 +20,10 @@ class SummarizeInput(BaseModel):
     text: str = Field(min_length=1, description="The text to summarize; any length.")
     style: Literal["paragraph", "bullets"] = Field("paragraph", description="Form of the summary.")
     max_words: MaxWords = Field(None, description="Ask for at most this many words.")
+
+
+#: The custom event each condensed part sends.
+PROGRESS = "progress"
 
 
 class Shorten(AsyncStep):
@@ -43,10 +50,17 @@ class Shorten(AsyncStep):
         return await self._acall_with_config(self._shorten, input, config)
 
     async def _shorten(self, inputs: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        text = inputs["text"]
+        text, round_ = inputs["text"], 0
         while len(text) > self._chunk_chars:
+            round_ += 1
             parts = self._splitter.split_text(text)
-            condensed = await self._condense.abatch([{"text": part} for part in parts], config)
+            condensed: list[str] = [""] * len(parts)
+            done = 0
+            batch = [{"text": part} for part in parts]
+            async for index, summary in self._condense.abatch_as_completed(batch, config):
+                condensed[index], done = summary, done + 1
+                progress = {"round": round_, "part": done, "of": len(parts)}
+                await adispatch_custom_event(PROGRESS, progress, config=config)
             shorter = "\n\n".join(condensed)
             if len(shorter) >= len(text):
                 break  # the model no longer shortens it; summarize what we have
@@ -61,4 +75,4 @@ def build(context: ChainContext) -> Runnable[Any, str]:
     return chain.with_types(input_type=SummarizeInput, output_type=str)
 
 
-USE_CASE = UseCase(name="summarize", build=build)
+USE_CASE = UseCase(name="summarize", build=build, document_field="text")

@@ -1,12 +1,14 @@
-"""The caller's chat sessions kept by the server: list, read, clear. Other tenants' are 404."""
+"""The caller's chat sessions kept by the server: list, read, rename, clear. Other tenants'
+are 404."""
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 from langchain_core.messages import message_to_dict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ServicesDep, route_guard
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.http.json_body import api_router
 from app.storage.chat_history import SESSION_ID_PATTERN
 from app.tenants.models import Principal
@@ -47,3 +49,27 @@ async def clear_history(
     if not deleted:
         raise _no_session(session_id)
     return {"session_id": session_id, "deleted": deleted}
+
+
+class Rename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(pattern=SESSION_ID_PATTERN, description="The session's new id.")
+
+
+@router.post("/sessions/{session_id}/rename")
+async def rename_session(
+    session_id: Annotated[str, Path(pattern=SESSION_ID_PATTERN)], rename: Rename,
+    principal: Caller, services: ServicesDep,
+) -> dict[str, Any]:  # fmt: skip
+    """Give a kept conversation another id (its name); 409 if the tenant has one by that id."""
+    tenant = principal.tenant.id
+    if await services.history.aload(tenant, rename.to):
+        raise Conflict(
+            f"A chat session '{rename.to}' exists already; choose another name.",
+            param="to", code="session_exists",
+        )  # fmt: skip
+    moved = await services.history.arename(tenant, session_id, rename.to)
+    if not moved:
+        raise _no_session(session_id)
+    return {"session_id": rename.to, "messages": moved}

@@ -1,11 +1,17 @@
-"""`/`: a page linking the playgrounds; `/?token=<key>` trades a key for a browser session."""
+"""`/`: the console (app/console/), for every caller: it signs in from its own page.
+`/?token=<key>` trades a key for a browser session, as the console's sign-in form does."""
 
-from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pathlib import Path
 
-from app.api.deps import ServicesDep, current_principal
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from app.api.deps import ServicesDep
 from app.http.json_body import api_router
 from app.tenants.auth import SESSION_COOKIE
+
+CONSOLE = Path(__file__).resolve().parents[1] / "console"
 
 router = api_router(include_in_schema=False)
 
@@ -24,12 +30,9 @@ async def home(request: Request, services: ServicesDep, token: str | None = None
             secure=request.url.scheme == "https",
         )
         return response
-    principal = await current_principal(request)
-    links = "".join(
-        f'<li><a href="/{name}/playground/">/{name}</a></li>' for name in services.use_cases
-    )
-    return HTMLResponse(
-        f"<!doctype html><title>genai-platform</title><h1>genai-platform</h1>"
-        f"<p>Signed in as tenant <b>{principal.tenant.id}</b> (key {principal.key.id}).</p>"
-        f"<h2>Playgrounds</h2><ul>{links}</ul><p><a href='/docs'>API documentation</a></p>"
-    )
+    return FileResponse(CONSOLE / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+def mount_console(app: FastAPI) -> None:
+    """The console's scripts, styles and vendored libraries: public files, no data in them."""
+    app.mount("/console", StaticFiles(directory=CONSOLE), name="console")

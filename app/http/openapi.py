@@ -40,8 +40,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "No key, or an unknown, revoked or expired one"),
         (403, "Not allowed for the caller's tenant"),
         (404, "Not found"),
+        (409, "A name taken already"),
         (413, "Body too large"),
-        (415, "Body not sent as JSON"),
+        (415, "Body not sent as JSON (or, for an upload, as multipart/form-data)"),
         (422, "Invalid input, naming the field"),
         (429, "A limit or budget of the caller, or the provider's rate limit"),
         (500, "A bug of the platform (logged)"),
@@ -94,10 +95,16 @@ class Documented:
             raise ValueError(f"OpenAPI schema '{model.__name__}' is defined twice, differently")
         return {"$ref": _REF.format(model=model.__name__)}
 
-    def form(self, request: type[BaseModel]) -> dict[str, Any]:
+    def form(
+        self, request: type[BaseModel], events: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The `openapi_extra` of a route reading a multipart form like `request` (its files
-        typed as binary strings) and answering some JSON object."""
-        answer = {"application/json": {"schema": {"type": "object"}}}
+        typed as binary strings) and answering some JSON object, or events like `events`."""
+        answer: dict[str, Any] = (
+            {"text/event-stream": {"schema": events}}
+            if events is not None
+            else {"application/json": {"schema": {"type": "object"}}}
+        )
         return {
             "requestBody": {
                 "required": True,

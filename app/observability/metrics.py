@@ -7,6 +7,7 @@ metrics and ledger always agree.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -134,6 +135,7 @@ class Metrics:
         registry.register(self._circuits)
         registry.register(_DispatchCollector(dispatch_events))
         self._by_labels: dict[tuple[str, str, str, int], _Series] = {}
+        self._refused: collections.Counter[tuple[str, str]] = collections.Counter()
 
     def observe(self, row: FinishedRequest) -> None:
         model = row.model or ""
@@ -163,6 +165,11 @@ class Metrics:
 
     def rejected(self, tenant: str, limit: str) -> None:
         self.rejections.labels(tenant, limit).inc()
+        self._refused[tenant, limit] += 1
+
+    def refusals(self, tenant: str) -> dict[str, int]:
+        """The tenant's requests refused by each limit, since this process started."""
+        return {limit: n for (who, limit), n in sorted(self._refused.items()) if who == tenant}
 
     async def render(self) -> bytes:
         self._circuits.states = await self._circuits.breakers.states(self._deployments)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import anyio
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from app.storage.tables import ChatMessageRow
@@ -89,6 +89,20 @@ class ChatHistoryStore:
                 .where(ChatMessageRow.session_id == session_id)
             )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def rename(self, tenant_id: str, session_id: str, to: str) -> int:
+        """Move a session's messages to the id `to`; how many moved."""
+        with Session(self._engine) as session, session.begin():
+            result = session.execute(
+                update(ChatMessageRow)
+                .where(ChatMessageRow.tenant_id == tenant_id)
+                .where(ChatMessageRow.session_id == session_id)
+                .values(session_id=to)
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def arename(self, tenant_id: str, session_id: str, to: str) -> int:
+        return await anyio.to_thread.run_sync(self.rename, tenant_id, session_id, to)
 
     async def aload(self, tenant_id: str, session_id: str) -> list[BaseMessage]:
         return await anyio.to_thread.run_sync(self.load, tenant_id, session_id)

@@ -94,3 +94,5 @@ class UseCase:
     name: str
     build: Callable[[ChainContext], Runnable[Any, Any]]
     playground_type: Literal["default", "chat"] = "default"
+    #: The input field an uploaded document's text fills: `POST /<name>/file` is mounted.
+    document_field: str | None = None

@@ -27,7 +27,7 @@ async def test_requests_without_a_key_get_401(platform: Platform):
         for method, path in [("POST", "/generate/invoke"), ("GET", "/generate/input_schema"),
                              ("GET", "/generate/playground/index.html"), ("GET", "/usage"),
                              ("GET", "/chat/sessions"), ("GET", "/docs"), ("GET", "/openapi.json"),
-                             ("GET", "/admin/tenants"), ("GET", "/")]:  # fmt: skip
+                             ("GET", "/admin/tenants"), ("GET", "/me")]:  # fmt: skip
             response = await client.request(method, path, json=GENERATE)
             assert response.status_code == 401, path
             assert response.headers["www-authenticate"] == "Bearer"
@@ -38,6 +38,17 @@ async def test_health_and_ready_need_no_key(platform: Platform):
     async with platform.client() as client:
         assert (await client.get("/health")).status_code == 200
         assert (await client.get("/ready")).status_code == 200
+
+
+async def test_the_console_page_and_its_files_need_no_key_and_hold_no_data(platform: Platform):
+    """The console signs in from its own page, so the page is public: it is the same file for
+    everyone, and every datum comes from the API, which needs a key."""
+    async with platform.client() as client:
+        home = await client.get("/")
+        assert home.status_code == 200 and "genai-platform console" in home.text
+        assert (await client.get("/console/console.js")).status_code == 200
+        assert (await client.get("/console/vendor/chart.umd.min.js")).status_code == 200
+        assert (await client.get("/console/../app/settings.py")).status_code == 404
 
 
 async def test_a_key_works_as_bearer_or_x_api_key(platform: Platform):
@@ -113,8 +124,8 @@ async def test_a_browser_trades_the_key_for_a_session_cookie(platform: Platform)
         cookie = response.headers["set-cookie"]
         assert "HttpOnly" in cookie and "genai_session=" in cookie
         assert created.key not in cookie
-        home = await client.get("/")  # the client keeps the cookie, as a browser does
-        assert "Signed in as tenant <b>acme</b>" in home.text
+        me = await client.get("/me")  # the client keeps the cookie, as a browser does
+        assert me.json()["tenant"]["id"] == "acme" and me.json()["key"]["id"] == created.id
         assert (await client.get("/summarize/playground/index.html")).status_code == 200
         platform.services.tenants.revoke_key(created.id)
         assert (await client.get("/summarize/playground/index.html")).status_code == 401
@@ -129,7 +140,7 @@ async def test_a_tampered_session_cookie_is_refused(platform: Platform):
         key_id, expires, signature = value.split(".")
         client.cookies.clear()
         client.cookies["genai_session"] = f"{key_id}.{int(expires) + 9999}.{signature}"
-        assert (await client.get("/")).status_code == 401
+        assert (await client.get("/me")).status_code == 401
 
 
 @pytest.mark.parametrize(

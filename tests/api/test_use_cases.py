@@ -68,6 +68,25 @@ async def test_summarize_long_text_condenses_parts_before_the_final_summary(
     assert len(reply) < len(text)
 
 
+async def test_summarize_stream_events_report_each_condensed_part(echo_client):
+    """Map-reduce progress as LangChain custom events, as RemoteRunnable's astream_events
+    reads them from /stream_events: `part` counts up to `of` in each round."""
+    paragraph = "The quick brown fox jumps over the lazy dog near the river bank. " * 20
+    text = "\n\n".join(f"Part {index}. {paragraph}" for index in range(8))
+    body = {"input": {"text": text}, "config": {"configurable": {"max_tokens": 60}}}
+    events = await read_events(echo_client, "/summarize/stream_events", body)
+    progress = [
+        event.json()["data"] for event in events
+        if event.event == "data" and event.json()["event"] == "on_custom_event"
+        and event.json()["name"] == "progress"
+    ]  # fmt: skip
+    first_round = [step for step in progress if step["round"] == 1]
+    assert len(first_round) >= 4
+    assert [step["part"] for step in first_round] == list(range(1, len(first_round) + 1))
+    assert {step["of"] for step in first_round} == {len(first_round)}
+    assert events[-1].event == "end"
+
+
 async def test_stream_sends_several_data_events_then_end(echo_client: httpx.AsyncClient):
     events = await read_events(echo_client, "/generate/stream", {"input": {"prompt": "Hi"}})
     kinds = [event.event for event in events]

@@ -14,9 +14,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request, Response
 from langchain_core.runnables import Runnable
+from pydantic import BaseModel, Field, WithJsonSchema, create_model
 
 from app.api.deps import MeteredRequestDep, route_guard
 from app.api.use_cases.runs import ChainRuns
+from app.documents.extract import SUPPORTED
 from app.http.openapi import ERROR_RESPONSES, LANGSERVE_EVENT, Documented, event_stream
 from app.services import Services
 from app.tenants.models import Principal
@@ -88,6 +90,21 @@ class _UseCaseRoutes:
                 responses=ERROR_RESPONSES, openapi_extra=bodies[name],
             )  # fmt: skip
 
+    def add_document_route(self, app: FastAPI, field: str, documented: Documented) -> None:
+        runs = self.runs
+
+        async def endpoint(
+            request: Request, metered: MeteredRequestDep, principal: Principal = self.caller
+        ) -> Response:
+            return await runs.stream_file(request, principal, metered, field)
+
+        app.add_api_route(
+            f"/{self.name}/file", endpoint, methods=["POST"], tags=[self.name],
+            dependencies=[self.caller], responses=ERROR_RESPONSES,
+            openapi_extra=documented.form(document_form(self.name, field, runs.runnable),
+                                          events=LANGSERVE_EVENT),
+        )  # fmt: skip
+
     def add_other_routes(self, app: FastAPI, share_link: bool) -> None:
         base, handler = self.base(share_link), self.runs.handler
         for name in _GET_ENDPOINTS:
@@ -110,11 +127,33 @@ class _UseCaseRoutes:
         )
 
 
+def document_form(name: str, field: str, runnable: Runnable[Any, Any]) -> type[BaseModel]:
+    """The form `POST /<name>/file` reads, for its OpenAPI schema: the document, the input's
+    other fields (as text) and the model's settings."""
+    fields: dict[str, Any] = {
+        key: (info.annotation, info)
+        for key, info in runnable.input_schema.model_fields.items()
+        if key != field
+    }
+    binary = Annotated[bytes, WithJsonSchema({"type": "string", "format": "binary"})]
+    return create_model(
+        f"{name.title()}FileForm",
+        file=(binary, Field(description=f"The document: {SUPPORTED}.")),
+        model=(str | None, Field(None, description="A model alias.")),
+        temperature=(float | None, Field(None, ge=0, le=2)),
+        **fields,
+    )
+
+
 def mount_use_cases(app: FastAPI, services: Services, documented: Documented) -> None:
     """Every use case's routes, the model calls of all first: Starlette tries the routes in
     order, so a request walks past every route added before its own. Schemas and playgrounds
     come next, the playground's share links (`c/{config_hash}`) last."""
     routes = [_UseCaseRoutes(use_case, chain, services) for use_case, chain in services.chains]
+    for use_case, _ in services.chains:
+        if use_case.document_field:
+            route = next(one for one in routes if one.name == use_case.name)
+            route.add_document_route(app, use_case.document_field, documented)
     for share_link in (False, True):
         for use_case_routes in routes:
             use_case_routes.add_model_routes(app, share_link, documented)

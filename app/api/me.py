@@ -1,0 +1,41 @@
+"""/me: who the caller is and what its tenant may use and has used now; /signout."""
+
+from typing import Any
+
+from fastapi import Response
+
+from app.api.deps import CurrentPrincipal, ServicesDep
+from app.http.json_body import api_router
+from app.tenants.auth import SESSION_COOKIE
+
+router = api_router(tags=["me"])
+
+
+@router.get("/me")
+async def read_me(principal: CurrentPrincipal, services: ServicesDep) -> dict[str, Any]:
+    """The caller's key and tenant (its allow-lists, limits and budget), what the tenant uses
+    right now, the model aliases it may use, and its requests refused by each limit since this
+    replica started. What the console reads to show each user what is theirs."""
+    tenant = principal.tenant
+    models = [alias for alias in services.settings.models if principal.may_use_model(alias)]
+    return {
+        "key": principal.key.model_dump(mode="json"),
+        "tenant": tenant.model_dump(mode="json"),
+        "load": (await services.admission.load(tenant)).model_dump(mode="json"),
+        "models": models,
+        "default_model": services.settings.default_model,
+        "use_cases": [
+            {"name": use_case.name, "takes_documents": use_case.document_field is not None}
+            for use_case, _ in services.chains
+            if principal.may_use_route(use_case.name)
+        ],
+        "refused": services.metering.metrics.refusals(tenant.id),
+    }
+
+
+@router.post("/signout", status_code=204)
+async def sign_out() -> Response:
+    """End the browser's session: its cookie is cleared (a key in a header is unaffected)."""
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+    return response

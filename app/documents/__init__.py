@@ -1,0 +1,1 @@
+"""Documents clients upload: their text, for the use cases that read them."""

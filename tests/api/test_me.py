@@ -1,0 +1,61 @@
+"""What the console reads and does through the API: /me, /signout, renaming a chat session."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.test_chat_sessions import chat_body
+from tests.support.tenancy import Platform, build_platform
+
+
+@pytest.fixture
+def platform(make_settings) -> Platform:
+    return build_platform(make_settings(auth_enabled=True))
+
+
+async def test_me_shows_a_tenant_its_own_limits_budget_models_and_refusals(platform):
+    platform.tenant("acme", rpm=1, budget_usd=5.0, allowed_models=["local"],
+                    allowed_routes=["chat", "generate"])  # fmt: skip
+    async with platform.client(platform.key("acme", name="app")) as client:
+        assert (await client.post("/generate/invoke", json={"input": {"prompt": "Hi"}})).is_success
+        refused = await client.post("/generate/invoke", json={"input": {"prompt": "Hi"}})
+        assert refused.status_code == 429
+        me = (await client.get("/me")).json()
+    assert (me["tenant"]["id"], me["tenant"]["rpm"], me["key"]["name"]) == ("acme", 1, "app")
+    assert me["key"]["admin"] is False and "secret_hash" not in str(me)
+    assert me["models"] == ["local"]
+    assert [one["name"] for one in me["use_cases"]] == ["chat", "generate"]
+    assert me["load"]["budget"]["limit_usd"] == 5.0
+    assert me["refused"] == {"rpm": 1}
+
+
+async def test_signing_out_ends_the_browser_session(platform):
+    platform.tenant("acme")
+    key = platform.key("acme")
+    async with platform.client() as client:
+        await client.get(f"/?token={key}")
+        assert (await client.get("/me")).status_code == 200
+        signed_out = await client.post("/signout", headers={"Origin": "http://platform"})
+        assert signed_out.status_code == 204
+        assert 'genai_session=""' in signed_out.headers["set-cookie"]
+        assert (await client.get("/me")).status_code == 401
+
+
+async def test_a_chat_session_is_renamed_within_its_tenant_only(platform):
+    platform.tenant("acme")
+    platform.tenant("other")
+    async with platform.client(platform.key("acme")) as acme:
+        await acme.post("/chat/invoke", json=chat_body("Hi", "first"))
+        await acme.post("/chat/invoke", json=chat_body("Hi", "second"))
+        taken = await acme.post("/chat/sessions/first/rename", json={"to": "second"})
+        assert taken.status_code == 409 and taken.json()["error"]["param"] == "to"
+        renamed = await acme.post("/chat/sessions/first/rename", json={"to": "trip-plans"})
+        assert renamed.json() == {"session_id": "trip-plans", "messages": 2}
+        assert sorted((await acme.get("/chat/sessions")).json()["sessions"]) == [
+            "second", "trip-plans"
+        ]  # fmt: skip
+        bad = await acme.post("/chat/sessions/second/rename", json={"to": "no spaces"})
+        assert bad.status_code == 422 and bad.json()["error"]["param"] == "to"
+    async with platform.client(platform.key("other")) as other:
+        foreign = await other.post("/chat/sessions/second/rename", json={"to": "mine"})
+        assert foreign.status_code == 404

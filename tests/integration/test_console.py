@@ -1,0 +1,196 @@
+"""The console at `/`, in Debian's Chromium, against the real `genai serve` (embedded model):
+every flow a user meets, as a user meets it. With GENAI_SCREENSHOTS=<folder> (docs/img for the
+committed ones), each screen is saved there."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.integration.conftest import RunningPlatform
+from tests.support.documents import pdf
+
+SCREENSHOTS = os.environ.get("GENAI_SCREENSHOTS")
+RENAMED = "renamed-chat"
+TIMEOUT = 120_000  # ms: the embedded model answers one request at a time
+PAGES = [
+    f"Chapter {n}. The town council met on day {n} and agreed to plant trees along the river, "
+    "to repair the old bridge, and to open the library on Sundays. " * 4
+    for n in range(1, 7)
+]
+
+
+async def screenshot(page: Page, name: str) -> None:
+    if SCREENSHOTS:
+        await page.screenshot(path=str(Path(SCREENSHOTS) / f"console-{name}.png"), full_page=True)
+
+
+async def sign_in(page: Page, platform: RunningPlatform, key: str) -> None:
+    await page.goto(platform.url)
+    await page.get_by_label("API key").fill(key)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+@pytest.fixture
+async def admin_page(page: Page, platform: RunningPlatform) -> Page:
+    # Every confirmation: yes; the one prompt (a chat's new name): RENAMED.
+    page.on("dialog", lambda dialog: dialog.accept(RENAMED if dialog.type == "prompt" else None))
+    await sign_in(page, platform, platform.admin_key)
+    return page
+
+
+async def test_chat_streams_a_reply_stops_one_and_keeps_the_history(admin_page, platform):
+    page = admin_page
+    await page.get_by_role("link", name="Chat").click()
+    await page.get_by_label("Temperature").fill("0")
+    await page.get_by_label("Message", exact=True).fill("Say hello to Ada.")
+    await page.get_by_role("button", name="Send").click()
+    reply = page.locator(".message.ai .body").last
+    await expect(page.get_by_role("button", name="Send")).to_be_enabled(timeout=TIMEOUT)
+    assert (await reply.inner_text()).strip(), "a streamed reply"
+    await page.get_by_label("Message", exact=True).fill(
+        "Write a very long story about a dragon and a town."
+    )
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator(".message.ai .body").last).not_to_be_empty(timeout=TIMEOUT)
+    await page.get_by_role("button", name="Stop").click()
+    await expect(page.get_by_text("(stopped)")).to_be_visible()
+    await screenshot(page, "chat")
+    await page.reload()
+    await page.get_by_role("link", name="Chat").click()
+    await expect(page.locator(".message.human").first).to_have_text(
+        re.compile("Say hello to Ada."), timeout=10_000
+    )
+    assert await page.locator(".sessions li").count() >= 1
+
+
+async def test_a_session_is_renamed_and_deleted(admin_page, platform):
+    page = admin_page
+    await page.get_by_role("link", name="Chat").click()
+    await page.get_by_role("button", name="New chat").click()
+    await page.get_by_label("Temperature").fill("0")
+    await page.get_by_label("Message", exact=True).fill("Hi")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.get_by_role("button", name="Send")).to_be_enabled(timeout=TIMEOUT)
+    await page.get_by_role("button", name="Rename").click()
+    await expect(page.get_by_role("button", name=RENAMED)).to_be_visible()
+    async with platform.client() as client:
+        assert RENAMED in (await client.get("/chat/sessions")).json()["sessions"]
+        await page.get_by_role("button", name="Delete").click()
+        await expect(page.get_by_role("button", name=RENAMED)).to_have_count(0)
+        assert RENAMED not in (await client.get("/chat/sessions")).json()["sessions"]
+
+
+async def test_a_multi_page_pdf_shows_its_progress_then_its_summary(admin_page, tmp_path):
+    page = admin_page
+    document = tmp_path / "minutes.pdf"
+    document.write_bytes(pdf(PAGES))
+    await page.get_by_role("link", name="Summarize").click()
+    await page.get_by_label("…or a document").set_input_files(str(document))
+    await page.get_by_label("bullets").check()
+    await page.get_by_label("Temperature").fill("0")
+    await page.get_by_role("button", name="Summarize").click()
+    await expect(page.get_by_role("status")).to_have_text("Done.", timeout=TIMEOUT)
+    steps = await page.get_by_label("Progress").locator("li").all_inner_texts()
+    assert steps and steps[0] == f"Part 1 of {steps[0].split()[-1]}" and len(steps) >= 2
+    assert (await page.get_by_label("Summary").inner_text()).strip()
+    await screenshot(page, "summarize")
+
+
+async def test_generate_runs_from_a_form_made_of_its_input_schema(admin_page):
+    page = admin_page
+    await page.get_by_role("link", name="Generate").click()
+    await page.get_by_label("Prompt").fill("Name a colour.")
+    await page.get_by_label("Temperature").fill("0")
+    await page.get_by_role("button", name="Run").click()
+    await expect(page.get_by_label("Output")).not_to_be_empty(timeout=TIMEOUT)
+    await expect(page.get_by_role("button", name="Run")).to_be_enabled(timeout=TIMEOUT)
+    await screenshot(page, "generate")
+
+
+async def test_the_dashboard_shows_the_ledgers_numbers(admin_page, platform):
+    page = admin_page
+    async with platform.client() as client:
+        totals = (await client.get("/usage", params={"tenant": "local"})).json()["totals"]
+    await page.get_by_role("link", name="Usage").click()
+    requests = page.locator("[data-total=Requests] strong")
+    await expect(requests).to_have_text(str(totals["requests"]))
+    tokens = page.locator("[data-total='Output tokens'] strong")
+    await expect(tokens).to_have_text(str(totals["output_tokens"]))
+    assert await page.locator("canvas[data-chart]").count() == 4
+    csv = page.get_by_role("link", name="Export CSV")
+    assert "format=csv" in (await csv.get_attribute("href") or "")
+    await screenshot(page, "usage")
+
+
+async def test_an_admin_creates_a_tenant_and_a_key_that_works_then_revokes_it(admin_page, platform):
+    page = admin_page
+    await page.get_by_role("link", name="Admin").click()
+    await page.get_by_label("Tenant id").fill("console-made")
+    await page.get_by_label("Requests per minute").first.fill("30")
+    await page.get_by_role("button", name="Create tenant").click()
+    await page.get_by_role("button", name="Manage tenant console-made").click()
+    await page.get_by_label("Key name").fill("from-the-console")
+    await page.get_by_role("button", name="Create key").click()
+    key = (await page.locator("[data-new-key]").inner_text()).strip()
+    await screenshot(page, "admin")
+    async with httpx.AsyncClient(base_url=platform.url, timeout=30) as client:
+        me = await client.get("/me", headers={"Authorization": f"Bearer {key}"})
+        assert me.status_code == 200 and me.json()["tenant"]["id"] == "console-made"
+        assert me.json()["tenant"]["rpm"] == 30
+        key_id = me.json()["key"]["id"]
+        await page.get_by_role("button", name=f"Revoke key {key_id}").click()
+        await expect(page.get_by_text(re.compile("^revoked"))).to_be_visible()
+        await page.wait_for_timeout(2500)  # auth_cache_seconds: a revocation applies within it
+        revoked = await client.get("/me", headers={"Authorization": f"Bearer {key}"})
+        assert revoked.status_code == 401
+
+
+async def test_an_api_error_is_shown_as_the_api_words_it(admin_page):
+    page = admin_page
+    await page.get_by_role("link", name="Admin").click()
+    await page.get_by_label("Tenant id").fill("local")  # exists already
+    await page.get_by_role("button", name="Create tenant").click()
+    await expect(page.get_by_role("alert")).to_contain_text("local")
+
+
+async def test_a_non_admin_sees_no_admin_page_and_the_api_refuses_it(
+    browser: Browser, platform: RunningPlatform
+):
+    async with platform.client() as client:
+        await client.post("/admin/tenants", json={"id": "plain-user"})
+        created = await client.post("/admin/tenants/plain-user/keys", json={"name": "user"})
+    key = created.json()["key"]
+    page = await browser.new_page()
+    try:
+        await sign_in(page, platform, key)
+        await expect(page.get_by_role("link", name="Chat")).to_be_visible()
+        assert await page.get_by_role("link", name="Admin").count() == 0
+        await page.goto(f"{platform.url}/#/admin")
+        await expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+        refused = await page.request.get(f"{platform.url}/admin/tenants")
+        assert refused.status == 403
+        await page.get_by_role("button", name="Sign out").click()
+        await expect(page.get_by_label("API key")).to_be_visible()
+        assert (await page.request.get(f"{platform.url}/me")).status == 401
+    finally:
+        await page.close()
+
+
+async def test_the_console_works_at_phone_width(browser: Browser, platform: RunningPlatform):
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        await sign_in(page, platform, platform.admin_key)
+        await page.get_by_role("link", name="Chat").click()
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, "nothing wider than the phone"
+        await expect(page.get_by_label("Message", exact=True)).to_be_visible()
+        await screenshot(page, "phone")
+    finally:
+        await page.close()
