@@ -194,3 +194,20 @@ async def test_the_console_works_at_phone_width(browser: Browser, platform: Runn
         await screenshot(page, "phone")
     finally:
         await page.close()
+
+
+async def test_every_control_of_every_page_has_a_label(admin_page, platform):
+    """Usable with a screen reader and from the keyboard: each input, select, textarea and
+    button of each workspace has an accessible name."""
+    page = admin_page
+    for link in ("Chat", "Summarize", "Generate", "Complete", "Code", "Usage", "Admin"):
+        await page.get_by_role("link", name=link, exact=True).click()
+        await expect(page.get_by_role("heading", level=1)).to_be_visible()
+        await page.wait_for_load_state("networkidle")
+        unnamed = await page.evaluate(
+            """() => [...document.querySelectorAll("input, select, textarea, button")]
+                .filter((el) => !(el.labels?.length || el.getAttribute("aria-label")
+                                  || el.textContent.trim() || el.closest("label")))
+                .map((el) => el.outerHTML)"""
+        )
+        assert unnamed == [], (link, unnamed)

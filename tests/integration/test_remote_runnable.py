@@ -35,3 +35,18 @@ async def test_remote_runnable_raises_with_the_real_error(platform):
     remote = RemoteRunnable(f"{platform.url}/generate", timeout=120, headers=platform.headers)
     with pytest.raises(Exception, match="422"):
         await remote.ainvoke({"prompt": ""})
+
+
+async def test_remote_runnable_sees_summarize_progress_as_custom_events(platform):
+    """Map-reduce progress reaches LangServe's client as LangChain custom events."""
+    remote = RemoteRunnable(f"{platform.url}/summarize", timeout=120, headers=platform.headers)
+    text = "\n\n".join(f"Part {n}. " + "The council met and planted trees. " * 30 for n in range(4))
+    progress = [
+        event["data"]
+        async for event in remote.astream_events(
+            {"text": text}, config={"configurable": FAST}, version="v2"
+        )
+        if event["event"] == "on_custom_event" and event["name"] == "progress"
+    ]
+    assert [step["part"] for step in progress if step["round"] == 1][:2] == [1, 2]
+    assert all(step["of"] >= 2 for step in progress)
