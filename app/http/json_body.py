@@ -25,10 +25,15 @@ from app.http.openapi import ERROR_RESPONSES
 MAX_DEPTH = 64
 
 
+def media_type(content_type: str | None) -> str:
+    """A Content-Type's media type, without its parameters, in lower case."""
+    return (content_type or "").partition(";")[0].strip().lower()
+
+
 def is_json(content_type: str | None) -> bool:
-    media_type = (content_type or "").partition(";")[0].strip().lower()
-    return media_type == "application/json" or (
-        media_type.startswith("application/") and media_type.endswith("+json")
+    kind = media_type(content_type)
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
     )
 
 

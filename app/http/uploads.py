@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.errors import BadRequest, UnsupportedMediaType
+from app.http.json_body import media_type
 from app.providers.uploads import Upload
 
 MULTIPART = "multipart/form-data"
@@ -19,7 +20,7 @@ MAX_FIELDS = 64
 
 
 def is_multipart(content_type: str | None) -> bool:
-    return (content_type or "").partition(";")[0].strip().lower() == MULTIPART
+    return media_type(content_type) == MULTIPART
 
 
 async def read_form(request: Request, file_fields: Collection[str]) -> dict[str, Any]:

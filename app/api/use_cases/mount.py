@@ -17,6 +17,7 @@ from langchain_core.runnables import Runnable
 from pydantic import BaseModel, Field, WithJsonSchema, create_model
 
 from app.api.deps import MeteredRequestDep, route_guard
+from app.api.use_cases.documents import stream_document
 from app.api.use_cases.runs import ChainRuns
 from app.documents.extract import SUPPORTED
 from app.http.openapi import ERROR_RESPONSES, LANGSERVE_EVENT, Documented, event_stream
@@ -90,13 +91,15 @@ class _UseCaseRoutes:
                 responses=ERROR_RESPONSES, openapi_extra=bodies[name],
             )  # fmt: skip
 
-    def add_document_route(self, app: FastAPI, field: str, documented: Documented) -> None:
+    def add_document_route(
+        self, app: FastAPI, field: str, documented: Documented, max_pages: int
+    ) -> None:
         runs = self.runs
 
         async def endpoint(
             request: Request, metered: MeteredRequestDep, principal: Principal = self.caller
         ) -> Response:
-            return await runs.stream_file(request, principal, metered, field)
+            return await stream_document(runs, request, principal, metered, field, max_pages)
 
         app.add_api_route(
             f"/{self.name}/file", endpoint, methods=["POST"], tags=[self.name],
@@ -153,7 +156,9 @@ def mount_use_cases(app: FastAPI, services: Services, documented: Documented) ->
     for use_case, _ in services.chains:
         if use_case.document_field:
             route = next(one for one in routes if one.name == use_case.name)
-            route.add_document_route(app, use_case.document_field, documented)
+            route.add_document_route(
+                app, use_case.document_field, documented, services.settings.document_max_pages
+            )
     for share_link in (False, True):
         for use_case_routes in routes:
             use_case_routes.add_model_routes(app, share_link, documented)

@@ -13,7 +13,6 @@ and its streams end any failure with a fixed "Internal Server Error". `stream_lo
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -34,11 +33,9 @@ from langserve.serialization import WellKnownLCSerializer
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 
-from app.documents.extract import extract
 from app.errors import InvalidRequest, invalid_json, sse_error_event
 from app.http.disconnect import until_disconnected
 from app.http.request_state import request_state
-from app.http.uploads import read_form
 from app.settings import Settings
 from app.streams.kept import KeptStreams, StreamOptions
 from app.streams.log import StreamOwner
@@ -53,8 +50,8 @@ if TYPE_CHECKING:  # OpenTelemetry is imported only when traces are sent
 
 Events = AsyncIterator[dict[str, Any]]
 
-_SERIALIZER = WellKnownLCSerializer()  # LangServe's own: messages and documents as it sends them
-_CONFIG_KEYS = ("configurable",)  # what a client may set in a config, as LangServe's default
+SERIALIZER = WellKnownLCSerializer()  # LangServe's own: messages and documents as it sends them
+CONFIG_KEYS = ("configurable",)  # what a client may set in a config, as LangServe's default
 
 
 @dataclass(frozen=True)
@@ -82,8 +79,7 @@ class ChainRuns:
         self._default_model = settings.model_for(use_case.name)
         self._tracing = tracing
         self._streams = streams
-        self._keepalive = settings.stream_keepalive_seconds
-        self._max_pages = settings.document_max_pages
+        self.keepalive = settings.stream_keepalive_seconds
         own_prompt = settings.prompts_dir / f"{use_case.name}.yaml"
         self._prompts = (
             load_prompt_versions(settings.prompts_dir, use_case.name)
@@ -123,7 +119,7 @@ class ChainRuns:
         if options.kept:
             owner = StreamOwner(principal.tenant.id, self.name)
             return await self._streams.start(str(config["run_id"]), owner, events, metered, options)
-        return EventSourceResponse(events, ping=self._keepalive)  # type: ignore[arg-type]
+        return EventSourceResponse(events, ping=self.keepalive)  # type: ignore[arg-type]
 
     async def resume(
         self, run_id: str, principal: Principal, last_event_id: str | None
@@ -146,55 +142,6 @@ class ChainRuns:
             self.handler.astream_events, request, principal, metered, config_hash, "stream_events"
         )
 
-    async def stream_file(
-        self, request: Request, principal: Principal, metered: MeteredRequest, field: str
-    ) -> Response:
-        """`POST /<name>/file`: a form with a document (`file`), the input's other fields and
-        `model` / `temperature`; its text fills `field`. Streams `document` (what was read),
-        `progress` (the chain's custom events), `data` per chunk of the output, then `end`."""
-        form = await read_form(request, ("file",))
-        files = form.pop("file", [])
-        if len(files) != 1:
-            raise InvalidRequest("Send one document as the form's 'file' field.", param="file",
-                                 code="invalid_field")  # fmt: skip
-        [upload] = files
-        configurable: dict[str, Any] = {key: form.pop(key) for key in ("model",) if key in form}
-        if "temperature" in form:  # a form's fields are text
-            configurable["temperature"] = _number(form.pop("temperature"), "temperature")
-        document = await asyncio.to_thread(
-            extract, upload.filename, upload.content_type, upload.data, self._max_pages
-        )
-        raw_input = {**form, field: document.text}
-        try:
-            input_ = _unpack_input(self.runnable.input_schema.model_validate(raw_input))
-            config = await _unpack_request_config(
-                "", {"configurable": configurable}, config_keys=_CONFIG_KEYS,
-                model=self.handler._ConfigPayload, request=request,
-                per_req_config_modifier=None, server_config=None,
-            )  # fmt: skip
-        except ValidationError as exc:
-            raise RequestValidationError(exc.errors()) from None
-        config = _update_config_with_defaults(self.handler._run_name, config, request,
-                                              endpoint="stream")  # fmt: skip
-        runs = await self._admitted(Runs([input_], [config], [raw_input]), principal, metered)
-        described = {"filename": document.filename, "type": document.kind,
-                     "pages": document.pages, "characters": len(document.text)}  # fmt: skip
-        events = self._progress_stream(input_, runs.configs[0], described)
-        return EventSourceResponse(metered_events(events, metered), ping=self._keepalive)  # type: ignore[arg-type]
-
-    async def _progress_stream(
-        self, input_: Any, config: RunnableConfig, document: dict[str, Any]
-    ) -> Events:
-        """What was read, the run's id, its custom events and its output's chunks, then end."""
-        yield {"event": "document", "data": json.dumps(document)}
-        yield {"event": "metadata", "data": json.dumps({"run_id": str(config["run_id"])})}
-        async for event in self.runnable.astream_events(input_, config=config, version="v2"):
-            if event["event"] == "on_custom_event":
-                yield {"event": event["name"], "data": json.dumps(event["data"])}
-            elif event["event"] == "on_chain_stream" and not event["parent_ids"]:
-                yield {"event": "data", "data": _SERIALIZER.dumps(event["data"]["chunk"]).decode()}
-        yield {"event": "end"}
-
     # --- the steps they share --------------------------------------------------------------
 
     async def _admit(
@@ -203,10 +150,11 @@ class ChainRuns:
     ) -> Runs:  # fmt: skip
         """Validate, then admit with the model each input will use, then add the server's
         config (meter, tenant, tracing) to every run's config."""
-        return await self._admitted(await self._read(request, config_hash, endpoint), principal,
-                                    metered)  # fmt: skip
+        return await self.admitted(await self._read(request, config_hash, endpoint), principal,
+                                   metered)  # fmt: skip
 
-    async def _admitted(self, runs: Runs, principal: Principal, metered: MeteredRequest) -> Runs:
+    async def admitted(self, runs: Runs, principal: Principal, metered: MeteredRequest) -> Runs:
+        """`runs` (read and validated) admitted, each config given the server's part."""
         planned = [
             PlannedCall(self._alias(config), _token_bound(raw, config))
             for raw, config in zip(runs.raw_inputs, runs.configs, strict=True)
@@ -266,7 +214,7 @@ class ChainRuns:
         for index, one in enumerate(sent):
             try:
                 unpacked = await _unpack_request_config(
-                    config_hash, one, config_keys=_CONFIG_KEYS, model=self.handler._ConfigPayload,
+                    config_hash, one, config_keys=CONFIG_KEYS, model=self.handler._ConfigPayload,
                     request=request, per_req_config_modifier=None, server_config=None,
                 )  # fmt: skip
             except ValidationError as exc:
@@ -313,7 +261,7 @@ class ChainRuns:
         """The body RemoteRunnable expects, the ledger row written first."""
         request_state(request).upstream_seconds += metered.meter.upstream_seconds
         await metered.close(200)
-        body = {"output": orjson.Fragment(_SERIALIZER.dumps(output)), "metadata": metadata}
+        body = {"output": orjson.Fragment(SERIALIZER.dumps(output)), "metadata": metadata}
         return Response(orjson.dumps(body), media_type="application/json")
 
     async def _stream(self, input_: Any, config: RunnableConfig) -> Events:
@@ -324,7 +272,7 @@ class ChainRuns:
             if not started:
                 started = True
                 yield {"event": "metadata", "data": json.dumps({"run_id": str(config["run_id"])})}
-            yield {"event": "data", "data": _SERIALIZER.dumps(chunk).decode()}
+            yield {"event": "data", "data": SERIALIZER.dumps(chunk).decode()}
         yield {"event": "end"}
 
     async def _delegated(
@@ -336,7 +284,7 @@ class ChainRuns:
         response = await stream(request, config_hash=config_hash, server_config=runs.server_config)
         events = with_real_errors(response.body_iterator)
         response.body_iterator = metered_events(events, metered)
-        response.ping_interval = self._keepalive
+        response.ping_interval = self.keepalive
         return response
 
 
@@ -373,14 +321,6 @@ def _stream_options(body: dict[str, Any]) -> StreamOptions:
             param="config.configurable.on_disconnect", code="invalid_field",
         )  # fmt: skip
     return StreamOptions(resumable, policy)
-
-
-def _number(text: str, name: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise InvalidRequest(f"{name} must be a number.", param=name,
-                             code="invalid_field") from None  # fmt: skip
 
 
 def _token_bound(raw_input: Any, config: RunnableConfig) -> int:

@@ -1,0 +1,92 @@
+"""`POST /<use case>/file`: a document uploaded as a form, its text the use case's input.
+
+The form holds the document (`file`), the input's other fields (as text) and the model's
+`model` and `temperature`. What cannot be read is refused before admission (app/documents/).
+The answer streams `document` (what was read), `metadata` (the run's id), the chain's custom
+events by their names (`progress`), `data` per chunk of the output, then `end` (or `error`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from langchain_core.runnables import RunnableConfig
+from langserve.api_handler import (
+    _unpack_input,
+    _unpack_request_config,
+    _update_config_with_defaults,
+)
+from pydantic import ValidationError
+from sse_starlette import EventSourceResponse
+
+from app.api.use_cases.runs import CONFIG_KEYS, SERIALIZER, ChainRuns, Events, Runs, metered_events
+from app.documents.extract import Document, extract
+from app.errors import InvalidRequest
+from app.http.uploads import read_form
+from app.tenants.models import Principal
+from app.usage.lifecycle import MeteredRequest
+
+
+async def stream_document(
+    runs: ChainRuns, request: Request, principal: Principal, metered: MeteredRequest,
+    field: str, max_pages: int,
+) -> Response:  # fmt: skip
+    """Read the form and its document, admit the run with the text in `field`, stream it."""
+    form = await read_form(request, ("file",))
+    files = form.pop("file", [])
+    if len(files) != 1:
+        raise InvalidRequest("Send one document as the form's 'file' field.", param="file",
+                             code="invalid_field")  # fmt: skip
+    [upload] = files
+    configurable: dict[str, Any] = {key: form.pop(key) for key in ("model",) if key in form}
+    if "temperature" in form:  # a form's fields are text
+        configurable["temperature"] = _number(form.pop("temperature"), "temperature")
+    document = await asyncio.to_thread(
+        extract, upload.filename, upload.content_type, upload.data, max_pages
+    )
+    raw_input = {**form, field: document.text}
+    try:  # LangServe's own reading (private; langserve is pinned to 0.3.3)
+        input_ = _unpack_input(runs.runnable.input_schema.model_validate(raw_input))
+        config = await _unpack_request_config(
+            "",
+            {"configurable": configurable},
+            config_keys=CONFIG_KEYS,
+            model=runs.handler._ConfigPayload,
+            request=request,
+            per_req_config_modifier=None,
+            server_config=None,
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+    config = _update_config_with_defaults(runs.handler._run_name, config, request,
+                                          endpoint="stream")  # fmt: skip
+    admitted = await runs.admitted(Runs([input_], [config], [raw_input]), principal, metered)
+    events = _events(runs, input_, admitted.configs[0], document)
+    return EventSourceResponse(metered_events(events, metered), ping=runs.keepalive)  # type: ignore[arg-type]
+
+
+async def _events(
+    runs: ChainRuns, input_: Any, config: RunnableConfig, document: Document
+) -> Events:
+    described = {"filename": document.filename, "type": document.kind,
+                 "pages": document.pages, "characters": len(document.text)}  # fmt: skip
+    yield {"event": "document", "data": json.dumps(described)}
+    yield {"event": "metadata", "data": json.dumps({"run_id": str(config["run_id"])})}
+    async for event in runs.runnable.astream_events(input_, config=config, version="v2"):
+        if event["event"] == "on_custom_event":
+            yield {"event": event["name"], "data": json.dumps(event["data"])}
+        elif event["event"] == "on_chain_stream" and not event["parent_ids"]:
+            yield {"event": "data", "data": SERIALIZER.dumps(event["data"]["chunk"]).decode()}
+    yield {"event": "end"}
+
+
+def _number(text: str, name: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be a number.", param=name,
+                             code="invalid_field") from None  # fmt: skip
