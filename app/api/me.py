@@ -14,15 +14,18 @@ router = api_router(tags=["me"])
 @router.get("/me")
 async def read_me(principal: CurrentPrincipal, services: ServicesDep) -> dict[str, Any]:
     """The caller's key and tenant (its allow-lists, limits and budget), what the tenant uses
-    right now, the model aliases it may use, and its requests refused by each limit since this
-    replica started. What the console reads to show each user what is theirs."""
+    right now, the model aliases it may use (and those of them that chat, which the use cases
+    take), and its requests refused by each limit since this replica started. What the
+    console reads to show each user what is theirs."""
     tenant = principal.tenant
     models = [alias for alias in services.settings.models if principal.may_use_model(alias)]
+    dispatcher = services.providers.dispatcher
     return {
         "key": principal.key.model_dump(mode="json"),
         "tenant": tenant.model_dump(mode="json"),
         "load": (await services.admission.load(tenant)).model_dump(mode="json"),
         "models": models,
+        "chat_models": [alias for alias in models if dispatcher.offers(alias, "chat/completions")],
         "default_model": services.settings.default_model,
         "use_cases": [
             {"name": use_case.name, "takes_documents": use_case.document_field is not None}

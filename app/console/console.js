@@ -99,7 +99,7 @@ function renderMarkdown(target, text) {
 
 function modelPickers() {
   const model = h("select", { name: "model" },
-    ...me.models.map((alias) => h("option", { value: alias, selected: alias === me.default_model, text: alias })));
+    ...me.chat_models.map((alias) => h("option", { value: alias, selected: alias === me.default_model, text: alias })));
   const temperature = h("input", { type: "number", name: "temperature", min: "0", max: "2", step: "0.1", value: "0.7" });
   const node = h("div", { class: "row" }, field("Model", model), field("Temperature", temperature));
   return { node, configurable: () => ({ model: model.value, temperature: Number(temperature.value) }) };
@@ -113,17 +113,24 @@ function page(title, ...children) {
   main.focus();
 }
 
-function signInPage(message) {
+function signInPage() {
   const key = h("input", { type: "password", name: "key", autocomplete: "off", required: true });
   const form = h("form", { "aria-label": "Sign in" },
     h("p", { text: "Sign in with an API key (the admin key of `make run` is in var/admin-key)." }),
-    field("API key", key), h("p", {}, h("button", { type: "submit", text: "Sign in" })),
-    message ? h("p", { class: "error", role: "alert", text: message }) : null);
-  form.addEventListener("submit", (event) => {
+    field("API key", key), h("p", {}, h("button", { type: "submit", text: "Sign in" })));
+  const errors = errorBox();
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    window.location.assign(`/?token=${encodeURIComponent(key.value.trim())}`);
+    const value = key.value.trim();
+    // Checked first, so a wrong key is an error here rather than a page of JSON.
+    const check = await fetch("/me", { headers: { Authorization: `Bearer ${value}` } });
+    if (!check.ok) {
+      const body = await check.json().catch(() => ({}));
+      return show(errors, new ApiError(body.error?.message || "This key does not sign in."));
+    }
+    window.location.assign(`/?token=${encodeURIComponent(value)}`);
   });
-  page("Sign in", form);
+  page("Sign in", form, errors);
   key.focus();
 }
 
@@ -326,8 +333,8 @@ async function usagePage() {
     const query = `tenant=${encodeURIComponent(tenant)}`;
     try {
       const usage = await api(`/usage?${query}&limit=10000`);
-      const load = me.key.admin && tenant !== me.tenant.id ? await api(`/admin/tenants/${encodeURIComponent(tenant)}/load`) : me.load;
-      content.replaceChildren(...usageView(usage, load, tenant === me.tenant.id ? me.refused : null, query));
+      const tenantLoad = me.key.admin && tenant !== me.tenant.id ? await api(`/admin/tenants/${encodeURIComponent(tenant)}/load`) : me.load;
+      content.replaceChildren(...usageView(usage, tenantLoad, tenant === me.tenant.id ? me.refused : null, query));
       drawCharts(content, usage.records);
     } catch (error) { show(errors, error); }
   }

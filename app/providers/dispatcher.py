@@ -87,6 +87,7 @@ class Dispatcher:
         self.breakers = breakers
         self._local_context = local_context
         self._embedder = embedder
+        self._serving: dict[tuple[str, str], list[Upstream]] = {}  # (alias, endpoint): its own
         self._hedging = Hedging(models)
         #: Continuations and hedges by (event, alias, deployment), for the metrics.
         self.events: Counter[tuple[str, str, str]] = Counter()
@@ -155,10 +156,18 @@ class Dispatcher:
             headers={"Retry-After": str(max(1, round(wait)))},
         )
 
+    def offers(self, alias: str, endpoint: str) -> bool:
+        """Whether any deployment of `alias` serves `endpoint`."""
+        return any(serves(u.deployment.provider, endpoint) for u in self._upstreams[alias])
+
     def serving(self, alias: str, endpoint: str) -> list[Upstream]:
         """The alias's deployments whose provider serves `endpoint`; a 400 naming the alias
         if none does (a request the alias cannot answer, whichever deployment is up)."""
-        upstreams = [u for u in self._upstreams[alias] if serves(u.deployment.provider, endpoint)]
+        upstreams = self._serving.get((alias, endpoint))
+        if upstreams is None:
+            upstreams = self._serving[alias, endpoint] = [
+                u for u in self._upstreams[alias] if serves(u.deployment.provider, endpoint)
+            ]
         if not upstreams:
             providers = ", ".join(
                 dict.fromkeys(u.deployment.provider for u in self._upstreams[alias])
@@ -254,8 +263,8 @@ class Dispatcher:
             if not 200 <= response.status < 300:
                 raise status_failure(response.status, response.headers, await response.read())
             if not stream:
-                seconds = time.perf_counter() - started
-                answer = parse_answer(await response.read(), seconds, endpoint)
+                raw = await response.read()
+                answer = parse_answer(raw, time.perf_counter() - started, endpoint)
                 _note(call, endpoint, answer)
                 return answer
             if response.content_type != "text/event-stream":

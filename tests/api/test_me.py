@@ -23,7 +23,7 @@ async def test_me_shows_a_tenant_its_own_limits_budget_models_and_refusals(platf
         me = (await client.get("/me")).json()
     assert (me["tenant"]["id"], me["tenant"]["rpm"], me["key"]["name"]) == ("acme", 1, "app")
     assert me["key"]["admin"] is False and "secret_hash" not in str(me)
-    assert me["models"] == ["local"]
+    assert me["models"] == me["chat_models"] == ["local"]
     assert [one["name"] for one in me["use_cases"]] == ["chat", "generate"]
     assert me["load"]["budget"]["limit_usd"] == 5.0
     assert me["refused"] == {"rpm": 1}
@@ -59,3 +59,12 @@ async def test_a_chat_session_is_renamed_within_its_tenant_only(platform):
     async with platform.client(platform.key("other")) as other:
         foreign = await other.post("/chat/sessions/second/rename", json={"to": "mine"})
         assert foreign.status_code == 404
+
+
+async def test_me_names_the_models_that_chat_apart_from_the_embedding_one(platform):
+    """The console's model pickers offer only aliases a chain can call."""
+    platform.tenant("acme")
+    async with platform.client(platform.key("acme")) as client:
+        me = (await client.get("/me")).json()
+    assert me["models"] == ["local", "local-embed"]
+    assert me["chat_models"] == ["local"]

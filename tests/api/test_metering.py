@@ -39,6 +39,8 @@ NOT_MODEL_CALLS = {
     "/admin/tenants",
     "/admin/tenants/{tenant_id}/keys",
     "/admin/keys/{key_id}/revoke",
+    "/chat/sessions/{session_id}/rename",
+    "/signout",
 }
 METERING = MeteredRequestDep.__metadata__[0].dependency
 PNG = base64.b64decode(PIXEL)
@@ -71,6 +73,9 @@ async def call_model(client: httpx.AsyncClient, path: str, model: str) -> httpx.
     if path == "/v1/images/edits":  # a form, with the image to edit
         fields = {"model": model, "prompt": "Add a kite", "n": "2"}
         return await client.post(path, data=fields, files={"image": ("a.png", PNG, "image/png")})
+    if path.endswith("/file"):  # a document, the model named in the form
+        document = {"file": ("notes.txt", b"The council approved a park.", "text/plain")}
+        return await client.post(path, data={"model": model}, files=document)
     sent, body = model_call(path, model)
     return await client.post(sent, json=body)
 

@@ -24,7 +24,7 @@ from app.settings import ModelSpec, Settings
 from tests.support.tenancy import Platform
 
 #: POST routes that take no body: an action on the resource the path names.
-NO_BODY = {("post", "/admin/keys/{key_id}/revoke")}
+NO_BODY = {("post", "/admin/keys/{key_id}/revoke"), ("post", "/signout")}
 
 
 @pytest.fixture(scope="module")

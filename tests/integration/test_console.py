@@ -152,6 +152,14 @@ async def test_an_admin_creates_a_tenant_and_a_key_that_works_then_revokes_it(ad
         assert revoked.status_code == 401
 
 
+async def test_a_wrong_key_is_refused_on_the_sign_in_page(page, platform):
+    await page.goto(platform.url)
+    await page.get_by_label("API key").fill("gp-not-a-key")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("API key")
+    await expect(page.get_by_label("API key")).to_be_visible()  # still on the sign-in page
+
+
 async def test_an_api_error_is_shown_as_the_api_words_it(admin_page):
     page = admin_page
     await page.get_by_role("link", name="Admin").click()

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.model, pytest.mark.browser]
 async def signed_in(page: Page, platform) -> None:
     """Trade the key for a session cookie once, as a person opening the printed URL does."""
     await page.goto(f"{platform.url}/?token={platform.admin_key}")
-    await expect(page.get_by_text("Signed in as tenant local")).to_be_visible()
+    await expect(page.get_by_text("Tenant local (admin)")).to_be_visible()  # the console
 
 
 async def test_summarize_playground_streams_a_summary(platform, page: Page):

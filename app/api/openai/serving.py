@@ -151,29 +151,28 @@ class OpenAIServing:
     async def generate_images(
         self, request: Request, principal: Principal, metered: MeteredRequest
     ) -> Response:
-        """/v1/images/generations: charged per image by size and quality, limited per minute."""
         body = await parse_request(ImageGenerationRequest, request)
-        alias = self._known(body.model)
-        self._dispatcher.serving(alias, IMAGES)
-        price = self._prices.image_price(alias, *body.priced_as)
-        planned = PlannedCall(alias, prompt_upper_bound(body.prompt), body.n, price)
         payload = body.model_dump(exclude_none=True)
-        answer, _, _ = await self._answer(request, principal, metered, IMAGES, payload,
-                                          planned, body.prompt)  # fmt: skip
-        await metered.close(200)
-        return JSONResponse(image_list(answer.data))
+        return await self._images(request, principal, metered, IMAGES, body, payload)
 
     async def edit_images(
         self, request: Request, principal: Principal, metered: MeteredRequest
     ) -> Response:
-        """/v1/images/edits: a multipart form, sent on as one; charged like generations."""
+        """A multipart form, sent on as one (its files as they came)."""
         body = _validated(ImageEditRequest, await read_form(request, ("image", "mask")))
+        return await self._images(request, principal, metered, IMAGE_EDITS, body, body.payload())
+
+    async def _images(
+        self, request: Request, principal: Principal, metered: MeteredRequest, endpoint: str,
+        body: ImageGenerationRequest | ImageEditRequest, payload: dict[str, Any],
+    ) -> Response:  # fmt: skip
+        """/v1/images/*: charged per image by size and quality, limited per minute."""
         alias = self._known(body.model)
-        self._dispatcher.serving(alias, IMAGE_EDITS)
+        self._dispatcher.serving(alias, endpoint)  # a 400 before anything is reserved
         price = self._prices.image_price(alias, *body.priced_as)
         planned = PlannedCall(alias, prompt_upper_bound(body.prompt), body.n, price)
-        answer, _, _ = await self._answer(request, principal, metered, IMAGE_EDITS,
-                                          body.payload(), planned, body.prompt)  # fmt: skip
+        answer, _, _ = await self._answer(request, principal, metered, endpoint, payload,
+                                          planned, body.prompt)  # fmt: skip
         await metered.close(200)
         return JSONResponse(image_list(answer.data))
 
