@@ -30,6 +30,14 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").partition(";")[0].strip().lower()
 
 
+def wrong_media_type(wanted: str, content_type: str | None) -> UnsupportedMediaType:
+    """The 415 for a body sent as `content_type`, saying how it `wanted` to be sent."""
+    return UnsupportedMediaType(
+        f"The body must be {wanted}, not '{content_type or 'none'}'.",
+        code="unsupported_media_type",
+    )
+
+
 def is_json(content_type: str | None) -> bool:
     kind = media_type(content_type)
     return kind == "application/json" or (
@@ -70,10 +78,8 @@ class JsonRequest(Request):
         if not hasattr(self, "_json"):
             content_type = self.headers.get("content-type")
             if not is_json(content_type):
-                raise UnsupportedMediaType(
-                    f"The body must be JSON sent with 'Content-Type: application/json', "
-                    f"not '{content_type or 'none'}'.",
-                    code="unsupported_media_type",
+                raise wrong_media_type(
+                    "JSON sent with 'Content-Type: application/json'", content_type
                 )
             self._json = parse_json(await self.body())
         return self._json

@@ -10,8 +10,8 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.errors import BadRequest, UnsupportedMediaType
-from app.http.json_body import media_type
+from app.errors import BadRequest
+from app.http.json_body import media_type, wrong_media_type
 from app.providers.uploads import Upload
 
 MULTIPART = "multipart/form-data"
@@ -28,11 +28,7 @@ async def read_form(request: Request, file_fields: Collection[str]) -> dict[str,
     holds (`name` and `name[]` alike); a 400 naming the field for anything else."""
     content_type = request.headers.get("content-type")
     if not is_multipart(content_type):
-        raise UnsupportedMediaType(
-            f"The body must be a form sent as '{MULTIPART}' (it carries files), not "
-            f"'{content_type or 'none'}'.",
-            code="unsupported_media_type",
-        )
+        raise wrong_media_type(f"a form sent as '{MULTIPART}' (it carries files)", content_type)
     try:
         form = await request.form(max_files=MAX_FILES, max_fields=MAX_FIELDS)
     except HTTPException as exc:  # Starlette's refusal of a malformed form
