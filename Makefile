@@ -44,8 +44,15 @@ lint: $(BIN)/.test-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 
-test: $(BIN)/.test-installed browser lint
+test: $(BIN)/.test-installed browser tests/js/node_modules/.package-lock.json lint
 	$(BIN)/python -m pytest
+
+# The JavaScript clients the tests run against the platform (tests/js/package-lock.json);
+# Node.js from Debian's packages if the machine has none.
+tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 
 # Overhead, throughput, open streams and model speed next to plain LangServe and LiteLLM
 # (installed into bench/.venvs the first time); writes docs/benchmarks.md. About 10 minutes.
