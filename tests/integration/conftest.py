@@ -33,6 +33,15 @@ class RunningPlatform:
         headers = {"Authorization": f"Bearer {key or self.admin_key}"}
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=120)
 
+    def ledger_row(self, request_id: str) -> dict:
+        """The ledger row of one request: tests share this platform, so a test finds its own
+        row by the `X-Request-Id` its request was answered with, never by being alone."""
+        usage = httpx.get(
+            f"{self.url}/usage", params={"limit": 10_000}, headers=self.headers, timeout=30
+        ).json()
+        [row] = [row for row in usage["records"] if row["request_id"] == request_id]
+        return row
+
 
 @contextmanager
 def platform_process(data_dir: Path, **env: str) -> Iterator[RunningPlatform]:

@@ -19,11 +19,10 @@ async def test_code_comes_back_with_the_parsers_verdict_and_is_billed(platform):
         response = await client.post("/code/invoke", json={"input": TASK, "config": CONFIG})
         assert response.status_code == 200, response.text
         output = response.json()["output"]
-        rows = (await client.get("/usage", params={"route": "code"})).json()["records"]
     assert output["language"] == "python" and 1 <= output["attempts"] <= 3
     assert output["diagnostics"] == diagnose("python", output["code"]), "the parser's verdict"
     assert output["valid"] == (output["diagnostics"] == [])
-    [row] = rows
+    row = platform.ledger_row(response.headers["x-request-id"])
     assert (row["status"], row["prompt"]) == (200, "code@1")
     assert row["token_source"] in ("provider", "counted"), "exact either way: never estimated"
     assert row["output_tokens"] > 0 and row["input_tokens"] > 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import httpx
 import openai
 import pytest
 from langchain_openai import ChatOpenAI
@@ -113,13 +112,13 @@ def test_parse_with_a_pydantic_model_returns_a_parsed_object(sdk: openai.OpenAI)
 
 
 def test_the_served_embedding_model_answers_and_the_ledger_counts_its_tokens(sdk, platform):
-    """`make run`'s own configuration: `local-embed` answers the SDK (base64, its default)."""
-    answer = sdk.embeddings.create(model="local-embed", input=["A kite", "A red kite flies"])
+    """`make run`'s own configuration: `local-embed` answers the SDK (base64, its default); its
+    own row (by request id: other tests share this platform) counts the tokens."""
+    raw = sdk.embeddings.with_raw_response.create(
+        model="local-embed", input=["A kite", "A red kite flies"]
+    )
+    answer = raw.parse()
     assert [len(item.embedding) for item in answer.data] == [384, 384]
-    usage = httpx.get(
-        f"{platform.url}/usage", params={"route": "v1/embeddings"},
-        headers={"Authorization": f"Bearer {platform.admin_key}"},
-    ).json()  # fmt: skip
-    [row] = usage["records"]
+    row = platform.ledger_row(raw.headers["x-request-id"])
     assert row["input_tokens"] == answer.usage.prompt_tokens > 0
     assert (row["output_tokens"], row["token_source"], row["status"]) == (0, "provider", 200)
