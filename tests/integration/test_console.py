@@ -219,3 +219,20 @@ async def test_every_control_of_every_page_has_a_label(admin_page, platform):
                 .map((el) => el.outerHTML)"""
         )
         assert unnamed == [], (link, unnamed)
+
+
+#: tests/support/low_contrast.js: the texts whose contrast falls short of WCAG 2's.
+LOW_CONTRAST = (Path(__file__).parents[1] / "support" / "low_contrast.js").read_text()
+
+
+async def test_every_text_of_every_page_is_readable_against_its_background(page, platform):
+    """Readable contrast, checked rather than designed: the sign-in page and each workspace."""
+    await page.goto(platform.url)
+    await expect(page.get_by_label("API key")).to_be_visible()
+    assert await page.evaluate(LOW_CONTRAST) == [], "sign-in"
+    await sign_in(page, platform, platform.admin_key)
+    for link in ("Chat", "Summarize", "Generate", "Complete", "Code", "Usage", "Admin"):
+        await page.get_by_role("link", name=link, exact=True).click()
+        await expect(page.get_by_role("heading", level=1)).to_be_visible()
+        await page.wait_for_load_state("networkidle")
+        assert await page.evaluate(LOW_CONTRAST) == [], link
