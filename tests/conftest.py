@@ -29,9 +29,9 @@ MakeSettings = Callable[..., Settings]
 
 def pytest_configure(config: pytest.Config) -> None:
     """The test process's collector, set for a suite that builds an app or two per test, each
-    alive for the test: with CPython's thresholds it walks the whole heap some 40 times a
-    minute, a fifth of the suite's time. Full collections 10 times rarer save a tenth of it,
-    for some 300 MB more at the peak."""
+    alive for the test: left as it was, it walked the whole heap 39 times in 100 s of the
+    suite, a fifth of that time. Full collections 10 times rarer save a tenth of the wall
+    time, for some 300 MB more at the peak."""
     gc.set_threshold(10_000, 20, 100)
 
 
