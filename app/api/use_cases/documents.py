@@ -15,15 +15,11 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from langchain_core.runnables import RunnableConfig
-from langserve.api_handler import (
-    _unpack_input,
-    _unpack_request_config,
-    _update_config_with_defaults,
-)
+from langserve.api_handler import _unpack_input
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 
-from app.api.use_cases.runs import CONFIG_KEYS, SERIALIZER, ChainRuns, Events, Runs, metered_events
+from app.api.use_cases.runs import SERIALIZER, ChainRuns, Events, Runs, metered_events
 from app.documents.extract import Document, extract
 from app.errors import InvalidRequest
 from app.http.uploads import read_form
@@ -51,19 +47,9 @@ async def stream_document(
     raw_input = {**form, field: document.text}
     try:  # LangServe's own reading (private; langserve is pinned to 0.3.3)
         input_ = _unpack_input(runs.runnable.input_schema.model_validate(raw_input))
-        config = await _unpack_request_config(
-            "",
-            {"configurable": configurable},
-            config_keys=CONFIG_KEYS,
-            model=runs.handler._ConfigPayload,
-            request=request,
-            per_req_config_modifier=None,
-            server_config=None,
-        )  # fmt: skip
+        config = await runs.client_config(request, {"configurable": configurable}, "", "stream")
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
-    config = _update_config_with_defaults(runs.handler._run_name, config, request,
-                                          endpoint="stream")  # fmt: skip
     admitted = await runs.admitted(Runs([input_], [config], [raw_input]), principal, metered)
     events = _events(runs, input_, admitted.configs[0], document)
     return EventSourceResponse(metered_events(events, metered), ping=runs.keepalive)  # type: ignore[arg-type]

@@ -51,7 +51,7 @@ if TYPE_CHECKING:  # OpenTelemetry is imported only when traces are sent
 Events = AsyncIterator[dict[str, Any]]
 
 SERIALIZER = WellKnownLCSerializer()  # LangServe's own: messages and documents as it sends them
-CONFIG_KEYS = ("configurable",)  # what a client may set in a config, as LangServe's default
+_CONFIG_KEYS = ("configurable",)  # what a client may set in a config, as LangServe's default
 
 
 @dataclass(frozen=True)
@@ -213,16 +213,9 @@ class ChainRuns:
         configs: list[RunnableConfig] = []
         for index, one in enumerate(sent):
             try:
-                unpacked = await _unpack_request_config(
-                    config_hash, one, config_keys=CONFIG_KEYS, model=self.handler._ConfigPayload,
-                    request=request, per_req_config_modifier=None, server_config=None,
-                )  # fmt: skip
+                configs.append(await self.client_config(request, one, config_hash, "batch"))
             except ValidationError as exc:
                 raise _located(exc, "config", index) from None
-            run_name = self.handler._run_name
-            configs.append(
-                _update_config_with_defaults(run_name, unpacked, request, endpoint="batch")
-            )
         inputs = []
         for index, (raw, config_) in enumerate(zip(raw_inputs, configs, strict=True)):
             schema = self.runnable.with_config(config_).input_schema
@@ -231,6 +224,19 @@ class ChainRuns:
             except ValidationError as exc:
                 raise _located(exc, "inputs", index) from None
         return Runs(inputs, configs, raw_inputs)
+
+    async def client_config(
+        self, request: Request, sent: dict[str, Any], config_hash: str, endpoint: str
+    ) -> RunnableConfig:
+        """The config a client sent, as LangServe reads it (only `configurable`), with
+        LangServe's defaults for `endpoint`; a ValidationError if it is not one."""
+        unpacked = await _unpack_request_config(
+            config_hash, sent, config_keys=_CONFIG_KEYS, model=self.handler._ConfigPayload,
+            request=request, per_req_config_modifier=None, server_config=None,
+        )  # fmt: skip
+        return _update_config_with_defaults(
+            self.handler._run_name, unpacked, request, endpoint=endpoint
+        )
 
     def _alias(self, config: RunnableConfig) -> str:
         alias = config.get("configurable", {}).get("model")
