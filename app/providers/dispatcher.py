@@ -156,18 +156,23 @@ class Dispatcher:
             headers={"Retry-After": str(max(1, round(wait)))},
         )
 
-    def offers(self, alias: str, endpoint: str) -> bool:
-        """Whether any deployment of `alias` serves `endpoint`."""
-        return any(serves(u.deployment.provider, endpoint) for u in self._upstreams[alias])
-
-    def serving(self, alias: str, endpoint: str) -> list[Upstream]:
-        """The alias's deployments whose provider serves `endpoint`; a 400 naming the alias
-        if none does (a request the alias cannot answer, whichever deployment is up)."""
+    def _serving_of(self, alias: str, endpoint: str) -> list[Upstream]:
+        """The alias's deployments whose provider serves `endpoint`, worked out once."""
         upstreams = self._serving.get((alias, endpoint))
         if upstreams is None:
             upstreams = self._serving[alias, endpoint] = [
                 u for u in self._upstreams[alias] if serves(u.deployment.provider, endpoint)
             ]
+        return upstreams
+
+    def offers(self, alias: str, endpoint: str) -> bool:
+        """Whether any deployment of `alias` serves `endpoint`."""
+        return bool(self._serving_of(alias, endpoint))
+
+    def serving(self, alias: str, endpoint: str) -> list[Upstream]:
+        """The alias's deployments whose provider serves `endpoint`; a 400 naming the alias
+        if none does (a request the alias cannot answer, whichever deployment is up)."""
+        upstreams = self._serving_of(alias, endpoint)
         if not upstreams:
             providers = ", ".join(
                 dict.fromkeys(u.deployment.provider for u in self._upstreams[alias])
