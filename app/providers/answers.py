@@ -55,7 +55,24 @@ class Answer:
     upstream_seconds: float
 
 
-def parse_answer(raw: bytes, upstream_seconds: float, endpoint: str) -> Answer:
+def within(items: list[Any], asked: int | None) -> list[Any]:
+    """The items an answer may hold: those within what was asked (by their `index`, or their
+    place). A provider that ignores `n` (or honours a parameter that multiplies it) is not
+    relayed or billed past what the request reserved."""
+    if asked is None:
+        return items
+    return [
+        item for place, item in enumerate(items)
+        if isinstance(item, dict) and _index(item, place) < asked
+    ]  # fmt: skip
+
+
+def _index(item: dict[str, Any], place: int) -> int:
+    index = item.get("index", place)
+    return index if isinstance(index, int) else place
+
+
+def parse_answer(raw: bytes, upstream_seconds: float, endpoint: str, asked: int | None) -> Answer:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -65,6 +82,7 @@ def parse_answer(raw: bytes, upstream_seconds: float, endpoint: str) -> Answer:
         raise malformed(f"an answer without {items}")
     if not all(isinstance(item, dict) for item in data[items]):
         raise malformed(f"an answer whose {items} are not objects")
+    data[items] = within(data[items], asked)
     return Answer(data, usage_of(data), upstream_seconds)
 
 
@@ -105,9 +123,12 @@ class EventStream:
     What arrives is noted on its `call` as it is read, for the ledger.
     """
 
-    def __init__(self, response: aiohttp.ClientResponse, call: UpstreamCall) -> None:
+    def __init__(
+        self, response: aiohttp.ClientResponse, call: UpstreamCall, asked: int | None
+    ) -> None:
         self._response = response
         self.call = call
+        self._asked = asked
         self._on_close: list[Callable[[], None]] = []
         self._started: set[int] = set()
         self._finished: set[int] = set()
@@ -176,6 +197,8 @@ class EventStream:
         choices = chunk.get("choices") or []
         if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
             raise malformed("a stream chunk whose choices are not objects")
+        if "choices" in chunk:
+            chunk["choices"] = choices = within(choices, self._asked)
         for position, choice in enumerate(choices):
             index = choice.get("index", position)
             self._started.add(index)

@@ -76,6 +76,18 @@ def prompt_of(endpoint: str, body: Mapping[str, Any]) -> Prompt:
     return given if isinstance(given, str) else ""
 
 
+def items_asked(endpoint: str, body: Mapping[str, Any]) -> int | None:
+    """How many items (choices, images) a request body asks for: an answer is held to that
+    many, so what the platform relays and bills never exceeds what it reserved for. None for
+    an endpoint whose items follow its input (embeddings)."""
+    if endpoint == "embeddings":
+        return None
+    n = body.get("n")
+    asked = n if isinstance(n, int) and n > 0 else 1
+    prompts = body.get("prompt") if endpoint == "completions" else None
+    return asked * len(prompts) if isinstance(prompts, list) and prompts else asked
+
+
 def message_text(content: Any) -> str:
     """An OpenAI chat message's text: its content, or the text of its list of parts."""
     if isinstance(content, list):

@@ -29,7 +29,7 @@ from app.errors import BadRequest, PlatformError, ProviderRefused, ServiceUnavai
 from app.providers.accounting import CallAccount
 from app.providers.answers import ANSWER_ITEMS, Answer, ChunkStream, EventStream, parse_answer
 from app.providers.breaker import CircuitBreakers
-from app.providers.calls import UpstreamCall
+from app.providers.calls import UpstreamCall, items_asked
 from app.providers.continuation import ContinuedStream, Partial
 from app.providers.failures import (
     TRANSPORT_ERRORS,
@@ -269,13 +269,14 @@ class Dispatcher:
                 raise status_failure(response.status, response.headers, await response.read())
             if not stream:
                 raw = await response.read()
-                answer = parse_answer(raw, time.perf_counter() - started, endpoint)
+                seconds = time.perf_counter() - started
+                answer = parse_answer(raw, seconds, endpoint, items_asked(endpoint, payload))
                 _note(call, endpoint, answer)
                 return answer
             if response.content_type != "text/event-stream":
                 raise Failure(malformed(f"'{response.content_type}' for an event stream"),
                               counts=True, retryable=False)  # fmt: skip
-            events = EventStream(response, call)
+            events = EventStream(response, call, items_asked(endpoint, payload))
             await events.first_content()
             response = None  # the stream's own now
             return events

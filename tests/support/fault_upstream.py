@@ -25,6 +25,8 @@ The model name chooses the behaviour:
     tool-drop      streams the start of a tool call, then drops the connection
     json           answers like ok, with JSON for its content: {"city": "Paris"}
     one-short      images: makes one image fewer than asked for
+    generous       ignores `n` (as a provider honouring a parameter of its own would): 10
+                   choices for chat and completions, streamed or not, and 10 images
 /v1/embeddings answers every model but the failures above with `vector(text)` per input, and
 /v1/images/generations with `n` images (URLs, or 1x1 PNGs as b64_json), /v1/images/edits
 (a multipart form) with `n` image URLs.
@@ -58,6 +60,10 @@ WORDS = ["fault ", "upstream ", "says ", "hello"]
 HELLO = "".join(WORDS)
 
 
+def _choices(model: str) -> int:
+    return 10 if model == "generous" else 1
+
+
 def _chunk(model: str, chat: bool, text: str | None, finish: str | None = None) -> str:
     if chat:
         delta = {"content": text} if text is not None else {}
@@ -69,7 +75,7 @@ def _chunk(model: str, chat: bool, text: str | None, finish: str | None = None) 
         "object": "chat.completion.chunk" if chat else "text_completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [choice],
+        "choices": [{**choice, "index": index} for index in range(_choices(model))],
     }
     return f"data: {json.dumps(body)}\n\n"
 
@@ -265,7 +271,7 @@ def _answer_body(model: str, chat: bool) -> dict:
         "object": "chat.completion" if chat else "text_completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [choice],
+        "choices": [{**choice, "index": index} for index in range(_choices(model))],
         "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9},
     }
 
@@ -316,6 +322,7 @@ async def image_generations(request: Request) -> Response:
     if (failure := await _failure(model)) is not None:
         return failure
     count = body.get("n", 1) - (1 if model == "one-short" else 0)
+    count = 10 if model == "generous" else count
     if body.get("response_format") == "b64_json":
         items = [{"b64_json": PIXEL} for _ in range(count)]
     else:

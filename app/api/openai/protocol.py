@@ -21,6 +21,8 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -113,6 +115,12 @@ class _Sampling(BaseModel):
     def include_usage(self) -> bool:
         return bool(self.stream and self.stream_options and self.stream_options.include_usage)
 
+    @property
+    def generations(self) -> int:
+        """How many answers the provider generates for this body, each up to max_tokens: what
+        the reservation multiplies max_tokens by (tests/api/test_cost_multipliers.py)."""
+        return self.n
+
 
 class ChatCompletionRequest(_Sampling):
     messages: list[RequestMessage] = Field(min_length=1)
@@ -133,6 +141,22 @@ class CompletionRequest(_Sampling):
     prompt: StrictStr | list[StrictStr] = Field(min_length=1)
     logprobs: StrictInt | None = Field(None, ge=0, le=5)
     echo: StrictBool | None = None
+    best_of: StrictInt | None = Field(
+        None, ge=1, le=20, description="Answers generated per prompt, of which `n` are returned."
+    )
+
+    @field_validator("best_of")
+    @classmethod
+    def _best_of_covers_n(cls, best_of: int | None, info: ValidationInfo) -> int | None:
+        if best_of is not None and best_of < info.data.get("n", 1):
+            raise ValueError("best_of must be at least n (the answers n are drawn from)")
+        return best_of
+
+    @property
+    def generations(self) -> int:
+        """Every prompt of a list gets its own answers; `best_of` generates that many each."""
+        prompts = len(self.prompt) if isinstance(self.prompt, list) else 1
+        return prompts * max(self.n, self.best_of or 1)
 
     @property
     def requested_max_tokens(self) -> int | None:

@@ -98,14 +98,15 @@ class OpenAIServing:
         if max_tokens > limit:
             raise BadRequest(f"max_tokens may be at most {limit}.", param="max_tokens")
         prompt = body.prompt_pairs()
-        planned = PlannedCall(alias, prompt_upper_bound(prompt) + max_tokens)
+        output_bound = max_tokens * body.generations  # every answer the provider generates
+        planned = PlannedCall(alias, prompt_upper_bound(prompt) + output_bound)
         meter = await metered.admit(principal, dialect.route, [planned])
         payload = body.model_dump(exclude_none=True, by_alias=True)
         if body.requested_max_tokens is None:
             payload["max_tokens"] = max_tokens  # the bound the reservation was made for
         if body.stream:
             payload["stream_options"] = {"include_usage": True}
-        call = await meter.start_call(CALL, alias, prompt, max_tokens)
+        call = await meter.start_call(CALL, alias, prompt, output_bound)
         account = meter.for_call(CALL)
         state = request_state(request)
         if body.stream:
