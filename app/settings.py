@@ -121,6 +121,11 @@ class ModelSpec(BaseModel):
     hedge_max_percent: float = Field(
         10.0, ge=0, le=100, description="Most requests of the alias hedged per minute, percent."
     )
+    hedge_floor_seconds: float = Field(
+        10.0, ge=0, description="One hedge per this many seconds is allowed whatever the "
+        "percentage, so a quiet alias (where a slow deployment hurts most) is hedged too; "
+        "0: the percentage alone."
+    )  # fmt: skip
 
     @model_validator(mode="before")
     @classmethod

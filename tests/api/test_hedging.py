@@ -41,7 +41,10 @@ def platform(make_settings, upstream, upstream_app: Starlette) -> Platform:
         "unhedged": alias("late", "ok"),
         "hedged": alias("late", "ok", hedge_after_ms=100, hedge_max_percent=100),
         "fast-hedged": alias("ok", "late", hedge_after_ms=500, hedge_max_percent=100),
-        "capped": alias("late", "ok", hedge_after_ms=100, hedge_max_percent=50),
+        "capped": alias(
+            "late", "ok", hedge_after_ms=100, hedge_max_percent=50, hedge_floor_seconds=0
+        ),
+        "quiet": alias("hang", "ok", hedge_after_ms=300),  # 10% of its requests, a floor
     }
     settings = make_settings(auth_enabled=True, models=models, default_model="ok")
     platform = Platform(create_app(settings))
@@ -110,6 +113,34 @@ async def test_the_hedged_share_of_requests_is_capped(platform):
     for _ in range(4):
         await first_token_seconds(platform, "capped")
     assert [row["hedged"] for row in await rows(platform)] == [False, True, False, True]
+
+
+async def test_a_lone_request_to_a_quiet_alias_is_hedged_by_the_floor(platform):
+    """10% of one request is no hedge; the floor allows one per 10 s all the same."""
+    first = await first_token_seconds(platform, "quiet")
+    assert first < 1.0, f"{first:.2f} s: the stalled deployment was waited for"
+    [row] = await rows(platform)
+    assert (row["status"], row["hedged"], served_by(row)) == (200, True, ["hang", "ok"])
+
+
+def test_the_floor_allows_one_hedge_per_window_beyond_the_percentage():
+    def spec(floor: float) -> ModelSpec:
+        deployments = [{"provider": "local"}, {"provider": "local"}]
+        return ModelSpec(deployments=deployments, hedge_after_ms=100, hedge_floor_seconds=floor)
+
+    now = [0.0]
+    hedging = Hedging({"quiet": spec(10)}, clock=lambda: now[0])
+
+    def request() -> bool:
+        hedging.requested("quiet")
+        return hedging.may_hedge("quiet")
+
+    assert request(), "the first hedge of the window"
+    now[0] = 5.0
+    assert not request(), "a second within 10 s, at 1 of 2 requests: over the share"
+    now[0] = 10.0
+    assert request(), "the next window's hedge"
+    assert not Hedging({"quiet": spec(0)}).may_hedge("quiet"), "the percentage alone"
 
 
 async def test_metrics_count_hedges_fired_and_won(platform):
