@@ -28,6 +28,7 @@ class CallAccount(Protocol):
     """One model call of an admitted request, as providers see it."""
 
     tenant_id: str
+    request_id: str  # the platform's id of the request the call is part of
 
     def hold(self, resource: Closable) -> None:
         """Keep `resource` (an open upstream stream) until the request ends, then close it."""

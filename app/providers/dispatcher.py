@@ -40,7 +40,7 @@ from app.providers.failures import (
     timed_out,
     transport_failure,
 )
-from app.providers.fair_queue import FairQueue
+from app.providers.fair_queue import FairQueue, Waiter
 from app.providers.hedging import Hedging
 from app.providers.http import HttpPool
 from app.providers.local_embedder import LocalEmbedder
@@ -185,14 +185,14 @@ class Dispatcher:
         return upstreams
 
     async def _try(
-        self, upstream: Upstream, endpoint: str, body: Mapping[str, Any], tenant: str,
+        self, upstream: Upstream, endpoint: str, body: Mapping[str, Any], waiter: Waiter,
         stream: bool, call: UpstreamCall,
     ) -> Answer | EventStream:  # fmt: skip
         """One deployment, its circuit told how it went."""
         name = upstream.deployment.name
         started = time.perf_counter()
         try:
-            answer = await self._on(upstream, endpoint, body, tenant, stream, call)
+            answer = await self._on(upstream, endpoint, body, waiter, stream, call)
         except Failure as failure:
             await (self.breakers.failed if failure.counts else self.breakers.abandoned)(name)
             raise
@@ -208,7 +208,7 @@ class Dispatcher:
         return answer
 
     async def _on(
-        self, upstream: Upstream, endpoint: str, body: Mapping[str, Any], tenant: str,
+        self, upstream: Upstream, endpoint: str, body: Mapping[str, Any], waiter: Waiter,
         stream: bool, call: UpstreamCall,
     ) -> Answer | EventStream:  # fmt: skip
         """One deployment: its turn (if it has a capacity), then attempts until its deadline."""
@@ -220,7 +220,7 @@ class Dispatcher:
                 raise Failure(refusal, counts=False, retryable=False)
         body = _body(payload)
         queue = self._queues.get(deployment.name)
-        release = await queue.acquire(tenant) if queue is not None else None
+        release = await queue.acquire(waiter) if queue is not None else None
         answer: Answer | EventStream | None = None
         try:
             loop = asyncio.get_running_loop()

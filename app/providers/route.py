@@ -20,13 +20,14 @@ from app.providers.breaker import CircuitBreakers
 from app.providers.calls import CallRole, UpstreamCall, prompt_of
 from app.providers.continuation import Partial, continuation_body
 from app.providers.failures import Failure
+from app.providers.fair_queue import Waiter
 from app.providers.hedging import Hedging
 from app.providers.upstream import Upstream
 
 Answered = Answer | EventStream
-#: One deployment's try (the dispatcher's): upstream, endpoint, body, tenant, stream, call.
+#: One deployment's try (the dispatcher's): upstream, endpoint, body, waiter, stream, call.
 TryOne = Callable[
-    [Upstream, str, Mapping[str, Any], str, bool, UpstreamCall], Coroutine[Any, Any, Answered]
+    [Upstream, str, Mapping[str, Any], Waiter, bool, UpstreamCall], Coroutine[Any, Any, Answered]
 ]
 Attempt = tuple[int, UpstreamCall, Coroutine[Any, Any, Answered]]
 
@@ -66,8 +67,8 @@ class Route:
                 self._alias, name, local, prompt_of(self._endpoint, payload), role or self._role
             )
             self._account.record(call)
-            tenant = self._account.tenant_id
-            work = self._attempt(upstream, self._endpoint, payload, tenant, self._stream, call)
+            waiter = Waiter(self._account.tenant_id, self._account.request_id)
+            work = self._attempt(upstream, self._endpoint, payload, waiter, self._stream, call)
             return index, call, work
         return None
 

@@ -86,6 +86,10 @@ class _CallAccount:
     def tenant_id(self) -> str:
         return self.meter.tenant_id
 
+    @property
+    def request_id(self) -> str:
+        return self.meter.request_id
+
     def hold(self, resource: Closable) -> None:
         self.meter.hold(resource)
 

@@ -32,8 +32,10 @@ def busy_model(upstream: str, **queue: float) -> ModelSpec:
                      max_concurrent=1, **queue)  # fmt: skip
 
 
-def platform_with(make_settings, model: ModelSpec) -> Platform:
-    settings = make_settings(auth_enabled=True, models={"busy": model}, default_model="busy")
+def platform_with(make_settings, model: ModelSpec, **settings: object) -> Platform:
+    settings = make_settings(
+        auth_enabled=True, models={"busy": model}, default_model="busy", **settings
+    )
     platform = Platform(create_app(settings))
     for tenant in ("flood", "polite"):
         platform.tenant(tenant)
@@ -111,3 +113,20 @@ async def test_a_client_leaving_its_place_in_the_queue_frees_it(
         again = await flood.post("/generate/invoke", json=body)  # its place is free
         assert (await running).status_code == 200
     assert again.status_code == 200
+
+
+async def test_one_requests_many_calls_wait_in_its_own_line_not_the_tenants(
+    make_settings, upstream, upstream_app
+):
+    """A summary of six parts is one request: it neither fills the tenant's line of two, nor
+    times out while its own parts go ahead of each other (6 x 0.3 s, beyond the 1 s wait)."""
+    model = busy_model(upstream, queue_per_tenant=2, queue_timeout=1.0)
+    platform = platform_with(make_settings, model, summarize_chunk_chars=400)
+    text = " ".join(f"Sentence {n} of a long text about queues." for n in range(60))
+    served = upstream_app.state.hits["brief"]
+    async with platform.client(platform.key("flood")) as flood:
+        response = await flood.post("/summarize/invoke", json={"input": {"text": text}})
+        rows = (await flood.get("/usage")).json()["records"]
+    assert response.status_code == 200, response.text
+    assert upstream_app.state.hits["brief"] - served >= 7, "six parts and the summary"
+    assert [(row["route"], row["status"]) for row in rows] == [("summarize", 200)]

@@ -34,6 +34,7 @@ class Weather(BaseModel):
 @dataclass
 class Account:
     tenant_id: str = "acme"
+    request_id: str = "req-1"
     calls: list[UpstreamCall] = field(default_factory=list)
 
     def hold(self, resource: Any) -> None:
