@@ -10,12 +10,17 @@ it leaves (`on_disconnect: continue`). When the client leaves, its policy decide
 stops the producer at once (which closes the upstream call); `continue` lets it finish. Either
 way the request's metering waits for the producer (`MeteredRequest.goes_on_in`), so its ledger
 row holds all that was generated. Idle connections get SSE comments every `keepalive` seconds.
+
+A stream is kept while its producer runs, however long it is silent (a summary's map phase
+sends nothing): the producer keeps it in the log through silences. A stream that cannot be
+kept or read (the log failed) ends with an error event in its route's shape, never silently.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -23,7 +28,7 @@ from typing import Any, Literal
 
 from sse_starlette import EventSourceResponse
 
-from app.errors import InvalidRequest
+from app.errors import InvalidRequest, ServiceUnavailable, sse_error_event
 from app.streams.log import Event, EventLog, InMemoryEventLog, StreamOwner, stream_not_found
 from app.usage.lifecycle import MeteredRequest
 
@@ -70,10 +75,10 @@ class KeptStreams:
         """Run `frames` into the log in a task of their own; answer with the live events."""
         log = self._log if options.resumable else InMemoryEventLog(self._log.retention)
         await log.open(stream_id, owner)
-        producer = asyncio.create_task(self._produce(log, stream_id, frames))
+        producer = asyncio.create_task(self._produce(log, stream_id, owner, frames))
         metered.goes_on_in(producer)
         cancel = producer if options.policy == "cancel" else None
-        events = self._sent(log.follow(stream_id, 0), options.resumable, cancel)
+        events = self._sent(log.follow(stream_id, 0), owner, options.resumable, cancel)
         return EventSourceResponse(events, ping=self._keepalive)  # type: ignore[arg-type]
 
     async def resume(
@@ -85,11 +90,14 @@ class KeptStreams:
         after = _event_number(last_event_id, invalid)
         if await self._log.owner(stream_id) != owner:
             raise stream_not_found(stream_id, self._log.retention)
-        events = self._sent(self._log.follow(stream_id, after), True, None)
+        events = self._sent(self._log.follow(stream_id, after), owner, True, None)
         return EventSourceResponse(events, ping=self._keepalive)  # type: ignore[arg-type]
 
-    async def _produce(self, log: EventLog, stream_id: str, frames: AsyncIterator[Frame]) -> None:
+    async def _produce(
+        self, log: EventLog, stream_id: str, owner: StreamOwner, frames: AsyncIterator[Frame]
+    ) -> None:
         written = 0
+        keeping = asyncio.create_task(self._keep(log, stream_id))
         try:
             async with contextlib.aclosing(frames):  # type: ignore[type-var]
                 async for frame in frames:
@@ -99,27 +107,59 @@ class KeptStreams:
                         await log.append(stream_id, written, event)
         except Exception:
             logger.exception("a kept stream could not be written")
+            with contextlib.suppress(Exception):
+                written += 1
+                await log.append(stream_id, written, _lost(owner))
         finally:
+            keeping.cancel()
             with contextlib.suppress(Exception):
                 await log.end(stream_id, written + 1)
 
+    async def _keep(self, log: EventLog, stream_id: str) -> None:
+        """Keep a live stream in the log through its silences, well within its retention."""
+        every = min(self._keepalive, log.retention / 3)
+        while True:
+            await asyncio.sleep(every)
+            with contextlib.suppress(Exception):  # a log that failed is told by its readers
+                await log.keep(stream_id)
+
     async def _sent(
-        self, events: AsyncIterator[tuple[int, Event]], numbered: bool,
+        self, events: AsyncIterator[tuple[int, Event]], owner: StreamOwner, numbered: bool,
         cancel: asyncio.Task[None] | None,
     ) -> AsyncIterator[dict[str, str]]:  # fmt: skip
         ended = False
         try:
             async for number, event in events:
-                frame = {"data": event.data}
-                if event.name:
-                    frame["event"] = event.name
-                if numbered:
-                    frame["id"] = str(number)
-                yield frame
+                yield _frame(event, number if numbered else None)
             ended = True
+        except Exception:  # the log lost the stream while it was read
+            logger.exception("a kept stream could not be read")
+            yield _frame(_lost(owner), None)
         finally:
             if cancel is not None and not ended:
                 cancel.cancel()  # the client left, and asked for the answer to stop with it
+
+
+def _frame(event: Event, number: int | None) -> dict[str, str]:
+    frame = {"data": event.data}
+    if event.name:
+        frame["event"] = event.name
+    if number is not None:
+        frame["id"] = str(number)
+    return frame
+
+
+def _lost(owner: StreamOwner) -> Event:
+    """The error event that ends a stream the log could not keep, in its route's shape: an
+    OpenAI error chunk on /v1, LangServe's `error` event elsewhere."""
+    lost = ServiceUnavailable(
+        "The stream could not be kept; the answer is incomplete. Retry the request.",
+        code="stream_lost",
+    )
+    if owner.route.startswith("v1/"):
+        return Event(None, json.dumps(lost.body()))
+    event = sse_error_event(lost)
+    return Event(event["event"], event["data"])
 
 
 def _event_number(last_event_id: str | None, invalid: type[InvalidRequest]) -> int:

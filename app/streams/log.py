@@ -2,8 +2,9 @@
 
 A stream is written by one producer, event by event, numbered 1, 2, 3...; then ended. Any
 number of readers `follow` it from an event number on: the events kept after that number, then
-the live ones as they are written, until the end. A stream is kept for `retention` seconds after
-its last event, then forgotten. It belongs to the tenant that started it, on one route: a
+the live ones as they are written, until the end. A stream is kept while it is live (its
+producer `keep`s it through silences), and for `retention` seconds after its last event or
+keep-alive, then forgotten. It belongs to the tenant that started it, on one route: a
 reader names both, and a stream of another tenant or route is as good as missing.
 
 `InMemoryEventLog` keeps streams in this process (a single replica); `RedisEventLog`
@@ -54,6 +55,9 @@ class EventLog(Protocol):
     async def end(self, stream_id: str, number: int) -> None:
         """No event follows `number - 1`: readers stop there."""
 
+    async def keep(self, stream_id: str) -> None:
+        """The stream is live, though silent: keep it `retention` seconds more."""
+
     async def owner(self, stream_id: str) -> StreamOwner | None: ...
 
     def follow(self, stream_id: str, after: int) -> AsyncIterator[tuple[int, Event]]:
@@ -83,6 +87,11 @@ class InMemoryEventLog:
         now = time.monotonic()
         for stream_id in [key for key, kept in self._streams.items() if kept.expires < now]:
             del self._streams[stream_id]
+
+    async def keep(self, stream_id: str) -> None:
+        kept = self._streams.get(stream_id)
+        if kept is not None:
+            kept.expires = time.monotonic() + self.retention
 
     async def open(self, stream_id: str, owner: StreamOwner) -> None:
         self._forget_expired()

@@ -5,7 +5,7 @@ Per stream, under the prefix:
   data), and the end is an entry with field `end`. A reader catches up with XRANGE, then waits
   for new entries with a blocking XREAD: live events reach it as they are written.
 - `stream:<id>:owner`  the tenant and route it belongs to.
-Both expire `retention` seconds after the stream's last event.
+Both expire `retention` seconds after the stream's last event, or its producer's last `keep`.
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ class RedisEventLog:
             pipe.expire(owner_key, self._ttl)
             await pipe.execute()
 
+    async def keep(self, stream_id: str) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in self._keys(stream_id):
+                pipe.expire(key, self._ttl)
+            await pipe.execute()
+
     async def append(self, stream_id: str, number: int, event: Event) -> None:
         await self._add(stream_id, number, {"n": event.name or "", "d": event.data})
 
@@ -62,7 +68,7 @@ class RedisEventLog:
         return StreamOwner(stored["tenant"], stored["route"])
 
     async def follow(self, stream_id: str, after: int) -> AsyncIterator[tuple[int, Event]]:
-        key, _ = self._keys(stream_id)
+        key, owner_key = self._keys(stream_id)
         last = f"0-{after}"
         entries = await self._redis.xrange(key, min=f"({last}")
         while True:
@@ -77,5 +83,5 @@ class RedisEventLog:
                 answer = await self._redis.xread({key: last}, block=_BLOCK_MS)
                 if answer:
                     [(_, entries)] = answer
-                elif not await self._redis.exists(key):
+                elif not await self._redis.exists(owner_key):  # kept while live, if silent
                     raise stream_not_found(stream_id, self.retention)

@@ -29,7 +29,7 @@ TICKS = "tick " * 20
 
 
 @pytest.fixture(params=["in-process", "redis"])
-def platform(request, make_settings, upstream, upstream_app: Starlette) -> Platform:
+def make_platform(request, make_settings, upstream, upstream_app: Starlette):
     upstream_app.state.closed_at.clear()
     shared = (
         {"redis_url": redis_or_skip(), "redis_prefix": fresh_prefix()}
@@ -41,12 +41,21 @@ def platform(request, make_settings, upstream, upstream_app: Starlette) -> Platf
         return ModelSpec(provider="openai-compatible", model=model, base_url=upstream,
                          max_retries=0, output_price_per_million=1.0)  # fmt: skip
 
-    models = {"paced": alias("paced"), "slow": alias("slow"), "ok": alias("ok")}
-    settings = make_settings(auth_enabled=True, models=models, default_model="paced", **shared)
-    platform = Platform(create_app(settings))
-    for tenant in ("acme", "rival"):
-        platform.tenant(tenant)
-    return platform
+    def make(**overrides: object) -> Platform:
+        models = {name: alias(name) for name in ("paced", "slow", "ok", "late")}
+        settings = make_settings(auth_enabled=True, models=models, default_model="paced",
+                                 **shared, **overrides)  # fmt: skip
+        platform = Platform(create_app(settings))
+        for tenant in ("acme", "rival"):
+            platform.tenant(tenant)
+        return platform
+
+    return make
+
+
+@pytest.fixture
+def platform(make_platform) -> Platform:
+    return make_platform()
 
 
 @pytest.fixture
@@ -213,3 +222,23 @@ async def test_bad_stream_options_of_a_chain_are_refused_naming_the_field(
     assert response.status_code == 422
     assert response.json()["error"]["param"].startswith("config.configurable.")
     assert rows == [], "refused before admission: nothing ran, nothing billed"
+
+
+async def test_a_live_stream_silent_longer_than_its_retention_is_kept(make_platform):
+    """`late` is silent for 2 s after the stream starts (keep-alives only), twice the 1 s
+    retention; meanwhile another stream opens (the in-process log forgets expired streams
+    then). The stream is still there: its first event arrives, and it resumes after it."""
+    platform = make_platform(stream_retention_seconds=1.0, stream_keepalive_seconds=0.2)
+    body = {**V1_BODY, "model": "late"}
+    with serving(platform.app) as url:
+        async with client_of(platform, url) as client, asyncio.timeout(10):
+            reading = asyncio.ensure_future(first_events(client, "/v1/chat/completions", body, 1))
+            await asyncio.sleep(1.5)  # past the retention, in the silence
+            other = await first_events(client, "/v1/chat/completions", V1_BODY, 1)
+            [first] = await reading
+            completion_id = first.json()["id"]
+            after = await resumed(client, f"/v1/chat/completions/{completion_id}/stream", "1")
+            rows = await settled_rows(client, 2)
+    assert other and after[-1].data == "[DONE]"
+    assert chunk_text([first, *after]) == "fault upstream says hello"
+    assert sorted(row["status"] for row in rows) == [200, 200]

@@ -16,7 +16,7 @@ from app.tenants.models import Principal
 v1_guard = Depends(route_guard("v1"))
 Caller = Annotated[Principal, v1_guard]
 #: The number of the last event a reconnecting client received.
-LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)]
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
 
 
 def build_router(serving: OpenAIServing, documented: Documented) -> APIRouter:

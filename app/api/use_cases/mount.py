@@ -47,7 +47,7 @@ def _resume_endpoint(runs: ChainRuns, guard: Any) -> Callable[..., Awaitable[Res
     async def endpoint(
         run_id: str,
         principal: Principal = guard,
-        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
+        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     ) -> Response:
         return await runs.resume(run_id, principal, last_event_id)
 
