@@ -241,9 +241,24 @@ def invalid_request(
     )
     return kind(
         f"Invalid request: {details}. Fix the named field and send again.",
-        param=fields[0] or None,
+        param=_named_field(fields) or None,
         code="invalid_field",
     )
+
+
+def _named_field(fields: list[str]) -> str:
+    """The field to name: the first one's, or, where pydantic tried each member of a union and
+    reported them all (`input.constrained-str`, `input.list[constrained-str]`), the part
+    they share (`input`), as the client named it."""
+    first = fields[0].split(".")
+    alike = [field.split(".") for field in fields if field.split(".")[0] == first[0]]
+    shared = 0
+    while all(len(parts) > shared and parts[shared] == first[shared] for parts in alike):
+        shared += 1
+    diverging = [parts[shared] for parts in alike if len(parts) > shared]
+    if len(alike) == 1 or any(part.isdigit() for part in diverging):  # items of one list
+        return fields[0]
+    return ".".join(first[:shared])
 
 
 def invalid_json(reason: str | None, kind: type[InvalidRequest] = InvalidRequest) -> InvalidRequest:

@@ -51,6 +51,13 @@ class ContextLimit:
         self._n_ctx = n_ctx
 
     def refusal(self, endpoint: str, body: Mapping[str, Any]) -> ProviderRefused | None:
+        prompts = body.get("prompt") if endpoint == "completions" else None
+        if isinstance(prompts, list) and len(prompts) > 1:  # llama.cpp asserts one (a 500)
+            return ProviderRefused(
+                f"This model completes one prompt per request, and {len(prompts)} were sent; "
+                "send `prompt` as a string, one request per prompt.",
+                status_code=400, param="prompt", code="too_many_prompts",
+            )  # fmt: skip
         reply = body.get("max_tokens")
         reply = reply if isinstance(reply, int) else 0
         given = prompt_of(endpoint, body)

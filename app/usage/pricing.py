@@ -34,9 +34,10 @@ class PriceTable:
         for key in (f"{size}/{quality}", size, "*"):
             if key in prices:
                 return prices[key]
+        size_priced = any(key.startswith(f"{size}/") for key in prices)
         raise BadRequest(
             f"Model '{alias}' makes no {size} images of quality '{quality}'; it prices: "
             f"{', '.join(sorted(prices))}.",
-            param="size",
+            param="quality" if size_priced else "size",  # the one to change
             code="image_size_not_priced",
         )

@@ -118,12 +118,20 @@ async def test_an_alias_that_makes_no_images_gets_a_400_naming_it(client):
     assert await rows(client) == []
 
 
-async def test_a_size_without_a_price_is_refused_naming_the_priced_ones(client):
-    body = {"model": "dalle", "prompt": "A kite", "size": "512x512"}
+@pytest.mark.parametrize(
+    ("priced_as", "param"),
+    [({"size": "512x512"}, "size"), ({"size": "1024x1024", "quality": "low"}, "quality")],
+)
+async def test_a_size_or_quality_without_a_price_is_refused_naming_the_priced_ones(
+    client, priced_as, param
+):
+    """The param is what to change: the size, or, for a size priced in other qualities only,
+    the quality."""
+    body = {"model": "dalle", "prompt": "A kite", **priced_as}
     response = await client.post("/v1/images/generations", json=body)
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["param"] == "size" and "1024x1024/hd" in error["message"]
+    assert error["param"] == param and "1024x1024/hd" in error["message"]
     assert await rows(client) == []
 
 

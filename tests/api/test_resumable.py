@@ -136,11 +136,15 @@ async def test_only_the_tenant_that_started_a_stream_may_resume_it(platform, url
         bad = await client.get(
             f"/v1/chat/completions/{completion_id}/stream", headers={"Last-Event-ID": "x1"}
         )
+        long = await client.get(  # past 64 characters: still the dialect's 400, not a 422
+            f"/v1/chat/completions/{completion_id}/stream", headers={"Last-Event-ID": "9" * 100}
+        )
         await settled_rows(client)
     for response in (theirs, other_route, unknown):
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "stream_not_found"
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "Last-Event-ID"
+    assert long.status_code == 400 and long.json()["error"]["param"] == "Last-Event-ID"
 
 
 async def test_a_chain_stream_resumes_with_its_run_id(platform, url):

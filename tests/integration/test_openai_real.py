@@ -70,6 +70,15 @@ async def test_langchain_chat_openai_against_the_platform(platform):
     assert "".join([chunk.content async for chunk in model.astream("Say hello.")]).strip()
 
 
+def test_a_list_of_prompts_is_a_400_naming_prompt_as_llama_cpp_takes_one(sdk):
+    """llama.cpp's server asserts a single prompt (a 500, which was a 502 here)."""
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.completions.create(model="local", prompt=["Once", "Twice"], max_tokens=3)
+    assert (refused.value.code, refused.value.param) == ("too_many_prompts", "prompt")
+    one = sdk.completions.create(model="local", prompt=["Once upon a"], max_tokens=3)
+    assert len(one.choices) == 1
+
+
 async def test_a_prompt_longer_than_the_context_is_a_400_naming_it(sdk, platform):
     """llama.cpp refuses one for a whole answer but sends an empty stream instead: the platform
     refuses it itself, streamed or not, in OpenAI's words; /chat (which always streams from
