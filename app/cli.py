@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.config
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -12,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
-from app.errors import PlatformError
+from app.errors import NotFound, PlatformError
 from app.observability.logs import logging_config, skip_unused_record_fields
 from app.server.graceful import GracefulServer
 from app.server.transport import uvicorn_config
@@ -55,8 +58,22 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _tenants(settings: Settings) -> TenantService:
-    return TenantService(open_database(settings), key_hasher(settings))
+def _tenants(settings: Settings, *, reading: bool = False) -> TenantService:
+    engine = _existing_database(settings) if reading else open_database(settings)
+    return TenantService(engine, key_hasher(settings))
+
+
+def _existing_database(settings: Settings) -> Engine:
+    """The database a listing reads, named on stderr: a listing of a database that is not
+    there (run in a folder without var/) is an error, not an empty table."""
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        raise NotFound(
+            f"No database at {url.database}: run this where the server keeps its var/ folder, "
+            "or set GENAI_DATA_DIR or GENAI_DATABASE_URL to the server's."
+        )
+    print(f"database: {url.render_as_string(hide_password=True)}", file=sys.stderr)
+    return open_database(settings)
 
 
 def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str], header: bool = True) -> str:
@@ -87,7 +104,7 @@ def _tenants_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _tenants_list(settings: Settings, args: argparse.Namespace) -> int:
-    tenants = [tenant.model_dump() for tenant in _tenants(settings).list_tenants()]
+    tenants = [tenant.model_dump() for tenant in _tenants(settings, reading=True).list_tenants()]
     print(_table(tenants, ["id", "name", *TENANT_FIELDS[1:]]))
     return 0
 
@@ -113,7 +130,7 @@ def _keys_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _keys_list(settings: Settings, args: argparse.Namespace) -> int:
-    keys = [key.model_dump() for key in _tenants(settings).list_keys(args.tenant)]
+    keys = [key.model_dump() for key in _tenants(settings, reading=True).list_keys(args.tenant)]
     print(_table(keys, ["id", "tenant_id", "name", "admin", *KEY_LIMITS, "expires_at",
                         "revoked_at"]))  # fmt: skip
     return 0
@@ -126,7 +143,7 @@ def _keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _usage(settings: Settings, args: argparse.Namespace) -> int:
-    engine = open_database(settings)
+    engine = _existing_database(settings)
     where = UsageFilter(
         tenant_id=args.tenant, since=args.since, until=args.until, route=args.route,
         model=args.model,
@@ -229,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     except (PlatformError, ValidationError) as exc:
         message = exc.message if isinstance(exc, PlatformError) else _first_error(exc)
         print(f"genai: {message}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `genai usage | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
         return 1
 
 

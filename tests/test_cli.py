@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +84,35 @@ def test_usage_totals_every_row_not_the_first_ten_thousand(genai, make_settings,
         "10050 requests, 20100 input tokens, 30150 output tokens, $100.500000"
     )
     assert out.count("bulk-") == 0 and out.count("generate") == 10_050
+
+
+def test_usage_piped_into_head_ends_quietly(make_settings, tmp_path):
+    """`genai usage | head` closes the pipe early: no BrokenPipeError traceback."""
+    build_platform(make_settings()).stored_rows(20_000)
+    environment = {**os.environ, "GENAI_DATA_DIR": str(tmp_path)}
+    environment.pop("GENAI_DATABASE_URL", None)
+    genai = Path(sys.executable).with_name("genai")
+    piped = subprocess.run(
+        f"'{genai}' usage | head -n 2", shell=True, env=environment, capture_output=True,
+        text=True, timeout=120, executable="/bin/bash",
+    )  # fmt: skip
+    assert len(piped.stdout.splitlines()) == 2
+    assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr, piped.stderr
+
+
+def test_a_listing_where_there_is_no_database_says_so(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("GENAI_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("GENAI_DATABASE_URL", raising=False)
+    for command in (["tenants", "list"], ["keys", "list"], ["usage"]):
+        assert main(command) == 1
+        error = capsys.readouterr().err
+        assert f"No database at {tmp_path / 'var' / 'genai.db'}" in error, error
+        assert "GENAI_DATA_DIR" in error
+    assert not (tmp_path / "var" / "genai.db").exists(), "a listing creates no database"
+
+
+def test_a_listing_names_the_database_it_read(genai, database):
+    assert genai("tenants", "create", "partner-a")[0] == 0
+    code, _, err = genai("tenants", "list")
+    assert code == 0
+    assert err.startswith("database: ") and ("genai.db" in err or "postgresql" in err)
