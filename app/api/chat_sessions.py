@@ -63,13 +63,12 @@ async def rename_session(
     principal: Caller, services: ServicesDep,
 ) -> dict[str, Any]:  # fmt: skip
     """Give a kept conversation another id (its name); 409 if the tenant has one by that id."""
-    tenant = principal.tenant.id
-    if await services.history.aload(tenant, rename.to):
+    moved = await services.history.arename(principal.tenant.id, session_id, rename.to)
+    if moved is None:
         raise Conflict(
             f"A chat session '{rename.to}' exists already; choose another name.",
             param="to", code="session_exists",
         )  # fmt: skip
-    moved = await services.history.arename(tenant, session_id, rename.to)
     if not moved:
         raise _no_session(session_id)
     return {"session_id": rename.to, "messages": moved}

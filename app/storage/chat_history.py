@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import anyio
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, exists, select, text, update
 from sqlalchemy.orm import Session
 
 from app.storage.tables import ChatMessageRow
@@ -90,18 +90,28 @@ class ChatHistoryStore:
             )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    def rename(self, tenant_id: str, session_id: str, to: str) -> int:
-        """Move a session's messages to the id `to`; how many moved."""
+    def rename(self, tenant_id: str, session_id: str, to: str) -> int | None:
+        """Move a session's messages to the id `to`, if no session has it, as one step: how
+        many moved, or None if `to` is taken. Renames of one tenant are serialised (SQLite
+        takes its write lock before the statement reads; PostgreSQL, an advisory lock), so two
+        sessions renamed to one id at once cannot merge."""
+        of_tenant = ChatMessageRow.tenant_id == tenant_id
+        taken = exists().where(of_tenant, ChatMessageRow.session_id == to)
         with Session(self._engine) as session, session.begin():
+            if self._engine.dialect.name == "postgresql":
+                lock = text("select pg_advisory_xact_lock(hashtext(:key))")
+                session.execute(lock, {"key": f"chat-rename:{tenant_id}"})
             result = session.execute(
                 update(ChatMessageRow)
-                .where(ChatMessageRow.tenant_id == tenant_id)
-                .where(ChatMessageRow.session_id == session_id)
+                .where(of_tenant, ChatMessageRow.session_id == session_id, ~taken)
                 .values(session_id=to)
             )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            moved = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            if not moved and session.scalar(select(taken)):
+                return None
+        return moved
 
-    async def arename(self, tenant_id: str, session_id: str, to: str) -> int:
+    async def arename(self, tenant_id: str, session_id: str, to: str) -> int | None:
         return await anyio.to_thread.run_sync(self.rename, tenant_id, session_id, to)
 
     async def aload(self, tenant_id: str, session_id: str) -> list[BaseMessage]:

@@ -6,6 +6,10 @@ import asyncio
 
 import httpx
 
+from app.main import create_app
+from app.services import build_services
+from tests.conftest import ECHO_MODELS, asgi_client
+from tests.support.fakes import EchoChat
 from tests.support.sse import aiter_events
 
 
@@ -74,3 +78,23 @@ async def test_clearing_a_session_forgets_it(echo_client: httpx.AsyncClient):
     gone = await echo_client.get("/chat/history", params={"session_id": "s-x"})
     assert gone.status_code == 404
     assert gone.json()["error"]["code"] == "no_session"
+
+
+async def test_concurrent_renames_to_one_id_never_merge_conversations(make_settings, database):
+    """Four sessions renamed to one id at once: one wins, three get 409, nothing merges."""
+    settings = make_settings(models=ECHO_MODELS, database_url=database)
+    models = {alias: EchoChat(label=alias) for alias in ECHO_MODELS}
+    app = create_app(services=build_services(settings, models))
+    async with asgi_client(app) as client:
+        for n in range(4):
+            await client.post("/chat/invoke", json=chat_body(f"Conversation {n}.", f"s-{n}"))
+        renames = await asyncio.gather(*[
+            client.post(f"/chat/sessions/s-{n}/rename", json={"to": "merged"}) for n in range(4)
+        ])  # fmt: skip
+        merged = await history(client, "merged")
+    statuses = sorted(response.status_code for response in renames)
+    assert statuses == [200, 409, 409, 409]
+    assert {r.json()["error"]["code"] for r in renames if r.status_code == 409} == {
+        "session_exists"
+    }
+    assert len(merged) == 2, "one conversation's turn: its question and its answer"
