@@ -6,6 +6,7 @@ LangChain custom event `progress` says so (`{"round", "part", "of"}`): `/stream_
 it, so RemoteRunnable clients and the console show "part 3 of 12".
 """
 
+from contextlib import aclosing
 from typing import Any, Literal
 
 from langchain_core.callbacks import adispatch_custom_event
@@ -13,7 +14,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, Field
 
-from app.use_cases import AsyncStep, ChainContext, MaxWords, UseCase
+from app.use_cases import AsyncStep, ChainContext, MaxWords, UseCase, as_completed
 
 
 class SummarizeInput(BaseModel):
@@ -57,10 +58,11 @@ class Shorten(AsyncStep):
             condensed: list[str] = [""] * len(parts)
             done = 0
             batch = [{"text": part} for part in parts]
-            async for index, summary in self._condense.abatch_as_completed(batch, config):
-                condensed[index], done = summary, done + 1
-                progress = {"round": round_, "part": done, "of": len(parts)}
-                await adispatch_custom_event(PROGRESS, progress, config=config)
+            async with aclosing(as_completed(self._condense, batch, config)) as summaries:
+                async for index, summary in summaries:
+                    condensed[index], done = summary, done + 1
+                    progress = {"round": round_, "part": done, "of": len(parts)}
+                    await adispatch_custom_event(PROGRESS, progress, config=config)
             shorter = "\n\n".join(condensed)
             if len(shorter) >= len(text):
                 break  # the model no longer shortens it; summarize what we have

@@ -280,7 +280,10 @@ class Dispatcher:
             await events.first_content()
             response = None  # the stream's own now
             return events
-        except (Failure, asyncio.CancelledError):
+        except asyncio.CancelledError:  # by the platform: the provider may have begun the work
+            call.abandoned = True  # so its prompt is billed (a hedge's loser, a request's end)
+            raise
+        except Failure:
             raise
         except PlatformError as error:  # a malformed, cut or failed answer (answers.py)
             raise early_failure(error) from None

@@ -124,9 +124,7 @@ class Route:
                     for other in done - {task}:  # finished together: the first one wins
                         running.pop(other, None)
                         _discard(other)
-                    for _, loser in running.values():  # cancelled below, its prompt billed
-                        loser.abandoned = True
-                    return answer, index
+                    return answer, index  # the losers are cancelled below, their prompts billed
                 if not running:
                     await launch()
         finally:

@@ -17,7 +17,8 @@ The model name chooses the behaviour:
     malformed      streams 2 chunks, then `data: [1]`; not streaming: `[1]`
     error-chunk    streams 2 chunks, then an error chunk
     slow           streams a chunk every 50 ms (or, not streaming, waits) until the client
-                   leaves, and notes when it did in `app.state.closed_at[model]`
+                   leaves, and notes when it did in `app.state.closed_at[model]` (how many
+                   calls not streamed still wait: `app.state.open_calls[model]`)
     paced          answers like ok, but takes 2 s: 20 chunks 100 ms apart (or waits 2 s)
     brief          answers like ok, but takes 0.3 s
     tool           calls two tools at once (TOOL_CALLS), streamed as OpenAI streams tool-call
@@ -182,10 +183,14 @@ async def _stream(request: Request, model: str, chat: bool, body: dict) -> Async
 
 
 async def _wait_for_disconnect(request: Request, model: str) -> None:
-    for _ in range(6000):
-        if await request.is_disconnected():
-            break
-        await asyncio.sleep(0.005)
+    request.app.state.open_calls[model] += 1
+    try:
+        for _ in range(6000):
+            if await request.is_disconnected():
+                break
+            await asyncio.sleep(0.005)
+    finally:
+        request.app.state.open_calls[model] -= 1
     request.app.state.closed_at[model] = time.monotonic()
 
 
@@ -379,6 +384,7 @@ def create_fault_upstream() -> Starlette:
     app.state.hits = Counter()
     app.state.closed_at = {}
     app.state.bodies = {}
+    app.state.open_calls = Counter()  # `slow` calls (not streamed) still waiting for the client
     return app
 
 
