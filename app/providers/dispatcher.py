@@ -220,6 +220,8 @@ class Dispatcher:
                 raise Failure(refusal, counts=False, retryable=False)
         body = _body(payload)
         queue = self._queues.get(deployment.name)
+        if deployment.provider == "local-embed":  # its turns are taken slice by slice
+            return await self._embedded(payload, call, queue, waiter)
         release = await queue.acquire(waiter) if queue is not None else None
         answer: Answer | EventStream | None = None
         try:
@@ -253,8 +255,6 @@ class Dispatcher:
         self, upstream: Upstream, endpoint: str, payload: dict[str, Any], body: Body,
         stream: bool, call: UpstreamCall,
     ) -> Answer | EventStream:  # fmt: skip
-        if upstream.deployment.provider == "local-embed":
-            return await self._embedded(payload, call)
         started = time.perf_counter()
         response: aiohttp.ClientResponse | None = None
         data = body()
@@ -293,13 +293,26 @@ class Dispatcher:
             if response is not None:
                 response.close()  # a body not read to its end drops the connection
 
-    async def _embedded(self, payload: dict[str, Any], call: UpstreamCall) -> Answer:
-        """The embedded embedding model's answer; what it refuses is the client's to fix."""
-        assert self._embedder is not None, "an alias uses local-embed, so it was built"
+    async def _embedded(
+        self, payload: dict[str, Any], call: UpstreamCall, queue: FairQueue | None,
+        waiter: Waiter,
+    ) -> Answer:  # fmt: skip
+        """The embedded embedding model's answer, a slice per turn of its queue, so another
+        tenant's request waits for one slice; what it refuses is the client's to fix."""
+        embedder = self._embedder
+        assert embedder is not None, "an alias uses local-embed, so it was built"
         try:
-            answer = await self._embedder.answer(payload)
+            embedding = await asyncio.to_thread(embedder.plan, payload)
         except ProviderRefused as refusal:
             raise Failure(refusal, counts=False, retryable=False) from None
+        for texts in embedding.slices:
+            release = await queue.acquire(waiter) if queue is not None else None
+            try:
+                await asyncio.to_thread(embedder.run, embedding, texts)
+            finally:
+                if release is not None:
+                    release()
+        answer = embedding.answer()
         call.usage = answer.usage
         return answer
 

