@@ -44,12 +44,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     print(f"genai-platform serving on {base}", flush=True)
     admin_key = app.state.services.local_admin_key
     if settings.auth_enabled and admin_key:
-        # Printed (not logged) for the developer at the terminal; never beyond loopback.
         where = settings.data_dir / "admin-key"
-        if is_loopback(settings.host):
-            print(f"Open {base}/?token={admin_key} (local admin key, kept in {where})")
-        else:
-            print(f"The local admin key is kept in {where}")
+        print(f"Open {base}/ and sign in with the local admin key, kept in {where}", flush=True)
+        if is_loopback(settings.host) and sys.stdout.isatty():
+            # To the developer's terminal only: output that is captured is a log, and no log
+            # line ever holds a key.
+            print(f"  the local admin key: {admin_key}", flush=True)
     server_config = uvicorn_config(
         app, settings, log_config=config,
         timeout_graceful_shutdown=5,  # after the drain (GracefulServer), for what is left

@@ -31,6 +31,7 @@ from app.tenants.auth import Authenticator
 from app.tenants.bootstrap import ensure_local_admin
 from app.tenants.keys import KeyHasher, load_or_create_secret
 from app.tenants.service import TenantService
+from app.tenants.sessions import BrowserSessions
 from app.usage.call_meter import MeterServices
 from app.usage.counting import TokenCounter
 from app.usage.ledger import UsageLedger
@@ -160,10 +161,9 @@ def build_services(
     )
     authenticator = Authenticator(
         tenants,
-        hasher,
+        BrowserSessions(engine, hasher, settings.session_cookie_hours * 3600),
         enabled=settings.auth_enabled,
         local_admin_key=local_admin_key,
-        session_seconds=settings.session_cookie_hours * 3600,
     )
     ledger = UsageLedger(engine)
     local_aliases = frozenset(

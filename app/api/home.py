@@ -1,36 +1,36 @@
-"""`/`: the console (app/console/), for every caller: it signs in from its own page.
-`/?token=<key>` trades a key for a browser session, as the console's sign-in form does."""
+"""`/`: the console (app/console/), for every caller: it signs in from its own page, which
+posts a key to `/signin` (me.py). The page may be framed by no other site, and runs only its
+own scripts (a Content-Security-Policy)."""
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from app.api.deps import ServicesDep
 from app.http.json_body import api_router
-from app.tenants.auth import SESSION_COOKIE
 
 CONSOLE = Path(__file__).resolve().parents[1] / "console"
+
+#: The console's own scripts and styles only; images it shows may be data: URLs; no framing.
+CONSOLE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 router = api_router(include_in_schema=False)
 
 
-@router.get("/")
-async def home(request: Request, services: ServicesDep, token: str | None = None) -> Response:
-    if token:
-        principal = await services.tenants.aauthenticate(token)
-        response = RedirectResponse("/", status_code=303)  # drop the key from the address bar
-        response.set_cookie(
-            SESSION_COOKIE,
-            services.authenticator.session_cookie(principal),
-            max_age=int(services.authenticator.session_seconds),
-            httponly=True,
-            samesite="lax",
-            secure=request.url.scheme == "https",
-        )
-        return response
-    return FileResponse(CONSOLE / "index.html", headers={"Cache-Control": "no-cache"})
+@router.api_route("/", methods=["GET", "HEAD"])
+async def home() -> Response:
+    return FileResponse(CONSOLE / "index.html", headers=CONSOLE_HEADERS)
 
 
 def mount_console(app: FastAPI) -> None:

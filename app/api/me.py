@@ -1,8 +1,9 @@
-"""/me: who the caller is and what its tenant may use and has used now; /signout."""
+"""/me: who the caller is and what its tenant may use and has used now; /signin, /signout."""
 
 from typing import Any
 
-from fastapi import Response
+from fastapi import Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import CurrentPrincipal, ServicesDep
 from app.http.json_body import api_router
@@ -36,9 +37,31 @@ async def read_me(principal: CurrentPrincipal, services: ServicesDep) -> dict[st
     }
 
 
-@router.post("/signout", status_code=204)
-async def sign_out() -> Response:
-    """End the browser's session: its cookie is cleared (a key in a header is unaffected)."""
+class SignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=200, description="An API key of the tenant.")
+
+
+@router.post("/signin", status_code=204)
+async def sign_in(sign_in: SignIn, request: Request, services: ServicesDep) -> Response:
+    """Trade a key for a browser session (an HttpOnly cookie), from a page of this origin only:
+    a sign-in another site could make would sign the browser into the other site's tenant."""
+    authenticator = services.authenticator
+    token = await authenticator.sign_in(request, sign_in.key)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=int(authenticator.sessions.seconds), httponly=True,
+        samesite="strict", secure=request.url.scheme == "https",
+    )  # fmt: skip
+    return response
+
+
+@router.post("/signout", status_code=204)
+async def sign_out(request: Request, services: ServicesDep) -> Response:
+    """End the browser's session on the server (its cookie then works nowhere) and clear the
+    cookie; from a page of this origin only. A key in a header is unaffected."""
+    await services.authenticator.sign_out(request)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict")
     return response

@@ -128,7 +128,15 @@ function signInPage() {
       const body = await check.json().catch(() => ({}));
       return show(errors, new ApiError(body.error?.message || "This key does not sign in."));
     }
-    window.location.assign(`/?token=${encodeURIComponent(value)}`);
+    const signedIn = await fetch("/signin", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ key: value }),
+    });
+    if (!signedIn.ok) {
+      const body = await signedIn.json().catch(() => ({}));
+      return show(errors, new ApiError(body.error?.message || "This browser could not sign in."));
+    }
+    window.location.assign("/");
   });
   page("Sign in", form, errors);
   key.focus();

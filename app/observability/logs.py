@@ -3,7 +3,7 @@
 `request_log` carries each request's fields (request id, tenant, route, model, status, tokens,
 latency, TTFT) as `extra={"request": ...}`: the JSON format emits them as one object per line,
 the text format as `key=value` pairs. Prompt and completion text appear only with
-`GENAI_LOG_PROMPTS=true`. A browser signs in with `/?token=<key>`, so every line is masked.
+`GENAI_LOG_PROMPTS=true`. A key that reaches any line (a URL, a message) is masked.
 """
 
 from __future__ import annotations

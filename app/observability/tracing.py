@@ -30,7 +30,7 @@ from app.observability.logs import KEY_PATTERN
 
 
 def _mask_keys(span: Span, *_: Any) -> None:
-    """Server-span hook: a browser's `/?token=<key>` must not reach the trace store."""
+    """Server-span hook: a key in a request's URL or headers must not reach the trace store."""
     for name, value in (getattr(span, "attributes", None) or {}).items():
         if isinstance(value, str) and KEY_PATTERN.search(value):
             span.set_attribute(name, KEY_PATTERN.sub(r"\1***", value))

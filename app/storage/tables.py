@@ -67,6 +67,18 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class BrowserSessionRow(Base):
+    """A browser signed in with a key: only a keyed hash of its cookie's token is stored, and
+    signing out deletes it, on every replica at once."""
+
+    __tablename__ = "browser_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class UsageRow(Base):
     """One request in the usage ledger."""
 

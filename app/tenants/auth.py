@@ -1,7 +1,9 @@
 """Who is calling: a key in `Authorization: Bearer` or `X-API-Key`, or a browser session.
 
-A browser opens `/?token=<key>` once (as with Jupyter) and gets an HttpOnly cookie naming
-the key, signed by the server; the key is checked again (revoked? expired?) on every request.
+A browser signs in on the console's page: it posts a key to `/signin`, from this origin only
+(a sign-in from another site would sign the victim into the attacker's tenant), and gets an
+HttpOnly cookie holding a session token kept on the server (sessions.py); the key behind it is
+checked again (revoked? expired?) on every request, and `/signout` ends the session for good.
 A browser sends that cookie along whatever page makes the request, so a request it
 authenticates that changes anything (any method but GET, HEAD, OPTIONS) must show that it comes
 from this origin: `Sec-Fetch-Site: same-origin`, or an `Origin` naming this host. Keys sent in
@@ -11,16 +13,14 @@ With auth disabled (allowed on a loopback host only) every caller is the local a
 
 from __future__ import annotations
 
-import hmac
-import time
 import urllib.parse
 
 from fastapi import Request
 
 from app.errors import Forbidden, Unauthorized
-from app.tenants.keys import KeyHasher
 from app.tenants.models import Principal
 from app.tenants.service import INVALID_KEY, TenantService
+from app.tenants.sessions import BrowserSessions
 
 SESSION_COOKIE = "genai_session"
 
@@ -35,19 +35,13 @@ def presented_key(request: Request) -> str | None:
 
 class Authenticator:
     def __init__(
-        self,
-        tenants: TenantService,
-        hasher: KeyHasher,
-        *,
-        enabled: bool,
+        self, tenants: TenantService, sessions: BrowserSessions, *, enabled: bool,
         local_admin_key: str | None,
-        session_seconds: float,
-    ) -> None:
+    ) -> None:  # fmt: skip
         self._tenants = tenants
-        self._hasher = hasher
+        self.sessions = sessions
         self._enabled = enabled
         self._local_admin_key = local_admin_key
-        self.session_seconds = session_seconds
 
     async def principal(self, request: Request) -> Principal:
         if not self._enabled and self._local_admin_key:
@@ -56,40 +50,43 @@ class Authenticator:
         if raw_key:
             return await self._tenants.aauthenticate(raw_key)
         cookie = request.cookies.get(SESSION_COOKIE)
-        key_id = self._verified_cookie(cookie) if cookie else None
+        key_id = await self.sessions.key_id(cookie) if cookie else None
         if key_id:
-            if request.method not in _SAFE_METHODS and not _from_this_origin(request):
-                raise Forbidden(
-                    "A request from another site, made with this browser's session, was "
-                    "refused; call the API with a key in the Authorization header instead.",
-                    code="cross_site_request",
-                )
+            if request.method not in _SAFE_METHODS:
+                require_this_origin(request)
             return await self._tenants.aprincipal_for_key_id(key_id)
         raise Unauthorized(
             "An API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
-            " (in a browser, open /?token=<key> once)."
+            " (in a browser, sign in on the console's page, /)."
             if not (raw_key or cookie)
             else INVALID_KEY
         )
 
-    def session_cookie(self, principal: Principal) -> str:
-        expires = int(time.time() + self.session_seconds)
-        value = f"{principal.key.id}.{expires}"
-        return f"{value}.{self._hasher.sign(value)}"
+    async def sign_in(self, request: Request, raw_key: str) -> str:
+        """A session for the key, asked for by a page of this origin: its cookie's token."""
+        require_this_origin(request)
+        principal = await self._tenants.aauthenticate(raw_key)
+        return await self.sessions.open(principal.key.id)
 
-    def _verified_cookie(self, cookie: str) -> str | None:
-        """The key id a cookie we issued names, if its signature holds and it has not expired."""
-        key_id, _, rest = cookie.partition(".")
-        expires, _, signature = rest.partition(".")
-        if not (key_id and expires.isdigit() and signature):
-            return None
-        expected = self._hasher.sign(f"{key_id}.{expires}")
-        if not hmac.compare_digest(expected, signature) or int(expires) < time.time():
-            return None
-        return key_id
+    async def sign_out(self, request: Request) -> None:
+        """End the browser's session (asked for by a page of this origin)."""
+        require_this_origin(request)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            await self.sessions.end(cookie)
 
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def require_this_origin(request: Request) -> None:
+    """Refuse a request a page of another site made the browser send (403)."""
+    if not _from_this_origin(request):
+        raise Forbidden(
+            "A request from another site, made with this browser's session, was "
+            "refused; call the API with a key in the Authorization header instead.",
+            code="cross_site_request",
+        )
 
 
 def _from_this_origin(request: Request) -> bool:

@@ -33,7 +33,7 @@ class KeyHasher:
         return hmac.compare_digest(self.hash(raw_key), stored_hash)
 
     def sign(self, value: str) -> str:
-        """A MAC for other server-issued values (browser session cookies)."""
+        """A MAC for other server-issued values (what a browser session's token is kept as)."""
         return hmac.new(self._secret, b"cookie:" + value.encode(), hashlib.sha256).hexdigest()
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from app.observability.logs import logging_config
-from tests.support.tenancy import PRICED_MODELS, Platform, build_platform
+from tests.support.tenancy import PRICED_MODELS, Platform, build_platform, sign_in
 
 PROMPT = "the-prompt-nobody-may-log"
 
@@ -48,7 +48,7 @@ async def _requests(platform: Platform) -> str:
             await wrong.get("/usage", headers={"X-Request-Id": "req-refused"})
         ).status_code == 401
     async with platform.client() as browser:
-        await browser.get(f"/?token={key}", headers={"X-Request-Id": "req-signin"})
+        await sign_in(browser, key, **{"X-Request-Id": "req-signin"})
     await platform.services.metering.drain()
     return key
 
@@ -67,7 +67,7 @@ async def test_each_request_is_one_json_line_with_its_fields_and_no_secrets(
     assert served["latency_ms"] > 0 and "ttft_ms" in served
     assert served["level"] == "INFO" and "time" in served
     assert by_id["req-refused"]["status"] == 401
-    assert by_id["req-signin"]["route"] == "/"
+    assert by_id["req-signin"]["route"] == "/signin"
     assert [line.get("client_request_id") for line in lines].count("req-logged") == 1
     assert len(served["request_id"]) == 32  # the platform's own id, the ledger row's key
     everything = json.dumps(lines)

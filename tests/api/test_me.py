@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.test_chat_sessions import chat_body
-from tests.support.tenancy import Platform, build_platform
+from tests.support.tenancy import Platform, build_platform, sign_in
 
 
 @pytest.fixture
@@ -29,16 +29,49 @@ async def test_me_shows_a_tenant_its_own_limits_budget_models_and_refusals(platf
     assert me["refused"] == {"rpm": 1}
 
 
-async def test_signing_out_ends_the_browser_session(platform):
+async def test_signing_out_ends_the_browser_session_on_the_server(platform):
     platform.tenant("acme")
     key = platform.key("acme")
     async with platform.client() as client:
-        await client.get(f"/?token={key}")
+        await sign_in(client, key)
+        cookie = client.cookies["genai_session"]
         assert (await client.get("/me")).status_code == 200
         signed_out = await client.post("/signout", headers={"Origin": "http://platform"})
         assert signed_out.status_code == 204
         assert 'genai_session=""' in signed_out.headers["set-cookie"]
         assert (await client.get("/me")).status_code == 401
+        client.cookies["genai_session"] = cookie  # a copy kept of the old cookie
+        assert (await client.get("/me")).status_code == 401, "the session itself has ended"
+
+
+@pytest.mark.parametrize(
+    "headers", [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {}]
+)
+async def test_another_site_can_neither_sign_a_browser_in_nor_out(platform, headers):
+    """Login CSRF: a page elsewhere posting its own key would sign the victim into the
+    attacker's tenant; a sign-out from elsewhere is refused too. A GET signs nobody in."""
+    platform.tenant("acme")
+    key = platform.key("acme")
+    async with platform.client() as client:
+        refused = await client.post("/signin", json={"key": key}, headers=headers)
+        assert refused.status_code == 403 and "genai_session" not in client.cookies
+        assert refused.json()["error"]["code"] == "cross_site_request"
+        await client.get(f"/?token={key}")
+        assert "genai_session" not in client.cookies, "the old GET sign-in is gone"
+        await sign_in(client, key)
+        assert (await client.post("/signout", headers=headers)).status_code == 403
+        assert (await client.get("/me")).status_code == 200, "still signed in"
+
+
+async def test_the_console_page_may_not_be_framed_and_runs_its_own_scripts_only(platform):
+    async with platform.client() as client:
+        page = await client.get("/")
+        head = await client.head("/")
+    assert page.status_code == head.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+    assert page.headers["x-frame-options"] == "DENY"
+    assert head.headers["content-security-policy"] == policy
 
 
 async def test_a_chat_session_is_renamed_within_its_tenant_only(platform):

@@ -40,6 +40,7 @@ NOT_MODEL_CALLS = {
     "/admin/tenants/{tenant_id}/keys",
     "/admin/keys/{key_id}/revoke",
     "/chat/sessions/{session_id}/rename",
+    "/signin",
     "/signout",
 }
 METERING = MeteredRequestDep.__metadata__[0].dependency

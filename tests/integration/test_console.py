@@ -236,3 +236,21 @@ async def test_every_text_of_every_page_is_readable_against_its_background(page,
         await expect(page.get_by_role("heading", level=1)).to_be_visible()
         await page.wait_for_load_state("networkidle")
         assert await page.evaluate(LOW_CONTRAST) == [], link
+
+
+async def test_every_page_runs_within_the_content_security_policy(page, platform):
+    """The console's own scripts only: no page, chart or rendered reply needs more (a
+    violation is reported as a `securitypolicyviolation` event and a console error)."""
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)  # fmt: skip
+    await page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => console.error("
+        "'Content Security Policy: ' + e.violatedDirective + ' ' + e.blockedURI))"
+    )
+    await sign_in(page, platform, platform.admin_key)
+    for link in ("Chat", "Summarize", "Generate", "Complete", "Code", "Usage", "Admin"):
+        await page.get_by_role("link", name=link, exact=True).click()
+        await expect(page.get_by_role("heading", level=1)).to_be_visible()
+        await page.wait_for_load_state("networkidle")
+    assert violations == []

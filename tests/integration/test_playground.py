@@ -9,8 +9,10 @@ pytestmark = [pytest.mark.model, pytest.mark.browser]
 
 
 async def signed_in(page: Page, platform) -> None:
-    """Trade the key for a session cookie once, as a person opening the printed URL does."""
-    await page.goto(f"{platform.url}/?token={platform.admin_key}")
+    """Trade the key for a session cookie once, as a person signing in on the console does."""
+    await page.goto(platform.url)
+    await page.get_by_label("API key").fill(platform.admin_key)
+    await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_text("Tenant local (admin)")).to_be_visible()  # the console
 
 

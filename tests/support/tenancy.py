@@ -69,3 +69,14 @@ class Platform:
 def build_platform(settings: Settings, delay: float = 0.0) -> Platform:
     models = {alias: EchoChat(label=alias, delay=delay) for alias in settings.models}
     return Platform(create_app(services=build_services(settings, models)))
+
+
+async def sign_in(
+    browser: httpx.AsyncClient, key: str, origin: str = "http://platform", **headers: str
+) -> httpx.Response:
+    """Sign `browser` in as the console's page does: the key posted from this origin."""
+    response = await browser.post(
+        "/signin", json={"key": key}, headers={"Origin": origin, **headers}
+    )
+    assert response.status_code == 204, response.text
+    return response
