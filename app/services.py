@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.runnables import Runnable
 from sqlalchemy import Engine
 
+from app.documents.reader import DocumentReader
 from app.http.drain import Drain
 from app.limits.admission import Admission
 from app.limits.store import InMemoryLimitStore, LimitStore
@@ -58,6 +59,7 @@ class Services:
     admission: Admission
     metering: Metering
     streams: KeptStreams
+    documents: DocumentReader
     local_admin_key: str | None
     redis: Redis | None = None
     drain: Drain = field(default_factory=Drain)
@@ -195,6 +197,7 @@ def build_services(
         admission=admission,
         metering=Metering(meter_services, settings, metrics),
         streams=KeptStreams(event_log(settings, redis), settings.stream_keepalive_seconds),
+        documents=DocumentReader(settings),
         local_admin_key=local_admin_key,
         redis=redis,
         tracing=tracing,

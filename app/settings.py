@@ -240,6 +240,19 @@ class Settings(BaseSettings):
     document_max_pages: int = Field(
         100, ge=1, description="Most pages of an uploaded PDF (POST /summarize/file)."
     )
+    document_max_chars: int = Field(
+        1_000_000, ge=1000, description="Most characters of text an uploaded document may hold."
+    )
+    document_parse_seconds: float = Field(
+        10.0, gt=0, description="Longest an uploaded document may take to read (wall and CPU "
+        "time), in a process of its own; past it, 400 document_too_complex."
+    )  # fmt: skip
+    document_parse_memory_mb: int = Field(
+        768, ge=128, description="The address space that process may use (its parser's memory)."
+    )
+    document_workers: int = Field(
+        1, ge=1, description="Documents read at once per replica; others wait their turn."
+    )
     code_max_attempts: int = Field(
         3, ge=1, le=10, description="/code: replies the model may write, repairs included."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,6 +82,8 @@ class UsageLedger:
         self._engine = engine
         self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        #: Its own thread: no tenant's work in the loop's shared executor can hold a row back.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         """Plain INSERTs in one transaction (the ORM's unit of work costs more than the write)."""
@@ -88,8 +91,8 @@ class UsageLedger:
             connection.execute(insert(UsageRow), rows)
 
     async def _in_thread(self, rows: list[dict[str, Any]]) -> None:
-        """The INSERTs in the loop's executor: plain asyncio, the cheapest hop to a thread."""
-        await asyncio.get_running_loop().run_in_executor(None, self._insert, rows)
+        """The INSERTs in the ledger's own thread (one writer: a batch at a time)."""
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows)
 
     async def arecord(self, entry: LedgerEntry) -> None:
         """Store the row; returns once it is committed."""

@@ -1,11 +1,13 @@
 """POST /summarize/file: a document uploaded as a form, its text summarized with progress
-events, metered like /summarize; every document it cannot read is a clear 4xx, with no row.
+events, metered like /summarize; every document it cannot read is a clear 4xx that bills
+nothing, hostile ones included (read in a process of its own, within 2 s here).
 
 The model is EchoChat (it replies with its prompt), so the summary shows what the chain read.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -14,16 +16,28 @@ import pytest
 from app.main import create_app
 from app.services import build_services
 from tests.conftest import ECHO_MODELS
-from tests.support.documents import docx, encrypted_pdf, pdf
+from tests.support.documents import (
+    AES_PDF,
+    deep_page_tree_pdf,
+    docx,
+    docx_bomb,
+    encrypted_pdf,
+    entity_docx,
+    html_bomb,
+    malformed_docx,
+    pdf,
+)
 from tests.support.fakes import EchoChat
 from tests.support.sse import Event, aiter_events
+from tests.support.tenancy import build_platform
 
 PAGES = [f"Page {n} tells how the council planted {n} new trees by the river." for n in range(1, 7)]
 
 
 @pytest.fixture
 async def client(make_settings) -> AsyncIterator[httpx.AsyncClient]:
-    settings = make_settings(models=ECHO_MODELS, summarize_chunk_chars=200, document_max_pages=8)
+    settings = make_settings(models=ECHO_MODELS, summarize_chunk_chars=200, document_max_pages=8,
+                             document_parse_seconds=2)  # fmt: skip
     models = {"local": EchoChat(label="local"), "other": EchoChat(label="other")}
     app = create_app(services=build_services(settings, models))
     async with httpx.AsyncClient(
@@ -103,15 +117,22 @@ async def test_each_supported_format_is_read_as_text(client, name, data, kind, s
         ("blank.pdf", pdf([""]), 422, "no_text"),
     ],
 )
-async def test_a_document_that_cannot_be_read_is_a_clear_4xx_and_no_row(
+async def test_a_document_that_cannot_be_read_is_a_clear_4xx_and_bills_nothing(
     client, name, data, status, code
 ):
+    """A file of another type is refused before admission (no row); one that is read, after
+    it (its row records the refusal: it counted against the tenant's limits, at no cost)."""
     response, _ = await upload(client, name, data)
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert (error["code"], error["param"]) == (code, "file")
     assert name in error["message"]
-    assert await rows(client) == []
+    stored = await rows(client)
+    if code == "unsupported_file_type":
+        assert stored == []
+    else:
+        [row] = stored
+        assert (row["status"], row["input_tokens"], row["cost_usd"]) == (status, 0, 0)
 
 
 async def test_the_forms_other_fields_are_checked_like_the_json_input(client):
@@ -123,3 +144,44 @@ async def test_the_forms_other_fields_are_checked_like_the_json_input(client):
     as_json = await client.post("/summarize/file", json={"text": "x"})
     assert as_json.status_code == 415
     assert await rows(client) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "code"),
+    [
+        ("aes.pdf", AES_PDF.read_bytes(), "encrypted_file"),  # pypdf lacks its cipher
+        ("deep.pdf", deep_page_tree_pdf(), "unreadable_file"),  # pypdf's LimitReachedError
+        ("malformed.docx", malformed_docx(), "unreadable_file"),  # an XMLSyntaxError
+        ("laughs.docx", entity_docx(), "unreadable_file"),  # entity expansion
+        ("bomb.docx", docx_bomb(), "document_too_complex"),  # 140 KB, 34 MB of XML
+        ("huge.html", html_bomb(), "document_too_complex"),  # 8 MB of markup
+        ("pages.pdf", pdf([f"Page {n}." for n in range(80_000)]), "document_too_complex"),
+    ],
+    ids=["aes", "deep-page-tree", "malformed-docx", "entity-docx", "docx-bomb", "html-bomb",
+         "80k-pages"],
+)  # fmt: skip
+async def test_a_hostile_document_is_a_400_naming_the_file_never_a_500(client, name, data, code):
+    response, _ = await upload(client, name, data)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == (code, "file")
+    [row] = await rows(client)
+    assert (row["status"], row["cost_usd"]) == (400, 0)
+
+
+async def test_a_tenants_limits_refuse_a_document_before_it_is_read(make_settings):
+    """rpm 1: the second upload, a DOCX bomb whose reading would take its full 5 s, is refused
+    by the limit at once; nothing is read for it and its tenant is billed nothing."""
+    settings = make_settings(auth_enabled=True, models=ECHO_MODELS, document_parse_seconds=5)
+    platform = build_platform(settings)
+    platform.tenant("thrifty", rpm=1)
+    async with platform.client(platform.key("thrifty")) as client:
+        first, _ = await upload(client, "notes.txt", b"The council approved a park.")
+        started = time.monotonic()
+        bomb, _ = await upload(client, "bomb.docx", docx_bomb())
+        refused_after = time.monotonic() - started
+        stored = await rows(client)
+    assert first.status_code == 200
+    assert bomb.status_code == 429 and bomb.json()["error"]["code"] == "rpm_exceeded"
+    assert refused_after < 2, f"refused after {refused_after:.1f} s: it was read first"
+    assert [row["status"] for row in stored] == [200]

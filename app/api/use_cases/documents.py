@@ -1,14 +1,17 @@
 """`POST /<use case>/file`: a document uploaded as a form, its text the use case's input.
 
 The form holds the document (`file`), the input's other fields (as text) and the model's
-`model` and `temperature`. What cannot be read is refused before admission (app/documents/).
-The answer streams `document` (what was read), `metadata` (the run's id), the chain's custom
-events by their names (`progress`), `data` per chunk of the output, then `end` (or `error`).
+`model` and `temperature`. Admission comes before any reading: a tenant past its limits or
+budget is refused before its document costs anything. The file's type is checked first (415,
+free); the reading itself runs in a bounded process of its own (app/documents/reader.py), for
+an upper bound of the text (the file's bytes: a token covers one or more) that the chain's
+model calls top up as they go. The answer streams `document` (what was read), `metadata` (the
+run's id), the chain's custom events by their names (`progress`), `data` per chunk of the
+output, then `end` (or `error`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -20,18 +23,19 @@ from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 
 from app.api.use_cases.runs import SERIALIZER, ChainRuns, Events, Runs, metered_events
-from app.documents.extract import Document, extract
+from app.documents.extract import Document
+from app.documents.reader import DocumentReader, document_kind
 from app.errors import InvalidRequest
 from app.http.uploads import read_form
 from app.tenants.models import Principal
-from app.usage.lifecycle import MeteredRequest
+from app.usage.lifecycle import TEMPLATE_ALLOWANCE, MeteredRequest
 
 
 async def stream_document(
-    runs: ChainRuns, request: Request, principal: Principal, metered: MeteredRequest,
-    field: str, max_pages: int,
+    runs: ChainRuns, reader: DocumentReader, request: Request, principal: Principal,
+    metered: MeteredRequest, field: str,
 ) -> Response:  # fmt: skip
-    """Read the form and its document, admit the run with the text in `field`, stream it."""
+    """Read the form, admit the run, read its document into `field`, stream the run."""
     form = await read_form(request, ("file",))
     files = form.pop("file", [])
     if len(files) != 1:
@@ -41,16 +45,16 @@ async def stream_document(
     configurable: dict[str, Any] = {key: form.pop(key) for key in ("model",) if key in form}
     if "temperature" in form:  # a form's fields are text
         configurable["temperature"] = _number(form.pop("temperature"), "temperature")
-    document = await asyncio.to_thread(
-        extract, upload.filename, upload.content_type, upload.data, max_pages
-    )
-    raw_input = {**form, field: document.text}
-    try:  # LangServe's own reading (private; langserve is pinned to 0.3.3)
-        input_ = _unpack_input(runs.runnable.input_schema.model_validate(raw_input))
+    try:
         config = await runs.client_config(request, {"configurable": configurable}, "", "stream")
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
-    admitted = await runs.admitted(Runs([input_], [config], [raw_input]), principal, metered)
+    kind = document_kind(upload.filename, upload.content_type, upload.data)
+    _input_of(runs, {**form, field: "text"})  # the other fields checked before admission
+    bound = len(upload.data) + len(json.dumps(form)) + TEMPLATE_ALLOWANCE
+    admitted = await runs.admitted(Runs([None], [config], [bound]), principal, metered)
+    document = await reader.read(upload.filename, kind, upload.data)
+    input_ = _input_of(runs, {**form, field: document.text})
     events = _events(runs, input_, admitted.configs[0], document)
     return EventSourceResponse(metered_events(events, metered), ping=runs.keepalive)  # type: ignore[arg-type]
 
@@ -68,6 +72,13 @@ async def _events(
         elif event["event"] == "on_chain_stream" and not event["parent_ids"]:
             yield {"event": "data", "data": SERIALIZER.dumps(event["data"]["chunk"]).decode()}
     yield {"event": "end"}
+
+
+def _input_of(runs: ChainRuns, raw_input: dict[str, Any]) -> Any:
+    try:  # LangServe's own reading (private; langserve is pinned to 0.3.3)
+        return _unpack_input(runs.runnable.input_schema.model_validate(raw_input))
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
 
 
 def _number(text: str, name: str) -> float:

@@ -20,6 +20,7 @@ from app.api.deps import MeteredRequestDep, route_guard
 from app.api.use_cases.documents import stream_document
 from app.api.use_cases.runs import ChainRuns
 from app.documents.extract import SUPPORTED
+from app.documents.reader import DocumentReader
 from app.http.openapi import ERROR_RESPONSES, LANGSERVE_EVENT, Documented, event_stream
 from app.services import Services
 from app.tenants.models import Principal
@@ -92,14 +93,14 @@ class _UseCaseRoutes:
             )  # fmt: skip
 
     def add_document_route(
-        self, app: FastAPI, field: str, documented: Documented, max_pages: int
+        self, app: FastAPI, field: str, documented: Documented, reader: DocumentReader
     ) -> None:
         runs = self.runs
 
         async def endpoint(
             request: Request, metered: MeteredRequestDep, principal: Principal = self.caller
         ) -> Response:
-            return await stream_document(runs, request, principal, metered, field, max_pages)
+            return await stream_document(runs, reader, request, principal, metered, field)
 
         app.add_api_route(
             f"/{self.name}/file", endpoint, methods=["POST"], tags=[self.name],
@@ -156,9 +157,7 @@ def mount_use_cases(app: FastAPI, services: Services, documented: Documented) ->
     for use_case, _ in services.chains:
         if use_case.document_field:
             route = next(one for one in routes if one.name == use_case.name)
-            route.add_document_route(
-                app, use_case.document_field, documented, services.settings.document_max_pages
-            )
+            route.add_document_route(app, use_case.document_field, documented, services.documents)
     for share_link in (False, True):
         for use_case_routes in routes:
             use_case_routes.add_model_routes(app, share_link, documented)

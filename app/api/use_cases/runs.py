@@ -60,7 +60,7 @@ class Runs:
 
     inputs: list[Any]
     configs: list[RunnableConfig]
-    raw_inputs: list[Any]  # as the client sent them: the size admission reserves for
+    bounds: list[int]  # the most tokens each run's call can take, as admission reserves
     server_config: RunnableConfig | None = None  # merged into `configs` once admitted
 
 
@@ -156,8 +156,8 @@ class ChainRuns:
     async def admitted(self, runs: Runs, principal: Principal, metered: MeteredRequest) -> Runs:
         """`runs` (read and validated) admitted, each config given the server's part."""
         planned = [
-            PlannedCall(self._alias(config), _token_bound(raw, config))
-            for raw, config in zip(runs.raw_inputs, runs.configs, strict=True)
+            PlannedCall(self._alias(config), bound)
+            for bound, config in zip(runs.bounds, runs.configs, strict=True)
         ]
         meter = await metered.admit(principal, self.name, planned)
         versions = [self._prompt_version(config) for config in runs.configs]
@@ -170,7 +170,7 @@ class ChainRuns:
             merge_configs(config, server)
             for config, server in zip(runs.configs, servers, strict=True)
         ]
-        return Runs(runs.inputs, configs, runs.raw_inputs, servers[0])
+        return Runs(runs.inputs, configs, runs.bounds, servers[0])
 
     def _prompt_version(self, config: RunnableConfig) -> int | None:
         """The version of the use case's prompt a run gets: the client's pin (validated against
@@ -192,7 +192,7 @@ class ChainRuns:
             config, input_ = await self.handler._get_config_and_input(
                 request, config_hash, endpoint=endpoint
             )  # LangServe's own reading (private; langserve is pinned to 0.3.3)
-            return Runs([input_], [config], [body.get("input")])
+            return Runs([input_], [config], [token_bound(body.get("input"), config)])
         return await self._read_batch(request, body, config_hash)
 
     async def _read_batch(self, request: Request, body: dict[str, Any], config_hash: str) -> Runs:
@@ -223,7 +223,8 @@ class ChainRuns:
                 inputs.append(_unpack_input(schema.model_validate(raw)))
             except ValidationError as exc:
                 raise _located(exc, "inputs", index) from None
-        return Runs(inputs, configs, raw_inputs)
+        bounds = [token_bound(raw, config) for raw, config in zip(raw_inputs, configs, strict=True)]
+        return Runs(inputs, configs, bounds)
 
     async def client_config(
         self, request: Request, sent: dict[str, Any], config_hash: str, endpoint: str
@@ -329,7 +330,7 @@ def _stream_options(body: dict[str, Any]) -> StreamOptions:
     return StreamOptions(resumable, policy)
 
 
-def _token_bound(raw_input: Any, config: RunnableConfig) -> int:
+def token_bound(raw_input: Any, config: RunnableConfig) -> int:
     """The most tokens an input can take: its bytes (a token covers one or more), the prompt
     template's allowance, and the reply's limit when the client set one."""
     max_tokens = config.get("configurable", {}).get("max_tokens")
