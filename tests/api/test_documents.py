@@ -15,6 +15,7 @@ import pytest
 
 from app.main import create_app
 from app.services import build_services
+from app.settings import Settings
 from tests.conftest import ECHO_MODELS
 from tests.support.documents import (
     AES_PDF,
@@ -127,6 +128,9 @@ async def test_a_document_that_cannot_be_read_is_a_clear_4xx_and_bills_nothing(
     error = response.json()["error"]
     assert (error["code"], error["param"]) == (code, "file")
     assert name in error["message"]
+    if code == "too_many_pages":  # the setting it names is the one there is
+        assert "GENAI_DOCUMENT_MAX_PAGES" in error["message"]
+        assert "document_max_pages" in Settings.model_fields
     stored = await rows(client)
     if code == "unsupported_file_type":
         assert stored == []
