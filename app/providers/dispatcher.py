@@ -247,6 +247,9 @@ class Dispatcher:
                 answer.when_closed(release)  # its turn lasts as long as the stream
                 release = None
             return answer
+        except asyncio.CancelledError:  # from outside (not its deadline, which is a Failure):
+            call.abandoned = True  # a hedge's loser, a request's end; its prompt is billed
+            raise
         finally:
             if release is not None:
                 release()
@@ -280,10 +283,7 @@ class Dispatcher:
             await events.first_content()
             response = None  # the stream's own now
             return events
-        except asyncio.CancelledError:  # by the platform: the provider may have begun the work
-            call.abandoned = True  # so its prompt is billed (a hedge's loser, a request's end)
-            raise
-        except Failure:
+        except (Failure, asyncio.CancelledError):
             raise
         except PlatformError as error:  # a malformed, cut or failed answer (answers.py)
             raise early_failure(error) from None
