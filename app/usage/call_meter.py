@@ -81,14 +81,8 @@ class _CallAccount:
 
     meter: CallMeter
     call: ModelCall
-
-    @property
-    def tenant_id(self) -> str:
-        return self.meter.tenant_id
-
-    @property
-    def request_id(self) -> str:
-        return self.meter.request_id
+    tenant_id: str  # plain values: reading them calls nothing of this layer
+    request_id: str
 
     def hold(self, resource: Closable) -> None:
         self.meter.hold(resource)
@@ -153,7 +147,7 @@ class CallMeter(AsyncCallbackHandler):
                 "A model call was made that its request's meter was not told of; it was refused.",
                 code="unmetered_model_call",
             )
-        return _CallAccount(self, call)
+        return _CallAccount(self, call, self.tenant_id, self.request_id)
 
     def texts(self) -> dict[str, str]:
         """The prompts and completions of the request's model calls (for opt-in logging)."""
