@@ -7,6 +7,7 @@ named by `GENAI_CONFIG_FILE` (or `genai serve --config`). Everything is validate
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 from pathlib import Path
@@ -83,7 +84,7 @@ class Deployment(BaseModel):
     def answer_deadline(self) -> float:
         return self.first_token_timeout or self.timeout
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         """Names the deployment in logs, metrics and circuit-breaker state."""
         where = self.azure_endpoint or self.base_url or self.provider

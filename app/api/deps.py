@@ -7,7 +7,6 @@ from fastapi import Depends, Request
 
 from app.errors import ClientDisconnected, Forbidden, platform_error
 from app.http.request_state import request_state
-from app.providers.accounting import charging
 from app.services import Services
 from app.tenants.models import Principal
 from app.usage.lifecycle import MeteredRequest
@@ -64,8 +63,7 @@ async def _metered_request(request: Request) -> AsyncIterator[MeteredRequest]:
     metering = (await _services(request)).metering
     metered = MeteredRequest(metering, state.request_id, state.client_request_id)
     try:
-        with charging(metered):
-            yield metered
+        yield metered
     except BaseException as exc:
         error = platform_error(exc)
         await metered.close(error.status_code, interrupted=isinstance(error, ClientDisconnected))

@@ -46,7 +46,7 @@ def _scopes(principal: Principal) -> tuple[Scope, ...]:
         Scope(f"key:{key.id}", key.rpm, key.tpm, key.max_concurrent, key.ipm),
         Scope(f"tenant:{tenant.id}", tenant.rpm, tenant.tpm, tenant.max_concurrent, tenant.ipm),
     )
-    return tuple(scope for scope in scopes if scope.limited)
+    return tuple([scope for scope in scopes if scope.limited])
 
 
 def _refusal(denied: Denied, principal: Principal, budget_end: datetime | None) -> RateLimited:

@@ -1,20 +1,24 @@
-"""What every provider call is charged to: the request's usage meter, by its abstract name.
+"""What every provider call is charged to: its request's account, handed down explicitly.
 
-The request's metering (app/usage/lifecycle.py) is made current for exactly the request's
-lifetime (`charging`); a chat model of the platform asks `current_account()` before it calls a
-provider, and is refused unless the request was admitted and its ledger row not yet written.
-So no route, batch item or chain step can reach a model unmetered: forgetting the meter is a
-loud failure, not free usage. The account is the model call's own: the meter names the call
-about to be made in the current context (`calling`) as it admits it, so each call to a
-deployment is counted in exactly that model call.
+The layer that holds a request's bill (app/usage) opens the request's account at admission and
+passes it down: /v1 as an argument of the dispatcher's calls; a chain through its run's config,
+whose callbacks hold the request's meter (`AccountHolder`), so a chat model of the platform
+finds the account there (`account_in`). The providers write into it what each call to a
+deployment did and which streams are still open; the bill's holder reads it when the request
+ends. Nothing here calls back up.
+
+A chat model whose run's config holds no open account is refused: no route, batch item or
+chain step can reach a model unmetered, and forgetting the meter is a loud failure, not free
+usage.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Protocol
+
+from langchain_core.callbacks import BaseCallbackManager
+from langchain_core.runnables import RunnableConfig
 
 from app.errors import PlatformError
 from app.providers.calls import UpstreamCall
@@ -24,57 +28,45 @@ class Closable(Protocol):
     def close(self) -> None: ...
 
 
-class CallAccount(Protocol):
-    """One model call of an admitted request, as providers see it."""
+@dataclass(eq=False)
+class CallAccount:
+    """An admitted request's model calls as the providers see them: the calls made to
+    deployments, and the upstream streams to close when the request ends (should their readers
+    never close them)."""
 
     tenant_id: str
     request_id: str  # the platform's id of the request the call is part of
-
-    def hold(self, resource: Closable) -> None:
-        """Keep `resource` (an open upstream stream) until the request ends, then close it."""
+    calls: list[UpstreamCall] = field(default_factory=list)
+    held: list[Closable] = field(default_factory=list)
 
     def record(self, call: UpstreamCall) -> None:
-        """Count `call` (one call to one deployment) in this model call's usage."""
+        self.calls.append(call)
+
+    def hold(self, resource: Closable) -> None:
+        self.held.append(resource)
+
+    def close_held(self) -> None:
+        for resource in self.held:
+            resource.close()
 
 
-class RequestAccount(Protocol):
-    """An admitted request's meter: an account per model call (by the call's id)."""
+class AccountHolder:
+    """What holds a request's account among a run's callbacks (the request's meter); once the
+    request is closed, nothing more is charged to it."""
 
-    def for_call(self, call_id: object) -> CallAccount: ...
-
-
-class Charges(Protocol):
-    """A request's metering: its account while it is admitted and open, else None."""
-
-    def open_account(self) -> RequestAccount | None: ...
+    def __init__(self, account: CallAccount) -> None:
+        self.account = account
+        self.closed = False
 
 
-_CHARGES: ContextVar[Charges | None] = ContextVar("genai_charges", default=None)
-_CALL: ContextVar[object] = ContextVar("genai_model_call", default=None)
-
-
-def calling(call_id: object) -> None:
-    """The model call made next in this context (and tasks it starts) is `call_id`."""
-    _CALL.set(call_id)
-
-
-@contextmanager
-def charging(charges: Charges) -> Iterator[None]:
-    """Charge the model calls made in this context (and tasks it starts) to `charges`."""
-    token = _CHARGES.set(charges)
-    try:
-        yield
-    finally:
-        _CHARGES.reset(token)
-
-
-def current_account() -> CallAccount:
-    """The account the model call of this context is charged to; a bug (500) if none."""
-    charges = _CHARGES.get()
-    account = charges.open_account() if charges is not None else None
-    if account is None:
-        raise PlatformError(
-            "A model call was attempted outside an admitted request; it was refused.",
-            code="unmetered_model_call",
-        )
-    return account.for_call(_CALL.get())
+def account_in(config: RunnableConfig | None) -> CallAccount:
+    """The account a chat model run with `config` is charged to; a bug (500) if it has none."""
+    callbacks = (config or {}).get("callbacks")
+    handlers = callbacks.handlers if isinstance(callbacks, BaseCallbackManager) else callbacks
+    for handler in handlers or ():
+        if isinstance(handler, AccountHolder) and not handler.closed:
+            return handler.account
+    raise PlatformError(
+        "A model call was attempted outside an admitted request; it was refused.",
+        code="unmetered_model_call",
+    )

@@ -30,12 +30,12 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import make_invalid_tool_call, parse_tool_call
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict
 
-from app.providers.accounting import current_account
+from app.providers.accounting import CallAccount, account_in
 from app.providers.calls import Usage
 from app.providers.dispatcher import Dispatcher
 
@@ -111,6 +111,23 @@ class AliasChatModel(BaseChatModel):
         }
         return self.bind(response_format=response_format) | parser
 
+    # The run's config holds the request's meter: its account rides along as an argument.
+
+    async def ainvoke(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+        stop: list[str] | None = None, **kwargs: Any,
+    ) -> AIMessage:  # fmt: skip
+        account = account_in(config)
+        return await super().ainvoke(input, config, stop=stop, account=account, **kwargs)
+
+    async def astream(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+        stop: list[str] | None = None, **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:  # fmt: skip
+        account = account_in(config)
+        async for chunk in super().astream(input, config, stop=stop, account=account, **kwargs):
+            yield chunk
+
     def _generate(
         self, messages: list[BaseMessage], stop: list[str] | None = None,
         run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
@@ -119,9 +136,9 @@ class AliasChatModel(BaseChatModel):
 
     async def _agenerate(
         self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None, *, account: CallAccount,
+        **kwargs: Any,
     ) -> ChatResult:  # fmt: skip
-        account = current_account()
         body = self._body(messages, stop, **kwargs)
         answer = await self.dispatcher.complete(self.alias, _ENDPOINT, body, account=account)
         choice = (answer.data["choices"] or [{}])[0]
@@ -141,9 +158,9 @@ class AliasChatModel(BaseChatModel):
 
     async def _astream(
         self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None, *, account: CallAccount,
+        **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:  # fmt: skip
-        account = current_account()
         body = self._body(messages, stop, **kwargs, stream=True)
         body["stream_options"] = {"include_usage": True}
         # Closed when the stream ends or is abandoned (a client's disconnect cancels it);

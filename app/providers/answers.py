@@ -61,15 +61,14 @@ def within(items: list[Any], asked: int | None) -> list[Any]:
     relayed or billed past what the request reserved."""
     if asked is None:
         return items
-    return [
-        item for place, item in enumerate(items)
-        if isinstance(item, dict) and _index(item, place) < asked
-    ]  # fmt: skip
-
-
-def _index(item: dict[str, Any], place: int) -> int:
-    index = item.get("index", place)
-    return index if isinstance(index, int) else place
+    kept = []
+    for place, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        index = item.get("index", place)
+        if (index if isinstance(index, int) else place) < asked:
+            kept.append(item)
+    return kept
 
 
 def parse_answer(raw: bytes, upstream_seconds: float, endpoint: str, asked: int | None) -> Answer:
@@ -92,9 +91,15 @@ def has_content(chunk: Chunk) -> bool:
         if choice.get("finish_reason") or choice.get("text"):
             return True
         delta = choice.get("delta") or {}
-        if any(delta.get(key) for key in ("content", "tool_calls", "refusal", "function_call")):
-            return True
+        for key in ("content", "tool_calls", "refusal", "function_call"):
+            if delta.get(key):
+                return True
     return False
+
+
+async def _replay(chunks: list[Chunk]) -> AsyncIterator[Chunk]:
+    while chunks:
+        yield chunks.pop(0)
 
 
 class ChunkStream(Protocol):
@@ -113,6 +118,13 @@ class ChunkStream(Protocol):
     async def __aenter__(self) -> ChunkStream: ...
 
     async def __aexit__(self, *_: object) -> None: ...
+
+
+def _failed_mid_answer(detail: Any) -> ProviderError:
+    message = detail.get("message") if isinstance(detail, dict) else detail
+    return ProviderError(
+        f"The model provider failed mid-answer: {message}.", code="provider_failed"
+    )
 
 
 class EventStream:
@@ -134,6 +146,8 @@ class EventStream:
         self._finished: set[int] = set()
         self._done = False
         self._buffered: list[Chunk] = []
+        self._opening = False
+        self._ended = False
         self._closed = False
         self._lines = self._chunks()
         self.usage: Usage | None = None
@@ -143,22 +157,25 @@ class EventStream:
     async def first_content(self) -> None:
         """Read until the answer's first content (kept for the reader): until then, a failure
         can still go to the next deployment, as nothing reached the client."""
+        self._opening = True
         async for chunk in self._lines:
             self._buffered.append(chunk)
             if has_content(chunk):
                 break
+        self._opening = False
         self.upstream_seconds = time.perf_counter() - self.started
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
-        return self._replayed()
-
-    async def _replayed(self) -> AsyncIterator[Chunk]:
-        while self._buffered:
-            yield self._buffered.pop(0)
-        async for chunk in self._lines:
-            yield chunk
+        if self._ended:  # it ended before its first content: what it sent, then nothing
+            return _replay(self._buffered)
+        return self._lines
 
     async def _chunks(self) -> AsyncIterator[Chunk]:
+        """The checked chunks (one loop: it runs per chunk); once `first_content` has read its
+        own, the reader is given those first. Each chunk's choices are held to those asked
+        for, what they generated is kept on the call (counted by `texts_of`), and its
+        usage if it reports one."""
+        asked, generated = self._asked, self.call.choices
         try:
             async for line in self._response.content:
                 if not line.startswith(b"data:"):
@@ -167,44 +184,49 @@ class EventStream:
                 if data == b"[DONE]":
                     self._done = True
                     return
-                chunk = self._checked(data)
-                usage = usage_of(chunk)
-                if usage is not None:
-                    self.usage = self.call.usage = usage
-                self.call.note(chunk.get("choices"))
+                try:
+                    chunk = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    raise malformed("a stream chunk that is not JSON") from None
+                if not isinstance(chunk, dict):
+                    raise malformed("a stream chunk that is not a JSON object")
+                if chunk.get("error"):
+                    raise _failed_mid_answer(chunk["error"])
+                choices = chunk.get("choices") or []
+                if not isinstance(choices, list):
+                    raise malformed("a stream chunk whose choices are not objects")
+                beyond = False
+                for position, choice in enumerate(choices):
+                    if not isinstance(choice, dict):
+                        raise malformed("a stream chunk whose choices are not objects")
+                    index = choice.get("index", position)
+                    if not isinstance(index, int):
+                        index = position
+                    if asked is not None and index >= asked:
+                        beyond = True  # neither relayed nor billed (`within`)
+                        continue
+                    self._started.add(index)
+                    if choice.get("finish_reason"):
+                        self._finished.add(index)
+                    generated.append(choice)
+                if beyond:
+                    chunk["choices"] = within(choices, asked)
+                if chunk.get("usage") is not None:
+                    usage = usage_of(chunk)
+                    if usage is not None:
+                        self.usage = self.call.usage = usage
                 yield chunk
+                while self._buffered and not self._opening:
+                    yield self._buffered.pop(0)
         except TRANSPORT_ERRORS as exc:
             raise stream_failure(exc) from exc
+        finally:
+            self._ended = True
         if not self._complete():
             raise ProviderError(
                 "The model provider ended the stream before the answer was complete.",
                 code="provider_incomplete",
             )
-
-    def _checked(self, data: bytes) -> Chunk:
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise malformed("a stream chunk that is not JSON") from None
-        if not isinstance(chunk, dict):
-            raise malformed("a stream chunk that is not a JSON object")
-        if chunk.get("error"):
-            detail = chunk["error"]
-            message = detail.get("message") if isinstance(detail, dict) else detail
-            raise ProviderError(
-                f"The model provider failed mid-answer: {message}.", code="provider_failed"
-            )
-        choices = chunk.get("choices") or []
-        if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
-            raise malformed("a stream chunk whose choices are not objects")
-        if "choices" in chunk:
-            chunk["choices"] = choices = within(choices, self._asked)
-        for position, choice in enumerate(choices):
-            index = choice.get("index", position)
-            self._started.add(index)
-            if choice.get("finish_reason"):
-                self._finished.add(index)
-        return chunk
 
     def _complete(self) -> bool:
         return self._done or (bool(self._finished) and self._started <= self._finished)

@@ -32,35 +32,44 @@ class UpstreamCall:
     local: bool  # the embedded model: its tokens are counted exactly
     prompt: Prompt
     role: CallRole = "answer"
-    output: list[str] = field(default_factory=list)
+    choices: list[Any] = field(default_factory=list)  # what it generated, as it came
     usage: Usage | None = None  # as the provider reported it
     images: int = 0  # the images it made
     abandoned: bool = False  # cancelled by the platform while the provider worked (a lost hedge)
+    #: The output of its first N choices, worked out (counting runs once, not per chunk).
+    _texts: tuple[int, list[str]] = field(default=(0, []), init=False, repr=False, compare=False)
+
+    @property
+    def output(self) -> list[str]:
+        """What it generated, by the one rule (`texts_of`), worked out once per new choice."""
+        seen, texts = self._texts
+        if seen != len(self.choices):
+            self._texts = seen, texts = len(self.choices), texts_of(self.choices)
+        return texts
 
     @property
     def did_work(self) -> bool:
         """Whether the provider did work worth billing (a failed call did none)."""
         return self.usage is not None or bool(self.output) or self.images > 0 or self.abandoned
 
-    def note(self, choices: Any) -> None:
-        """Keep the text of an answer's or a chunk's choices."""
-        for choice in choices if isinstance(choices, list) else ():
-            self.output.extend(choice_texts(choice))
 
-
-def choice_texts(choice: Any) -> list[str]:
-    """What one choice generated: a chat message or delta's content, or a completion's text,
-    and the names and arguments of its tool calls (the model wrote those too)."""
-    if not isinstance(choice, dict):
-        return []
-    holder = choice.get("message") or choice.get("delta") or choice
-    text = holder.get("content") if "text" not in holder else holder.get("text")
-    texts = [text] if isinstance(text, str) and text else []
-    for tool_call in holder.get("tool_calls") or ():
-        function = tool_call.get("function") if isinstance(tool_call, dict) else None
-        for part in (function.get("name"), function.get("arguments")) if function else ():
-            if isinstance(part, str) and part:
-                texts.append(part)
+def texts_of(choices: list[Any]) -> list[str]:
+    """What choices generated, the one rule for counting output on every route: a chat
+    message's or delta's content, or a completion's text, and the names and arguments of its
+    tool calls (the model wrote those too)."""
+    texts: list[str] = []
+    for choice in choices:
+        if not isinstance(choice, dict):
+            continue
+        holder = choice.get("message") or choice.get("delta") or choice
+        text = holder.get("content") if "text" not in holder else holder.get("text")
+        if isinstance(text, str) and text:
+            texts.append(text)
+        for tool_call in holder.get("tool_calls") or ():
+            function = tool_call.get("function") if isinstance(tool_call, dict) else None
+            for part in (function.get("name"), function.get("arguments")) if function else ():
+                if isinstance(part, str) and part:
+                    texts.append(part)
     return texts
 
 

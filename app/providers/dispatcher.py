@@ -172,7 +172,7 @@ class Dispatcher:
     def serving(self, alias: str, endpoint: str) -> list[Upstream]:
         """The alias's deployments whose provider serves `endpoint`; a 400 naming the alias
         if none does (a request the alias cannot answer, whichever deployment is up)."""
-        upstreams = self._serving_of(alias, endpoint)
+        upstreams = self._serving.get((alias, endpoint)) or self._serving_of(alias, endpoint)
         if not upstreams:
             providers = ", ".join(
                 dict.fromkeys(u.deployment.provider for u in self._upstreams[alias])
@@ -353,7 +353,7 @@ def _note(call: UpstreamCall, endpoint: str, answer: Answer) -> None:
     """What a whole answer produced, on its call: texts, or images, and the reported usage."""
     call.usage = answer.usage
     if endpoint not in ANSWER_ITEMS:
-        call.note(answer.data["choices"])
+        call.choices.extend(answer.data["choices"])
     elif endpoint.startswith("images/"):
         call.images = len(answer.data["data"])
 

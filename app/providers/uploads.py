@@ -21,14 +21,17 @@ class Upload:
 
 
 def has_uploads(payload: Mapping[str, Any]) -> bool:
-    return any(_uploads(value) for value in payload.values())
+    for value in payload.values():
+        if isinstance(value, Upload) or (isinstance(value, list) and _uploads(value)):
+            return True
+    return False
 
 
 def _uploads(value: Any) -> list[Upload]:
     if isinstance(value, Upload):
         return [value]
-    if isinstance(value, list) and value and all(isinstance(item, Upload) for item in value):
-        return value
+    if isinstance(value, list) and value and isinstance(value[0], Upload):
+        return value if all(isinstance(item, Upload) for item in value) else []
     return []
 
 

@@ -9,9 +9,10 @@ streams still open; `finish` closes those, turns what was produced into exact to
 (reported by the provider, else counted or estimated), settles the reservation and writes the
 ledger row.
 
-A model call is counted from the calls it made to deployments (`UpstreamCall`s, recorded by
-the dispatcher through the call's account): each with its own prompt and output, so that an
-answer continued on a second deployment, or hedged, is billed for every call that did work.
+A model call is counted from the calls it made to deployments (`UpstreamCall`s, which the
+dispatcher records in the call's account, app/providers/accounting.py): each with its own
+prompt and output, so that an answer continued on a second deployment, or hedged, is billed for
+every call that did work.
 A model that reaches no deployment (a test's fake) is counted from what the callbacks saw.
 """
 
@@ -27,12 +28,10 @@ from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
-from app.errors import Forbidden, PlatformError
+from app.errors import Forbidden
 from app.limits.admission import Admission
 from app.limits.store import Ticket
-from app.providers.accounting import CallAccount, Closable, calling
-from app.providers.calls import UpstreamCall
-from app.providers.selector import MODEL_ALIAS_METADATA
+from app.providers import MODEL_ALIAS_METADATA, AccountHolder, CallAccount
 from app.tenants.models import Principal
 from app.usage.counting import Prompt, TokenCounter, TokenSource, prompt_upper_bound
 from app.usage.ledger import LedgerEntry, UsageLedger
@@ -68,27 +67,9 @@ class ModelCall:
     usage: tuple[int, int, TokenSource] | None = None
     ended: bool = False
     started: float = field(default_factory=time.perf_counter)
-    upstream: list[UpstreamCall] = field(default_factory=list)
-    tallies: list[Tally] | None = None  # once it ended: counting is work (a tokenizer's)
 
 
 Tally = tuple[str | None, int, int, TokenSource]  # alias, input and output tokens, source
-
-
-@dataclass(frozen=True)
-class _CallAccount:
-    """One model call's account, as the dispatcher sees it (`CallAccount`)."""
-
-    meter: CallMeter
-    call: ModelCall
-    tenant_id: str  # plain values: reading them calls nothing of this layer
-    request_id: str
-
-    def hold(self, resource: Closable) -> None:
-        self.meter.hold(resource)
-
-    def record(self, call: UpstreamCall) -> None:
-        self.call.upstream.append(call)
 
 
 @dataclass(frozen=True)
@@ -102,7 +83,7 @@ class MeterServices:
     local_aliases: frozenset[str]
 
 
-class CallMeter(AsyncCallbackHandler):
+class CallMeter(AsyncCallbackHandler, AccountHolder):
     """One admitted request's model calls: each is allow-listed and reserved for as it starts,
     and counted as it ends (a LangChain callback for the chains; called directly by /v1)."""
 
@@ -120,6 +101,7 @@ class CallMeter(AsyncCallbackHandler):
         request_id: str,
         client_request_id: str | None,
     ) -> None:
+        AccountHolder.__init__(self, CallAccount(principal.tenant.id, request_id))
         self._services = services
         self.principal = principal
         self.ticket = ticket
@@ -132,29 +114,16 @@ class CallMeter(AsyncCallbackHandler):
         self.started = time.perf_counter()
         self.first_token: float | None = None
         self._calls: dict[object, ModelCall] = {}
-        self._held: list[Closable] = []
+        self._tallied: list[Tally] | None = None
         self.upstream_seconds = 0.0  # time spent in model calls
-
-    def hold(self, resource: Closable) -> None:
-        self._held.append(resource)
-
-    def for_call(self, call_id: object) -> CallAccount:
-        """The account of the model call `call_id`, which must have been started: a call to a
-        deployment the meter was not told of could be counted twice, or not at all."""
-        call = self._calls.get(call_id)
-        if call is None:
-            raise PlatformError(
-                "A model call was made that its request's meter was not told of; it was refused.",
-                code="unmetered_model_call",
-            )
-        return _CallAccount(self, call, self.tenant_id, self.request_id)
 
     def texts(self) -> dict[str, str]:
         """The prompts and completions of the request's model calls (for opt-in logging)."""
         calls = self._calls.values()
         return {
             "prompt": "\n".join(f"{role}: {text}" for call in calls for role, text in call.prompt),
-            "completion": "\n".join("".join(call.output) for call in calls),
+            "completion": "".join(text for one in self.account.calls for text in one.output)
+            or "\n".join("".join(call.output) for call in calls),
         }
 
     # --- callbacks -----------------------------------------------------------------------
@@ -172,7 +141,6 @@ class CallMeter(AsyncCallbackHandler):
         alias = (metadata or {}).get(MODEL_ALIAS_METADATA, self.model)
         max_tokens = int((invocation_params or {}).get("max_tokens") or 0)
         await self.start_call(run_id, alias, as_prompt(messages[0]), max_tokens)
-        calling(run_id)  # run inline: the model's own code runs next, in this context
 
     async def start_call(
         self, call_id: object, alias: str | None, prompt: Prompt, max_tokens: int,
@@ -187,8 +155,9 @@ class CallMeter(AsyncCallbackHandler):
         cost_bound = self._services.prices.upper_bound(alias, bound) + images * image_price
         call = ModelCall(alias, prompt, bound, cost_bound, image_price)
         self._calls[call_id] = call
-        tokens = sum(call.bound for call in self._calls.values()) - self.ticket.tokens
-        cost = sum(call.cost_bound for call in self._calls.values()) - self.ticket.cost
+        calls = self._calls.values()
+        tokens = sum([call.bound for call in calls]) - self.ticket.tokens
+        cost = sum([call.cost_bound for call in calls]) - self.ticket.cost
         if tokens > 0 or cost > 0:
             admission = self._services.admission
             await admission.extend(self.principal, self.ticket, max(tokens, 0), max(cost, 0.0))
@@ -200,9 +169,13 @@ class CallMeter(AsyncCallbackHandler):
             self.add_output(call, token)
 
     def add_output(self, call: ModelCall, text: str) -> None:
+        self.output_began()
+        call.output.append(text)
+
+    def output_began(self) -> None:
+        """Output is going out (its time is the request's time to first token)."""
         if self.first_token is None:
             self.first_token = time.perf_counter()
-        call.output.append(text)
 
     async def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         call = self.end_call(run_id)
@@ -228,61 +201,73 @@ class CallMeter(AsyncCallbackHandler):
 
     # --- the end of the request ----------------------------------------------------------
 
-    def _tallies(self, call: ModelCall) -> list[Tally]:
-        """What one model call used: each upstream call that did work, as the provider reported
-        it, else counted; a model that reached no deployment, from what the callbacks saw."""
-        if call.tallies is not None:
-            return call.tallies
+    def _tallies(self) -> list[Tally]:
+        """What the request used: each call to a deployment that did work, as the provider
+        reported it, else counted; models that reached no deployment (a test's fakes), from
+        what the callbacks saw. Kept once every model call ended: counting is a tokenizer's
+        work."""
+        if self._tallied is not None:
+            return self._tallied
         count = self._services.counter.count
-        if call.upstream:
+        if self.account.calls:
             tallies: list[Tally] = [
                 (one.alias, one.usage.input_tokens, one.usage.output_tokens, "provider")
                 if one.usage is not None
                 else (one.alias, *count(one.local, one.prompt, "".join(one.output)))
-                for one in call.upstream
+                for one in self.account.calls
                 if one.did_work
             ]
         else:
-            if call.usage is None and call.output:
-                local = call.alias in self._services.local_aliases
-                call.usage = count(local, call.prompt, "".join(call.output))
-            tallies = [] if call.usage is None else [(call.alias, *call.usage)]
-        if call.ended:
-            call.tallies = tallies
+            tallies = []
+            for call in self._calls.values():
+                if call.usage is None and call.output:
+                    local = call.alias in self._services.local_aliases
+                    call.usage = count(local, call.prompt, "".join(call.output))
+                if call.usage is not None:
+                    tallies.append((call.alias, *call.usage))
+        if all(call.ended for call in self._calls.values()):
+            self._tallied = tallies
         return tallies
 
-    def usage_of(self, call: ModelCall) -> tuple[int, int, TokenSource] | None:
-        """A call's tokens; None if it produced nothing (no provider did work worth counting)."""
-        return _summed(self._tallies(call))
+    def usage(self) -> tuple[int, int, TokenSource] | None:
+        """The request's tokens so far; None if no provider did work worth counting."""
+        return _summed(self._tallies())
 
-    def _count(self) -> tuple[int, int, float, TokenSource | None]:
-        tallies = [tally for call in self._calls.values() for tally in self._tallies(call)]
+    def _images(self) -> tuple[int, float]:
+        """The images made, and what they cost: only /v1's image routes make any, in the one
+        model call of their request, at that call's price per image."""
+        images = sum([one.images for one in self.account.calls])
+        if not images:
+            return 0, 0.0
+        price = next((call.image_price for call in self._calls.values() if call.image_price), 0.0)
+        return images, images * price
+
+    def _count(self) -> tuple[int, int, float, TokenSource | None, int]:
+        tallies = self._tallies()
         prices = self._services.prices
-        cost = sum(prices.cost(alias, used_in, used_out) for alias, used_in, used_out, _ in tallies)
-        cost += sum(call.image_price * _images(call) for call in self._calls.values())
+        cost = sum(
+            [prices.cost(alias, used_in, used_out) for alias, used_in, used_out, _ in tallies]
+        )
+        images, image_cost = self._images()
         input_tokens, output_tokens, source = _summed(tallies) or (0, 0, None)
-        return input_tokens, output_tokens, cost, source
+        return input_tokens, output_tokens, cost + image_cost, source, images
 
     def _served(self) -> tuple[str | None, bool, bool]:
         """The deployments that did work, in order; whether an answer was continued, hedged."""
-        done = [one for call in self._calls.values() for one in call.upstream if one.did_work]
-        names = ",".join(dict.fromkeys(one.deployment for one in done))
-        return (
-            names[:512] or None,
-            any(one.role == "continuation" for one in done),
-            any(one.role == "hedge" for one in done),
-        )
+        done = [one for one in self.account.calls if one.did_work]
+        names = ",".join(dict.fromkeys([one.deployment for one in done]))
+        roles = {one.role for one in done}
+        return names[:512] or None, "continuation" in roles, "hedge" in roles
 
     async def finish(self, status: int, interrupted: bool) -> LedgerEntry:
         """Count, settle the reservation and write the ledger row (run it shielded)."""
         ended = time.perf_counter()
-        for resource in self._held:  # an upstream stream nobody closed ends with the request
-            resource.close()
-        for call_id in self._calls:  # a call cut short by the request's end ends with it
+        self.account.close_held()  # an upstream stream nobody closed ends with the request,
+        for call_id in self._calls:  # and a call cut short with it
             self.end_call(call_id)
         admission = self._services.admission
         try:
-            input_tokens, output_tokens, cost, source = self._count()
+            input_tokens, output_tokens, cost, source, images = self._count()
         except BaseException:
             await admission.settle(self.ticket, self.ticket.tokens, self.ticket.cost)
             raise
@@ -299,7 +284,7 @@ class CallMeter(AsyncCallbackHandler):
             output_tokens=output_tokens,
             token_source=source or "none",
             cost_usd=cost,
-            images=sum(_images(call) for call in self._calls.values()),
+            images=images,
             deployments=deployments,
             continued=continued,
             hedged=hedged,
@@ -314,13 +299,14 @@ class CallMeter(AsyncCallbackHandler):
         return row
 
 
-def _images(call: ModelCall) -> int:
-    return sum(one.images for one in call.upstream)
-
-
 def _summed(tallies: list[Tally]) -> tuple[int, int, TokenSource] | None:
     """Tokens in and out of `tallies`, and the least exact way one was obtained."""
     if not tallies:
         return None
-    source = max((tally[3] for tally in tallies), key=_SOURCE_RANK.__getitem__)
-    return sum(tally[1] for tally in tallies), sum(tally[2] for tally in tallies), source
+    used_in = used_out = 0
+    source: TokenSource = "provider"
+    for _, tokens_in, tokens_out, how in tallies:
+        used_in, used_out = used_in + tokens_in, used_out + tokens_out
+        if _SOURCE_RANK[how] > _SOURCE_RANK[source]:
+            source = how
+    return used_in, used_out, source

@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
-from app.providers.calls import Prompt
+from app.providers import Prompt
 
 TokenSource = Literal["provider", "counted", "estimated"]
 
@@ -25,7 +25,7 @@ def prompt_upper_bound(prompt: Prompt) -> int:
     """At least as many tokens as the prompt can take: a token covers one byte or more."""
     if isinstance(prompt, str):
         return len(prompt.encode()) + 8
-    return sum(len(text.encode()) + 8 for _, text in prompt) + 64  # room for a template
+    return sum([len(text.encode()) + 8 for _, text in prompt]) + 64  # room for a template
 
 
 def _estimate(text: str) -> int:
@@ -49,5 +49,5 @@ class TokenCounter:
         if isinstance(prompt, str):
             prompt_tokens = _estimate(prompt)
         else:
-            prompt_tokens = sum(_estimate(text) + 4 for _, text in prompt)
+            prompt_tokens = sum([_estimate(text) + 4 for _, text in prompt])
         return prompt_tokens, _estimate(output), "estimated"

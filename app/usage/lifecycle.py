@@ -60,20 +60,17 @@ class Metering:
         request_id: str, client_request_id: str | None,
     ) -> CallMeter:  # fmt: skip
         """Check the model allow-list and admit the request (or raise 403 / 429)."""
-        aliases = list(dict.fromkeys(call.alias for call in planned))
+        aliases = list(dict.fromkeys([call.alias for call in planned]))
         for alias in aliases:
             if not principal.may_use_model(alias):
                 raise model_not_allowed(principal, alias)
         prices = self._services.prices
-        ticket = await self._services.admission.admit(
-            principal,
-            sum(call.tokens for call in planned),
-            sum(
-                prices.upper_bound(call.alias, call.tokens) + call.images * call.image_price
-                for call in planned
-            ),
-            sum(call.images for call in planned),
-        )
+        tokens = cost = images = 0
+        for call in planned:
+            tokens += call.tokens
+            cost += prices.upper_bound(call.alias, call.tokens) + call.images * call.image_price
+            images += call.images
+        ticket = await self._services.admission.admit(principal, tokens, cost, images)
         return CallMeter(
             self._services, principal, ticket, route=route, model=ledger_label(aliases),
             request_id=request_id, client_request_id=client_request_id,
@@ -81,6 +78,7 @@ class Metering:
 
     def close(self, meter: CallMeter, status: int, interrupted: bool) -> asyncio.Task[Any]:
         """Write the ledger row in a task of its own: a disconnect cannot cancel it."""
+        meter.closed = True  # no model call is charged to it any more
         task = asyncio.get_running_loop().create_task(self._finish(meter, status, interrupted))
         self._closing.add(task)
         task.add_done_callback(self._closed)
@@ -131,15 +129,12 @@ class MeteredRequest:
         self, metering: Metering, request_id: str, client_request_id: str | None = None
     ) -> None:
         self._metering = metering
+        self.metrics: Metrics = metering.metrics
         self.request_id = request_id
         self.client_request_id = client_request_id
         self._meter: CallMeter | None = None
         self._closing: asyncio.Task[Any] | None = None
         self._goes_on: asyncio.Task[Any] | None = None
-
-    @property
-    def metrics(self) -> Metrics:
-        return self._metering.metrics
 
     @property
     def meter(self) -> CallMeter:
@@ -161,10 +156,6 @@ class MeteredRequest:
     def admitted(self) -> bool:
         """Admitted: its ledger row describes the request (and is its log line)."""
         return self._meter is not None
-
-    def open_account(self) -> CallMeter | None:
-        """The meter model calls are charged to: None before admission and once closed."""
-        return self._meter if self._closing is None else None
 
     def goes_on_in(self, task: asyncio.Task[Any]) -> None:
         """The request's work continues in `task`, past its response (see the module doc)."""

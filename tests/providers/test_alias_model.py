@@ -2,24 +2,22 @@
 tools go to the provider in OpenAI's shape, its tool calls come back as LangChain tool calls
 (whole, or streamed and merged), and `with_structured_output` answers the schema's object.
 
-The provider is our fault upstream (`tool`: two parallel calls; `json`: a JSON answer); the
-request's account is a stand-in that keeps what it is given.
+The provider is our fault upstream (`tool`: two parallel calls; `json`: a JSON answer); each
+run is charged to the account of the meter among its callbacks, as a request's is.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from pydantic import BaseModel, create_model
 from starlette.applications import Starlette
 
-from app.providers.accounting import charging
+from app.providers.accounting import AccountHolder, CallAccount
 from app.providers.alias_model import AliasChatModel
 from app.providers.breaker import CircuitBreakers
-from app.providers.calls import UpstreamCall
 from app.providers.dispatcher import Dispatcher
 from app.providers.http import HttpPool
 from app.settings import ModelSpec
@@ -31,23 +29,11 @@ class Weather(BaseModel):
     city: str
 
 
-@dataclass
-class Account:
-    tenant_id: str = "acme"
-    request_id: str = "req-1"
-    calls: list[UpstreamCall] = field(default_factory=list)
+class Meter(BaseCallbackHandler, AccountHolder):
+    """A request's meter, as a chat model finds it among its run's callbacks."""
 
-    def hold(self, resource: Any) -> None:
-        pass
 
-    def record(self, call: UpstreamCall) -> None:
-        self.calls.append(call)
-
-    def for_call(self, call_id: object) -> Account:
-        return self
-
-    def open_account(self) -> Account:
-        return self
+CHARGED = {"callbacks": [Meter(CallAccount("acme", "req-1"))]}
 
 
 @pytest.fixture
@@ -58,8 +44,7 @@ async def models(upstream: str) -> AsyncIterator[dict[str, AliasChatModel]]:
     }
     http = HttpPool()
     dispatcher = Dispatcher(specs, http, CircuitBreakers(), None)
-    with charging(Account()):
-        yield {name: AliasChatModel(alias=name, dispatcher=dispatcher) for name in specs}
+    yield {name: AliasChatModel(alias=name, dispatcher=dispatcher) for name in specs}
     await http.aclose()
 
 
@@ -71,7 +56,7 @@ EXPECTED = [
 
 async def test_tool_calls_come_back_as_langchain_tool_calls(models, upstream_app: Starlette):
     bound = models["tool"].bind_tools([Weather], tool_choice="Weather")
-    message = await bound.ainvoke("Weather in Paris and Rome?")
+    message = await bound.ainvoke("Weather in Paris and Rome?", CHARGED)
     assert message.tool_calls == EXPECTED
     sent = upstream_app.state.bodies["tool"]
     assert sent["tools"][0]["function"]["name"] == "Weather"
@@ -81,7 +66,7 @@ async def test_tool_calls_come_back_as_langchain_tool_calls(models, upstream_app
 async def test_streamed_tool_calls_merge_into_the_same_calls(models):
     bound = models["tool"].bind_tools([Weather], tool_choice="any")
     merged = None
-    async for chunk in bound.astream("Weather in Paris and Rome?"):
+    async for chunk in bound.astream("Weather in Paris and Rome?", CHARGED):
         merged = chunk if merged is None else merged + chunk
     assert merged is not None and merged.tool_calls == EXPECTED
 
@@ -90,7 +75,7 @@ async def test_structured_output_by_json_schema(models, upstream_app: Starlette)
     answer = (
         await models["json"]
         .with_structured_output(Weather, method="json_schema")
-        .ainvoke("Which city?")
+        .ainvoke("Which city?", CHARGED)
     )
     assert answer == Weather(city="Paris")
     sent = upstream_app.state.bodies["json"]["response_format"]
@@ -103,5 +88,5 @@ async def test_structured_output_by_json_schema(models, upstream_app: Starlette)
 async def test_structured_output_by_tool_calling(models):
     """LangChain's default: the schema as a tool the model must call (named as the upstream's)."""
     schema = create_model("get_weather", city=(str, ...))
-    answer = await models["tool"].with_structured_output(schema).ainvoke("Which city?")
+    answer = await models["tool"].with_structured_output(schema).ainvoke("Which city?", CHARGED)
     assert answer == schema(city="Paris"), "the first call's arguments, as LangChain reads them"

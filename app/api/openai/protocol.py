@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.providers.calls import message_text
+from app.providers import message_text
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
@@ -212,11 +212,10 @@ def chat_chunk_choices(upstream: dict[str, Any]) -> list[dict[str, Any]]:
     choices = []
     for index, choice in enumerate(upstream.get("choices") or []):
         given = choice.get("delta") or {}
-        delta = {
-            key: given[key]
-            for key in ("role", "content", "tool_calls", "refusal")
-            if given.get(key) is not None
-        }
+        delta = {}
+        for key in ("role", "content", "tool_calls", "refusal"):
+            if given.get(key) is not None:
+                delta[key] = given[key]
         choices.append(
             {
                 "index": choice.get("index", index),
@@ -266,16 +265,6 @@ class Dialect:
     id_prefix: str
     whole: Callable[[dict[str, Any], str, dict[str, int]], dict[str, Any]]
     chunk_choices: Callable[[dict[str, Any]], list[dict[str, Any]]]
-    text_key: str  # where a whole choice or a chunk choice holds the generated text
-
-    def texts(self, choices: list[dict[str, Any]]) -> list[str]:
-        found = []
-        for choice in choices:
-            holder = choice.get("message") or choice.get("delta") or choice
-            text = holder.get(self.text_key) if isinstance(holder, dict) else None
-            if text:
-                found.append(text)
-        return found
 
 
 CHAT = Dialect(
@@ -286,7 +275,6 @@ CHAT = Dialect(
     id_prefix="chatcmpl",
     whole=chat_completion,
     chunk_choices=chat_chunk_choices,
-    text_key="content",
 )
 COMPLETION = Dialect(
     route="v1/completions",
@@ -296,5 +284,4 @@ COMPLETION = Dialect(
     id_prefix="cmpl",
     whole=text_completion,
     chunk_choices=text_choices,
-    text_key="text",
 )

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
+import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
@@ -24,15 +25,13 @@ from app.errors import BadRequest, NotFound, client_error, invalid_json, invalid
 from app.http.disconnect import until_disconnected
 from app.http.request_state import request_state
 from app.http.uploads import read_form
-from app.providers.answers import Answer, ChunkStream
-from app.providers.calls import prompt_of
-from app.providers.dispatcher import Dispatcher
+from app.providers import Answer, ChunkStream, Dispatcher, prompt_of
 from app.settings import Settings
 from app.streams.kept import KeptStreams
 from app.streams.kept import StreamOptions as KeptStreamOptions
 from app.streams.log import StreamOwner
 from app.tenants.models import Principal
-from app.usage.call_meter import CallMeter, ModelCall
+from app.usage.call_meter import CallMeter
 from app.usage.counting import prompt_upper_bound
 from app.usage.lifecycle import MeteredRequest, PlannedCall
 from app.usage.pricing import PriceTable
@@ -46,7 +45,7 @@ KEEPALIVE = ": keep-alive\n\n"
 
 
 def _sse(data: dict[str, Any]) -> str:
-    return f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
+    return f"data: {orjson.dumps(data).decode()}\n\n"
 
 
 async def parse_request(model: type[BodyT], request: Request) -> BodyT:
@@ -94,7 +93,8 @@ class OpenAIServing:
         alias = self._known(body.model)
         self._dispatcher.serving(alias, dialect.endpoint)  # a 400 before anything is reserved
         limit = self._settings.max_tokens_limit
-        max_tokens = body.requested_max_tokens or limit
+        requested = body.requested_max_tokens
+        max_tokens = requested or limit
         if max_tokens > limit:
             raise BadRequest(f"max_tokens may be at most {limit}.", param="max_tokens")
         prompt = body.prompt_pairs()
@@ -102,12 +102,12 @@ class OpenAIServing:
         planned = PlannedCall(alias, prompt_upper_bound(prompt) + output_bound)
         meter = await metered.admit(principal, dialect.route, [planned])
         payload = body.model_dump(exclude_none=True, by_alias=True)
-        if body.requested_max_tokens is None:
+        if requested is None:
             payload["max_tokens"] = max_tokens  # the bound the reservation was made for
         if body.stream:
             payload["stream_options"] = {"include_usage": True}
-        call = await meter.start_call(CALL, alias, prompt, output_bound)
-        account = meter.for_call(CALL)
+        await meter.start_call(CALL, alias, prompt, output_bound)
+        account = meter.account
         state = request_state(request)
         if body.stream:
             opening = self._dispatcher.stream(alias, dialect.endpoint, payload, account=account)
@@ -115,9 +115,7 @@ class OpenAIServing:
             if not isinstance(opened, asyncio.Task):
                 state.upstream_seconds += opened.upstream_seconds
             completion_id = new_id(dialect.id_prefix)
-            events = self._relay(
-                dialect, opened, metered, call, alias, body.include_usage, completion_id
-            )
+            events = self._relay(dialect, opened, metered, alias, body.include_usage, completion_id)
             options = _stream_options(body.stream_options)
             if options.kept:
                 owner = StreamOwner(principal.tenant.id, dialect.route)
@@ -126,9 +124,8 @@ class OpenAIServing:
         answering = self._dispatcher.complete(alias, dialect.endpoint, payload, account=account)
         answer = await until_disconnected(request, answering)
         state.upstream_seconds += answer.upstream_seconds
-        call.output.extend(dialect.texts(answer.data["choices"]))
         meter.end_call(CALL)
-        input_tokens, output_tokens, _ = meter.usage_of(call) or (0, 0, None)
+        input_tokens, output_tokens, _ = meter.usage() or (0, 0, None)
         await metered.close(200)
         usage = usage_body(input_tokens, output_tokens)
         return JSONResponse(dialect.whole(answer.data, alias, usage))
@@ -143,9 +140,9 @@ class OpenAIServing:
         payload = body.model_dump(exclude_none=True)
         planned = PlannedCall(alias, body.token_bound())
         prompt = prompt_of(EMBEDDINGS, payload)
-        answer, meter, call = await self._answer(request, principal, metered, EMBEDDINGS,
+        answer, meter = await self._answer(request, principal, metered, EMBEDDINGS,
                                                  payload, planned, prompt)  # fmt: skip
-        input_tokens, _, _ = meter.usage_of(call) or (0, 0, None)
+        input_tokens, _, _ = meter.usage() or (0, 0, None)
         await metered.close(200)
         return JSONResponse(embedding_list(answer.data, alias, input_tokens))
 
@@ -172,7 +169,7 @@ class OpenAIServing:
         self._dispatcher.serving(alias, endpoint)  # a 400 before anything is reserved
         price = self._prices.image_price(alias, *body.priced_as)
         planned = PlannedCall(alias, prompt_upper_bound(body.prompt), body.n, price)
-        answer, _, _ = await self._answer(request, principal, metered, endpoint, payload,
+        answer, _ = await self._answer(request, principal, metered, endpoint, payload,
                                           planned, body.prompt)  # fmt: skip
         await metered.close(200)
         return JSONResponse(image_list(answer.data))
@@ -180,18 +177,17 @@ class OpenAIServing:
     async def _answer(
         self, request: Request, principal: Principal, metered: MeteredRequest, endpoint: str,
         payload: dict[str, Any], planned: PlannedCall, prompt: str,
-    ) -> tuple[Answer, CallMeter, ModelCall]:  # fmt: skip
+    ) -> tuple[Answer, CallMeter]:  # fmt: skip
         """One metered call for a whole answer, admitted as `planned`."""
         meter = await metered.admit(principal, f"v1/{endpoint}", [planned])
-        call = await meter.start_call(
-            CALL, planned.alias, prompt, 0, planned.images, planned.image_price
+        await meter.start_call(CALL, planned.alias, prompt, 0, planned.images, planned.image_price)
+        answering = self._dispatcher.complete(
+            planned.alias, endpoint, payload, account=meter.account
         )
-        account = meter.for_call(CALL)
-        answering = self._dispatcher.complete(planned.alias, endpoint, payload, account=account)
         answer = await until_disconnected(request, answering)
         request_state(request).upstream_seconds += answer.upstream_seconds
         meter.end_call(CALL)
-        return answer, meter, call
+        return answer, meter
 
     async def resume(
         self, dialect: Dialect, completion_id: str, principal: Principal, last_event_id: str | None
@@ -216,7 +212,7 @@ class OpenAIServing:
 
     async def _relay(
         self, dialect: Dialect, opened: ChunkStream | asyncio.Task[ChunkStream],
-        metered: MeteredRequest, call: ModelCall, alias: str, include_usage: bool,
+        metered: MeteredRequest, alias: str, include_usage: bool,
         completion_id: str,
     ) -> AsyncIterator[str]:  # fmt: skip
         """The provider's chunks in OpenAI's shape; the ledger row is written before the last
@@ -232,21 +228,23 @@ class OpenAIServing:
                     yield KEEPALIVE
                     await asyncio.wait({stream}, timeout=self._keepalive)
                 stream = stream.result()
+            began = False
             async with stream:  # closed when the client leaves: that ends the upstream request
                 async for chunk in stream:
                     choices = dialect.chunk_choices(chunk)
                     if not choices:
                         continue
-                    for text in dialect.texts(choices):
-                        meter.add_output(call, text)
-                    yield _sse({**head, "choices": choices})
+                    if not began:  # what it is worth is counted by the providers' one rule
+                        began = True
+                        meter.output_began()
+                    head["choices"] = choices
+                    yield f"data: {orjson.dumps(head).decode()}\n\n"
             meter.end_call(CALL)
-            input_tokens, output_tokens, _ = meter.usage_of(call) or (0, 0, None)
+            input_tokens, output_tokens, _ = meter.usage() or (0, 0, None)
             await metered.close(200)
             if include_usage:
-                yield _sse(
-                    {**head, "choices": [], "usage": usage_body(input_tokens, output_tokens)}
-                )
+                usage = usage_body(input_tokens, output_tokens)
+                yield _sse({**head, "choices": [], "usage": usage})
             yield "data: [DONE]\n\n"
         except Exception as exc:  # after the first byte: an error chunk, never [DONE]
             error = client_error(exc)
