@@ -20,9 +20,7 @@ from app.http.drain import Drain
 from app.limits.admission import Admission
 from app.limits.store import InMemoryLimitStore, LimitStore
 from app.observability.metrics import Metrics
-from app.providers.alias_model import ChatRunnable
-from app.providers.breaker import CircuitBreakers, RedisCircuitBreakers
-from app.providers.model_providers import ModelProviders
+from app.providers import ChatRunnable, CircuitBreakers, ModelProviders, RedisCircuitBreakers
 from app.settings import InvalidSettings, Settings
 from app.storage.chat_history import ChatHistoryStore
 from app.storage.database import create_database_engine, migrate

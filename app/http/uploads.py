@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from app.errors import BadRequest
 from app.http.json_body import media_type, wrong_media_type
-from app.providers.uploads import Upload
+from app.providers import Upload
 
 MULTIPART = "multipart/form-data"
 MAX_FILES = 16

@@ -10,8 +10,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSequence
 from pydantic import Field, StrictInt
 
-from app.providers.alias_model import ChatRunnable
-from app.providers.selector import ModelSelector
+from app.providers import ChatRunnable, ModelSelector
 from app.schema import optional
 from app.settings import Settings
 from app.storage.chat_history import ChatHistoryStore

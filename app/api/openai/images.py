@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from app.providers.uploads import Upload
+from app.providers import Upload
 
 #: What OpenAI makes when a request names no size or quality (DALL·E 2 and 3).
 DEFAULT_SIZE = "1024x1024"

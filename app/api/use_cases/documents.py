@@ -18,11 +18,13 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from langchain_core.runnables import RunnableConfig
-from langserve.api_handler import _unpack_input
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 
-from app.api.use_cases.runs import SERIALIZER, ChainRuns, Events, Runs, metered_events
+from app.api.use_cases.langserve_wire import SERIALIZER
+from app.api.use_cases.run_admission import Runs
+from app.api.use_cases.run_events import Events, metered_events
+from app.api.use_cases.runs import ChainRuns
 from app.documents.extract import Document
 from app.documents.reader import DocumentReader, document_kind
 from app.errors import InvalidRequest
@@ -46,15 +48,16 @@ async def stream_document(
     if "temperature" in form:  # a form's fields are text
         configurable["temperature"] = _number(form.pop("temperature"), "temperature")
     try:
-        config = await runs.client_config(request, {"configurable": configurable}, "", "stream")
+        sent = {"configurable": configurable}
+        config = await runs.wire.client_config(request, sent, "", "stream")
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
     kind = document_kind(upload.filename, upload.content_type, upload.data)
-    _input_of(runs, {**form, field: "text"})  # the other fields checked before admission
+    runs.wire.input_of({**form, field: "text"})  # the other fields checked before admission
     bound = len(upload.data) + len(json.dumps(form)) + TEMPLATE_ALLOWANCE
-    admitted = await runs.admitted(Runs([None], [config], [bound]), principal, metered)
+    admitted = await runs.admission.admitted(Runs([None], [config], [bound]), principal, metered)
     document = await reader.read(upload.filename, kind, upload.data)
-    input_ = _input_of(runs, {**form, field: document.text})
+    input_ = runs.wire.input_of({**form, field: document.text})
     events = _events(runs, input_, admitted.configs[0], document)
     return EventSourceResponse(metered_events(events, metered), ping=runs.keepalive)  # type: ignore[arg-type]
 
@@ -72,13 +75,6 @@ async def _events(
         elif event["event"] == "on_chain_stream" and not event["parent_ids"]:
             yield {"event": "data", "data": SERIALIZER.dumps(event["data"]["chunk"]).decode()}
     yield {"event": "end"}
-
-
-def _input_of(runs: ChainRuns, raw_input: dict[str, Any]) -> Any:
-    try:  # LangServe's own reading (private; langserve is pinned to 0.3.3)
-        return _unpack_input(runs.runnable.input_schema.model_validate(raw_input))
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors()) from None
 
 
 def _number(text: str, name: str) -> float:

@@ -76,7 +76,7 @@ class _UseCaseRoutes:
         return f"/{self.name}/c/{{config_hash}}" if share_link else f"/{self.name}"
 
     def add_model_routes(self, app: FastAPI, share_link: bool, documented: Documented) -> None:
-        handler = self.runs.handler
+        handler = self.runs.wire.handler
         bodies = {
             "invoke": documented.body(handler.InvokeRequest, handler.InvokeResponse),
             "batch": documented.body(handler.BatchRequest, handler.BatchResponse),
@@ -110,7 +110,7 @@ class _UseCaseRoutes:
         )  # fmt: skip
 
     def add_other_routes(self, app: FastAPI, share_link: bool) -> None:
-        base, handler = self.base(share_link), self.runs.handler
+        base, handler = self.base(share_link), self.runs.wire.handler
         for name in _GET_ENDPOINTS:
             endpoint = _plain_endpoint(getattr(handler, name))
             app.add_api_route(
