@@ -25,6 +25,7 @@ from mangum import Mangum
 
 from app.errors import BadRequest, PlatformError, ServiceUnavailable
 from app.main import create_app
+from app.providers import uses_llama_cpp
 from app.services import Services, build_services
 from app.settings import Settings, load_settings
 
@@ -34,7 +35,8 @@ _STREAM_ROUTE = re.compile(r"^/[^/]+(/c/[^/]+)?/(stream|stream_log|stream_events
 
 def embedded_model_refusal(settings: Settings) -> PlatformError | None:
     """Why these settings cannot serve on Lambda: a model alias on the embedded model."""
-    local = [alias for alias, spec in settings.models.items() if spec.uses_embedded_model]
+    models = settings.models.items()
+    local = [alias for alias, spec in models if uses_llama_cpp(spec.deployments)]
     if not local:
         return None
     return ServiceUnavailable(

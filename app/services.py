@@ -167,7 +167,7 @@ def build_services(
     )
     ledger = UsageLedger(engine)
     local_aliases = frozenset(
-        alias for alias, spec in settings.models.items() if spec.provider == "local"
+        alias for alias in settings.models if providers.dispatcher.counts_exactly(alias)
     )
     deployments = [d.name for spec in settings.models.values() for d in spec.deployments]
     metrics = Metrics(providers.breakers, deployments, providers.dispatcher.events)

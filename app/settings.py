@@ -29,7 +29,6 @@ ProviderKind = Literal["local", "local-embed", "openai", "azure", "openai-compat
 
 #: Provider kinds whose servers (llama.cpp, vLLM, Ollama) take `max_tokens` and ignore its
 #: newer name, `max_completion_tokens`, which OpenAI's own clients now send.
-PLAIN_OPENAI_PROVIDERS: tuple[ProviderKind, ...] = ("local", "openai-compatible")
 
 
 class InvalidSettings(ValueError):
@@ -146,11 +145,6 @@ class ModelSpec(BaseModel):
         if self.continue_on_failure is None:
             return len(self.deployments) > 1
         return self.continue_on_failure
-
-    @property
-    def uses_embedded_model(self) -> bool:
-        """Whether any deployment, a fallback included, is the embedded model."""
-        return any(deployment.provider == "local" for deployment in self.deployments)
 
 
 def _inline_deployment(data: dict[str, Any]) -> dict[str, Any]:

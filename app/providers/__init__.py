@@ -9,6 +9,7 @@ from app.providers.alias_model import ChatRunnable
 from app.providers.answers import Answer, ChunkStream
 from app.providers.breaker import CircuitBreakers, RedisCircuitBreakers, State
 from app.providers.calls import Prompt, message_text, prompt_of
+from app.providers.clients import uses_llama_cpp
 from app.providers.dispatcher import Dispatcher
 from app.providers.model_providers import ModelProviders
 from app.providers.selector import MODEL_ALIAS_METADATA, ModelSelector
@@ -31,4 +32,5 @@ __all__ = [
     "Upload",
     "message_text",
     "prompt_of",
+    "uses_llama_cpp",
 ]

@@ -279,6 +279,11 @@ def client_for(
             return EmbedderClient(deployment, embedder)
 
 
+def uses_llama_cpp(deployments: list[Deployment]) -> bool:
+    """Whether any of `deployments` is the embedded chat model (its server is then started)."""
+    return any(deployment.provider == "local" for deployment in deployments)
+
+
 def uses_embedder(deployments: list[Deployment]) -> bool:
     """Whether any of `deployments` is the embedded embedding model (it is then loaded)."""
     return any(deployment.provider == "local-embed" for deployment in deployments)

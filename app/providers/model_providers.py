@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from app.providers.alias_model import AliasChatModel, ChatRunnable, alias_models
 from app.providers.breaker import CircuitBreakers
+from app.providers.clients import uses_embedder, uses_llama_cpp
 from app.providers.dispatcher import Dispatcher
 from app.providers.http import HttpPool
 from app.providers.local_embedder import LocalEmbedder
@@ -24,9 +25,8 @@ class ModelProviders:
     ) -> None:
         """`models` answer the chains in place of the aliases' own (a test's fakes): then no
         embedded model is started, and /v1 still calls the settings' deployments."""
-        uses_local = models is None and any(
-            spec.uses_embedded_model for spec in settings.models.values()
-        )
+        deployments = [d for spec in settings.models.values() for d in spec.deployments]
+        uses_local = models is None and uses_llama_cpp(deployments)
         self.local_server = (
             LocalModelServer(settings.local_model, settings.data_dir / "local-model.log")
             if uses_local
@@ -36,11 +36,6 @@ class ModelProviders:
         self.local_tokenizer = (
             LocalTokenizer(self.local_server.model_path) if self.local_server else None
         )
-        uses_embedder = any(
-            d.provider == "local-embed"
-            for spec in settings.models.values()
-            for d in spec.deployments
-        )
         self.breakers = breakers
         self.http = HttpPool()
         self.dispatcher = Dispatcher(
@@ -48,7 +43,7 @@ class ModelProviders:
             self.local_server.base_url if self.local_server else None,
             ContextLimit(self.local_tokenizer, settings.local_model.n_ctx)
             if self.local_tokenizer else None,
-            LocalEmbedder.packaged() if uses_embedder else None,
+            LocalEmbedder.packaged() if uses_embedder(deployments) else None,
         )  # fmt: skip
         self.models = dict(models or alias_models(settings.models, self.dispatcher))
         self.default_alias = settings.default_model

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from app.main import create_app
+from app.providers.clients import proxy_for
 from app.providers.local_server import free_loopback_port
-from app.providers.upstream import proxy_for
 from app.settings import ModelSpec
 from tests.conftest import asgi_client
 from tests.support.sse import read_events

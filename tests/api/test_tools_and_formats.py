@@ -14,7 +14,8 @@ import pytest
 from starlette.applications import Starlette
 
 from app.main import create_app
-from app.providers.upstream import Upstream
+from app.providers.clients import CompatibleClient, LlamaCppClient
+from app.providers.http import HttpPool
 from app.settings import Deployment, ModelSpec
 from tests.support.fault_upstream import TOOL_CALLS
 from tests.support.tenancy import Platform
@@ -144,9 +145,11 @@ def test_the_embedded_model_is_sent_a_json_schema_as_llama_cpp_takes_it():
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
     wanted = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
     body = {"messages": MESSAGES, "response_format": wanted}
-    local = Upstream.of(Deployment(provider="local"), "http://127.0.0.1:1")
-    remote = Upstream.of(
-        Deployment(provider="openai-compatible", model="m", base_url="http://127.0.0.1:2/v1"), None
-    )
+    http = HttpPool()
+    local = LlamaCppClient(Deployment(provider="local"), http, "http://127.0.0.1:1/v1", None)
+    remote = CompatibleClient(
+        Deployment(provider="openai-compatible", model="m", base_url="http://127.0.0.1:2/v1"),
+        http, "http://127.0.0.1:2/v1",
+    )  # fmt: skip
     assert local.payload(body)["response_format"] == {"type": "json_object", "schema": schema}
     assert remote.payload(body)["response_format"] == body["response_format"]

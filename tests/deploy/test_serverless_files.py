@@ -17,6 +17,7 @@ import pytest
 import yaml
 from cfnlint.api import ManualArgs, lint, lint_file
 
+from app.providers import uses_llama_cpp
 from app.settings import load_settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -124,5 +125,5 @@ def test_the_deployment_configures_a_platform_that_starts(name: str, monkeypatch
     monkeypatch.setenv("GENAI_DATA_DIR", str(tmp_path))
     settings = load_settings()  # unknown or invalid GENAI_ keys fail here, naming the key
     assert not settings.bootstrap_admin, "no local disk: the first admin key comes from the CLI"
-    assert not any(spec.uses_embedded_model for spec in settings.models.values())
+    assert not any(uses_llama_cpp(spec.deployments) for spec in settings.models.values())
     assert {str(settings.port)} | set(ports) == {str(settings.port)}, "one port everywhere"
