@@ -56,3 +56,23 @@ def test_a_forbidden_import_breaks_its_contract(tmp_path: Path, module, line, co
     assert checked.returncode == 1
     broken = checked.stdout.split("Broken contracts", 1)[1]
     assert contract in broken
+
+
+def _diagram() -> str:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## Architecture")
+    return readme[start : readme.index("```", readme.index("```", start) + 3)]
+
+
+def test_the_readmes_diagram_names_every_package_and_module_of_the_platform():
+    diagram = _diagram()
+    missing = [
+        str(path.relative_to(ROOT / "app"))
+        for path in sorted((ROOT / "app").rglob("*.py"))
+        if "migrations" not in path.parts
+        and path.name != "__init__.py"
+        and path.stem not in diagram
+    ]
+    packages = [p.name for p in (ROOT / "app").iterdir() if (p / "__init__.py").is_file()]
+    missing += [f"{name}/" for name in packages if f"{name}/" not in diagram]
+    assert missing == [], "README's diagram misses these; add them where they belong"
