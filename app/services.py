@@ -81,6 +81,7 @@ class Services:
 
     async def stop(self) -> None:
         await self.metering.drain()
+        self.ledger.close()
         await self.providers.stop()
         if self.redis is not None:
             await self.redis.aclose()

@@ -85,6 +85,10 @@ class UsageLedger:
         #: Its own thread: no tenant's work in the loop's shared executor can hold a row back.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
 
+    def close(self) -> None:
+        """End the writer's thread, once the rows under way are written (at shutdown)."""
+        self._thread.shutdown(wait=True)
+
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         """Plain INSERTs in one transaction (the ORM's unit of work costs more than the write)."""
         with self._engine.begin() as connection:
@@ -112,15 +116,15 @@ class UsageLedger:
                     await self._write_one(values, stored)
             else:
                 for _, stored in batch:
-                    stored.set_result(None)
+                    _settle(stored, None)
 
     async def _write_one(self, values: dict[str, Any], stored: asyncio.Future[None]) -> None:
         try:
             await self._in_thread([values])
         except Exception as exc:
-            stored.set_exception(exc)
+            _settle(stored, exc)
         else:
-            stored.set_result(None)
+            _settle(stored, None)
 
     def page(
         self, where: UsageFilter, limit: int, after: int | None = None

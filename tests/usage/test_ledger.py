@@ -1,0 +1,60 @@
+"""The ledger's group commit: a row whose writer stopped waiting is stored all the same, and
+never holds back the rows committed with it."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from app.storage.database import create_database_engine, migrate
+from app.storage.tables import UsageRow
+from app.usage.ledger import LedgerEntry, UsageLedger
+
+
+def _entry(request_id: str) -> LedgerEntry:
+    return LedgerEntry(
+        request_id=request_id, client_request_id=None, tenant_id="acme", key_id=None,
+        route="v1/chat/completions", model="m", input_tokens=1, output_tokens=1,
+        token_source="provider", cost_usd=0.0, images=0, deployments=None, continued=False,
+        hedged=False, prompt=None, latency_ms=1.0, ttft_ms=None, status=200, interrupted=False,
+        created_at=datetime.now(UTC),
+    )  # fmt: skip
+
+
+def _ledger(tmp_path: Path) -> tuple[UsageLedger, object]:
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    migrate(engine)
+    return UsageLedger(engine), engine
+
+
+async def test_a_caller_that_stops_waiting_does_not_hold_back_the_rows_of_its_group(tmp_path):
+    ledger, engine = _ledger(tmp_path)
+    # Another writer holds the database: the first group's transaction waits on it, so the
+    # next rows gather into the group after it.
+    holder = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    first = asyncio.ensure_future(ledger.arecord(_entry("first")))
+    await asyncio.sleep(0.05)
+    left = asyncio.ensure_future(ledger.arecord(_entry("left")))
+    stays = asyncio.ensure_future(ledger.arecord(_entry("stays")))
+    await asyncio.sleep(0)
+    left.cancel()  # its request was cancelled while its row waited for the next group
+    holder.execute("COMMIT")
+    holder.close()
+    await asyncio.wait_for(asyncio.gather(first, stays), 5)
+    with engine.connect() as connection:  # type: ignore[attr-defined]
+        stored = connection.execute(select(func.count()).select_from(UsageRow)).scalar()
+    assert stored == 3, "the cancelled caller's row is stored too"
+    ledger.close()
+
+
+async def test_closing_the_ledger_ends_its_writer_thread(tmp_path):
+    ledger, _ = _ledger(tmp_path)
+    await ledger.arecord(_entry("one"))
+    ledger.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("ledger")]
