@@ -82,12 +82,16 @@ class UsageLedger:
         self._engine = engine
         self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
-        #: Its own thread: no tenant's work in the loop's shared executor can hold a row back.
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+        #: Its own thread, started on first use: no tenant's work in the loop's shared
+        #: executor can hold a row back.
+        self._thread: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
-        """End the writer's thread, once the rows under way are written (at shutdown)."""
-        self._thread.shutdown(wait=True)
+        """End the writer's thread, once the rows under way are written (at shutdown); an app
+        started again over the same services starts a new one."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.shutdown(wait=True)
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         """Plain INSERTs in one transaction (the ORM's unit of work costs more than the write)."""
@@ -96,6 +100,8 @@ class UsageLedger:
 
     async def _in_thread(self, rows: list[dict[str, Any]]) -> None:
         """The INSERTs in the ledger's own thread (one writer: a batch at a time)."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows)
 
     async def arecord(self, entry: LedgerEntry) -> None:

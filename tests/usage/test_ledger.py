@@ -53,8 +53,13 @@ async def test_a_caller_that_stops_waiting_does_not_hold_back_the_rows_of_its_gr
     ledger.close()
 
 
-async def test_closing_the_ledger_ends_its_writer_thread(tmp_path):
-    ledger, _ = _ledger(tmp_path)
+async def test_closing_the_ledger_ends_its_writer_thread_and_a_restart_writes_again(tmp_path):
+    ledger, engine = _ledger(tmp_path)
     await ledger.arecord(_entry("one"))
     ledger.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("ledger")]
+    await ledger.arecord(_entry("two"))  # the app started again over the same services
+    ledger.close()
+    with engine.connect() as connection:  # type: ignore[attr-defined]
+        stored = connection.execute(select(func.count()).select_from(UsageRow)).scalar()
+    assert stored == 2
