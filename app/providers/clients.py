@@ -1,16 +1,17 @@
 """One client per provider kind, behind one protocol: how to reach a deployment and send it one
 attempt. `client_for` is the registry, and the only code that names the kinds.
 
-    ProviderClient          an OpenAI-protocol deployment over HTTP (the protocol's defaults)
-    ├── OpenAIClient        api.openai.com, or the base_url given
-    ├── CompatibleClient    any OpenAI-compatible server (`max_completion_tokens` as max_tokens)
-    │   └── LlamaCppClient  the embedded llama.cpp server: chat and completions only, its tokens
-    │                       counted exactly, prompts past its context refused before it is asked
-    ├── AzureClient         Azure OpenAI: the deployment in the URL, `api-key`, `api-version`
+    DeploymentClient        its deployment, the endpoints it serves, the body it takes
+    ├── ProviderClient      an OpenAI-protocol deployment over HTTP (the protocol's defaults)
+    │   ├── OpenAIClient        api.openai.com, or the base_url given
+    │   ├── CompatibleClient    any OpenAI-compatible server (max_completion_tokens as max_tokens)
+    │   │   └── LlamaCppClient  the embedded llama.cpp server: chat and completions only, its
+    │   │                       tokens counted exactly, prompts past its context refused first
+    │   └── AzureClient         Azure OpenAI: the deployment in the URL, `api-key`, `api-version`
     └── EmbedderClient      the embedded embedding model, in this process (no HTTP at all)
 
 What an attempt's failures mean is decided once, in failures.py; answers are read by
-answers.py. The retries, the next deployment and hedging are the dispatcher's.
+answers.py. The retries, the next deployment and hedging are the failover loop's (failover.py).
 """
 
 from __future__ import annotations
@@ -58,31 +59,16 @@ def encoded(payload: dict[str, Any]) -> Body:
     return lambda: data
 
 
-class ProviderClient:
-    """A deployment that speaks OpenAI's protocol over HTTP."""
+class DeploymentClient:
+    """What every client shares: its deployment, the endpoints it serves, the body it takes."""
 
     #: The endpoints it is sent; None: every one (it refuses what its model cannot do).
     endpoints: ClassVar[tuple[str, ...] | None] = None
     #: Its tokens are counted exactly when it reports none (the embedded model's tokenizer).
     counts_exactly: ClassVar[bool] = False
-    #: It has a model list to probe for readiness.
-    lists_models: ClassVar[bool] = True
 
-    def __init__(
-        self, deployment: Deployment, http: HttpPool, base_url: str,
-        headers: Mapping[str, str], params: Mapping[str, str] | None = None,
-    ) -> None:  # fmt: skip
+    def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
-        self._http = http
-        self.base_url = base_url.rstrip("/")
-        self._headers = {"Content-Type": "application/json", **headers}
-        self._form_headers = dict(headers)  # aiohttp sets a form's Content-Type (its boundary)
-        self._params = dict(params or {})
-        seconds = deployment.timeout  # no total: a stream may last longer than any one step
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=seconds, sock_connect=seconds, sock_read=seconds
-        )
-        self._proxy = proxy_for(self.base_url)
 
     def serves(self, endpoint: str) -> bool:
         return self.endpoints is None or endpoint in self.endpoints
@@ -94,6 +80,29 @@ class ProviderClient:
     def refusal(self, endpoint: str, payload: Mapping[str, Any]) -> ProviderRefused | None:
         """What the provider would refuse of the request, known before asking it."""
         return None
+
+
+class ProviderClient(DeploymentClient):
+    """A deployment that speaks OpenAI's protocol over HTTP."""
+
+    #: It has a model list to probe for readiness.
+    lists_models: ClassVar[bool] = True
+
+    def __init__(
+        self, deployment: Deployment, http: HttpPool, base_url: str,
+        headers: Mapping[str, str], params: Mapping[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(deployment)
+        self._http = http
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"Content-Type": "application/json", **headers}
+        self._form_headers = dict(headers)  # aiohttp sets a form's Content-Type (its boundary)
+        self._params = dict(params or {})
+        seconds = deployment.timeout  # no total: a stream may last longer than any one step
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=seconds, sock_connect=seconds, sock_read=seconds
+        )
+        self._proxy = proxy_for(self.base_url)
 
     async def send(
         self, endpoint: str, payload: dict[str, Any], body: Body, stream: bool,
@@ -212,25 +221,15 @@ class AzureClient(ProviderClient):
         )  # fmt: skip
 
 
-class EmbedderClient:
+class EmbedderClient(DeploymentClient):
     """The embedded embedding model, run in this process, a slice of texts per fair turn."""
 
-    endpoints: ClassVar[tuple[str, ...]] = ("embeddings",)
-    counts_exactly: ClassVar[bool] = True
-    base_url = "in-process"
+    endpoints = ("embeddings",)
+    counts_exactly = True
 
     def __init__(self, deployment: Deployment, embedder: LocalEmbedder) -> None:
-        self.deployment = deployment
+        super().__init__(deployment)
         self._embedder = embedder
-
-    def serves(self, endpoint: str) -> bool:
-        return endpoint in self.endpoints
-
-    def payload(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return {**body, "model": self.deployment.model or "local"}
-
-    def refusal(self, endpoint: str, payload: Mapping[str, Any]) -> ProviderRefused | None:
-        return None
 
     async def embed(
         self, payload: dict[str, Any], call: UpstreamCall, queue: FairQueue | None,
