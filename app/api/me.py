@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.deps import CurrentPrincipal, ServicesDep
 from app.http.json_body import api_router
 from app.tenants.auth import SESSION_COOKIE
+from app.use_cases.kit import UseCase
 
 router = api_router(tags=["me"])
 
@@ -16,8 +17,9 @@ router = api_router(tags=["me"])
 async def read_me(principal: CurrentPrincipal, services: ServicesDep) -> dict[str, Any]:
     """The caller's key and tenant (its allow-lists, limits and budget), what the tenant uses
     right now, the model aliases it may use (and those of them that chat, which the use cases
-    take), and its requests refused by each limit since this replica started. What the
-    console reads to show each user what is theirs."""
+    take), the use cases it may call (each with the kind of console page that serves it), and
+    its requests refused by each limit since this replica started. What the console reads to
+    show each user what is theirs."""
     tenant = principal.tenant
     models = [alias for alias in services.settings.models if principal.may_use_model(alias)]
     dispatcher = services.providers.dispatcher
@@ -29,12 +31,24 @@ async def read_me(principal: CurrentPrincipal, services: ServicesDep) -> dict[st
         "chat_models": [alias for alias in models if dispatcher.offers(alias, "chat/completions")],
         "default_model": services.settings.default_model,
         "use_cases": [
-            {"name": use_case.name, "takes_documents": use_case.document_field is not None}
+            {
+                "name": use_case.name,
+                "workspace": _workspace(use_case),
+                "document_field": use_case.document_field,
+            }
             for use_case, _ in services.chains
             if principal.may_use_route(use_case.name)
         ],
         "refused": services.metering.metrics.refusals(tenant.id),
     }
+
+
+def _workspace(use_case: UseCase) -> str:
+    """The console's page for a use case: a conversation with kept sessions (a chat), a
+    form whose document field may be uploaded, or a form made of its input schema."""
+    if use_case.playground_type == "chat":
+        return "conversation"
+    return "document" if use_case.document_field is not None else "form"
 
 
 class SignIn(BaseModel):

@@ -46,7 +46,7 @@ async def test_the_console_page_and_its_files_need_no_key_and_hold_no_data(platf
     async with platform.client() as client:
         home = await client.get("/")
         assert home.status_code == 200 and "genai-platform console" in home.text
-        assert (await client.get("/console/console.js")).status_code == 200
+        assert (await client.get("/console/js/main.mjs")).status_code == 200
         assert (await client.get("/console/vendor/chart.umd.min.js")).status_code == 200
         assert (await client.get("/console/../app/settings.py")).status_code == 404
 

@@ -29,6 +29,22 @@ async def test_me_shows_a_tenant_its_own_limits_budget_models_and_refusals(platf
     assert me["refused"] == {"rpm": 1}
 
 
+async def test_me_names_the_console_page_of_each_use_case_by_its_kind_not_its_name(platform):
+    """The console draws a use case's page from what /me says of it: a chat playground is a
+    conversation, a use case that reads documents names the field a document fills."""
+    platform.tenant("acme")
+    async with platform.client(platform.key("acme")) as client:
+        me = (await client.get("/me")).json()
+    pages = {one["name"]: (one["workspace"], one["document_field"]) for one in me["use_cases"]}
+    assert pages == {
+        "chat": ("conversation", None),
+        "summarize": ("document", "text"),
+        "generate": ("form", None),
+        "complete": ("form", None),
+        "code": ("form", None),
+    }
+
+
 async def test_signing_out_ends_the_browser_session_on_the_server(platform):
     platform.tenant("acme")
     key = platform.key("acme")

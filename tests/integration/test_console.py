@@ -95,11 +95,11 @@ async def test_a_multi_page_pdf_shows_its_progress_then_its_summary(admin_page, 
     await page.get_by_label("…or a document").set_input_files(str(document))
     await page.get_by_label("bullets").check()
     await page.get_by_label("Temperature").fill("0")
-    await page.get_by_role("button", name="Summarize").click()
+    await page.get_by_role("button", name="Run").click()
     await expect(page.get_by_role("status")).to_have_text("Done.", timeout=TIMEOUT)
     steps = await page.get_by_label("Progress").locator("li").all_inner_texts()
     assert steps and steps[0] == f"Part 1 of {steps[0].split()[-1]}" and len(steps) >= 2
-    assert (await page.get_by_label("Summary").inner_text()).strip()
+    assert (await page.get_by_label("Output").inner_text()).strip()
     await screenshot(page, "summarize")
 
 

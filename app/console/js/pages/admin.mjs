@@ -1,0 +1,82 @@
+// Admin: tenants (create, edit) and keys (create, list, revoke); each change confirmed.
+
+import { api } from "../api.mjs";
+import { errorBox, field, h, page, show } from "../dom.mjs";
+import { LABELS, LIMITS, limitsText, tenantBody } from "../tenants.mjs";
+
+export async function adminPage() {
+  const errors = errorBox();
+  const tenantsTable = h("table");
+  const keysSection = h("section", { "aria-label": "Keys" });
+  const created = h("div", { "aria-live": "polite" });
+
+  function tenantForm(tenant) {
+    const inputs = {
+      id: tenant ? null : h("input", { name: "id", required: true, pattern: "[a-z0-9][a-z0-9_-]{0,63}" }),
+      name: h("input", { name: "name", value: tenant?.name || "" }),
+      ...Object.fromEntries(LIMITS.map((key) => [key, h("input", { type: "number", min: "1", name: key, value: tenant?.[key] ?? "" })])),
+      budget_usd: h("input", { type: "number", min: "0", step: "0.01", name: "budget_usd", value: tenant?.budget_usd ?? "" }),
+      budget_period: h("select", { name: "budget_period" }, ...["month", "day"].map((value) => h("option", { value, selected: tenant?.budget_period === value, text: value }))),
+      allowed_routes: h("input", { name: "allowed_routes", value: (tenant?.allowed_routes || []).join(", "), placeholder: "all" }),
+      allowed_models: h("input", { name: "allowed_models", value: (tenant?.allowed_models || []).join(", "), placeholder: "all" }),
+    };
+    const shown = Object.entries(inputs).filter(([, input]) => input);
+    const form = h("form", { "aria-label": tenant ? `Edit tenant ${tenant.id}` : "Create a tenant" },
+      h("div", { class: "row" }, ...shown.map(([key, input]) => field(LABELS[key], input))),
+      h("p", {}, h("button", { type: "submit", text: tenant ? "Save" : "Create tenant" })));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = tenantBody(Object.fromEntries(shown.map(([key, input]) => [key, input.value])));
+      const what = tenant ? `Save the changes to tenant '${tenant.id}'?` : `Create tenant '${body.id}'?`;
+      if (!window.confirm(what)) return;
+      try {
+        if (tenant) await api(`/admin/tenants/${encodeURIComponent(tenant.id)}`, { method: "PATCH", json: body });
+        else await api("/admin/tenants", { method: "POST", json: body });
+        show(errors, null);
+        await refresh();
+      } catch (error) { show(errors, error); }
+    });
+    return form;
+  }
+
+  async function showKeys(tenant) {
+    const { keys } = await api(`/admin/keys?tenant=${encodeURIComponent(tenant.id)}`);
+    const name = h("input", { name: "key-name", value: "console" });
+    const admin = h("input", { type: "checkbox", name: "key-admin" });
+    const form = h("form", { "aria-label": `Create a key for ${tenant.id}` },
+      h("div", { class: "row" }, field("Key name", name), h("label", {}, admin, " admin key"), h("button", { type: "submit", text: "Create key" })));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (!window.confirm(`Create a${admin.checked ? "n admin" : ""} key '${name.value}' for tenant '${tenant.id}'?`)) return;
+      try {
+        const key = await api(`/admin/tenants/${encodeURIComponent(tenant.id)}/keys`, { method: "POST", json: { name: name.value, admin: admin.checked } });
+        const secret = h("p", { class: "secret", "data-new-key": "", text: key.key });
+        const copy = h("button", { type: "button", text: "Copy key", onclick: async () => { await navigator.clipboard.writeText(key.key); copy.textContent = "Copied"; } });
+        created.replaceChildren(h("h2", { text: "New key — shown this once" }), secret, copy);
+        await showKeys(tenant);
+      } catch (error) { show(errors, error); }
+    });
+    const rows = keys.map((key) => h("tr", {}, h("td", { text: key.id }), h("td", { text: key.name }), h("td", { text: key.admin ? "admin" : "" }),
+      h("td", { text: key.revoked_at ? `revoked ${new Date(key.revoked_at).toLocaleString()}` : "active" }),
+      h("td", {}, key.revoked_at ? null : h("button", { type: "button", class: "danger", text: "Revoke", "aria-label": `Revoke key ${key.id}`, onclick: async () => {
+        if (!window.confirm(`Revoke key '${key.name}' (${key.id})? Clients using it stop working.`)) return;
+        try { await api(`/admin/keys/${encodeURIComponent(key.id)}/revoke`, { method: "POST" }); await showKeys(tenant); }
+        catch (error) { show(errors, error); }
+      } }))));
+    keysSection.replaceChildren(h("h2", { text: `Tenant ${tenant.id}` }), tenantForm(tenant), h("h2", { text: "Keys" }),
+      h("table", {}, h("thead", {}, h("tr", {}, ...["Id", "Name", "Kind", "State", ""].map((text) => h("th", { text })))), h("tbody", {}, ...rows)),
+      form);
+  }
+
+  async function refresh() {
+    const { tenants } = await api("/admin/tenants");
+    tenantsTable.replaceChildren(
+      h("thead", {}, h("tr", {}, ...["Tenant", "Name", "Limits", "Budget", ""].map((text) => h("th", { text })))),
+      h("tbody", {}, ...tenants.map((tenant) => h("tr", {}, h("td", { text: tenant.id }), h("td", { text: tenant.name }),
+        h("td", { text: limitsText(tenant) }),
+        h("td", { text: tenant.budget_usd === null ? "none" : `$${tenant.budget_usd} / ${tenant.budget_period}` }),
+        h("td", {}, h("button", { type: "button", class: "quiet", text: "Manage", "aria-label": `Manage tenant ${tenant.id}`, onclick: () => showKeys(tenant).catch((error) => show(errors, error)) }))))));
+  }
+  page("Admin", errors, h("h2", { text: "Tenants" }), tenantsTable, h("h2", { text: "New tenant" }), tenantForm(null), created, keysSection);
+  await refresh();
+}

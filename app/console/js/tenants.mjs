@@ -1,0 +1,28 @@
+// The admin page's tenant form: its fields, and the body a filled form sends to
+// POST /admin/tenants or PATCH /admin/tenants/<id>. Pure: the page draws the inputs.
+
+export const LIMITS = Object.freeze(["rpm", "tpm", "ipm", "max_concurrent"]);
+
+export const LABELS = Object.freeze({
+  id: "Tenant id", name: "Name", rpm: "Requests per minute", tpm: "Tokens per minute",
+  ipm: "Images per minute", max_concurrent: "Concurrent requests", budget_usd: "Budget (USD)",
+  budget_period: "Budget period", allowed_routes: "Allowed routes (comma-separated)",
+  allowed_models: "Allowed models (comma-separated)",
+});
+
+// `values` maps each field to its input's text; an empty field is left out (unchanged).
+export function tenantBody(values) {
+  const body = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (value === "") continue;
+    if (LIMITS.includes(key) || key === "budget_usd") body[key] = Number(value);
+    else if (key.startsWith("allowed_")) body[key] = value.split(",").map((part) => part.trim()).filter(Boolean);
+    else body[key] = value;
+  }
+  return body;
+}
+
+// A tenant's limits in a few words, for the tenants' table.
+export function limitsText(tenant) {
+  return LIMITS.filter((key) => tenant[key]).map((key) => `${key} ${tenant[key]}`).join(", ") || "none";
+}

@@ -1,0 +1,21 @@
+// The admin page's tenant form: what it sends.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { limitsText, tenantBody } from "../../../app/console/js/tenants.mjs";
+
+test("limits and the budget are numbers, allow-lists are lists, empty fields are left out", () => {
+  const body = tenantBody({
+    id: "acme", name: "", rpm: "30", tpm: "", ipm: "", max_concurrent: "2", budget_usd: "12.5",
+    budget_period: "day", allowed_routes: " chat, generate ,,", allowed_models: "",
+  });
+  assert.deepEqual(body, {
+    id: "acme", rpm: 30, max_concurrent: 2, budget_usd: 12.5, budget_period: "day",
+    allowed_routes: ["chat", "generate"],
+  });
+});
+
+test("a tenant's limits in a few words", () => {
+  assert.equal(limitsText({ rpm: 30, tpm: null, ipm: 0, max_concurrent: 2 }), "rpm 30, max_concurrent 2");
+  assert.equal(limitsText({}), "none");
+});
