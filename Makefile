@@ -54,8 +54,10 @@ tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
 	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 
-# Overhead, throughput, open streams and model speed next to plain LangServe and LiteLLM
-# (installed into bench/.venvs the first time); writes docs/benchmarks.md. About 10 minutes.
+# Overhead, throughput, open streams and model speed next to plain LangServe, LiteLLM
+# (installed into bench/.venvs the first time), the bare forwarder and the previous head (the
+# commit that last wrote docs/benchmarks.json, from a git worktree); writes docs/benchmarks.md.
+# About 12 minutes.
 bench: $(BIN)/.bench-installed
 	@command -v wrk >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }

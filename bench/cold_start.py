@@ -27,13 +27,15 @@ GOAL_SECONDS = 1.0
 BODY = {"model": "mock", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 8}
 
 
-def _first_answer_seconds(env: dict[str, str], headers: dict[str, str], log: Path) -> float:
+def _first_answer_seconds(
+    env: dict[str, str], headers: dict[str, str], log: Path, root: Path
+) -> float:
     port = free_loopback_port()
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     started = time.perf_counter()
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=ROOT,
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=root,
             env=clean_environment(env), stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
@@ -49,23 +51,33 @@ def _first_answer_seconds(env: dict[str, str], headers: dict[str, str], log: Pat
         process.wait(timeout=30)
 
 
-def measure(workdir: Path, upstream: str, rounds: int) -> dict[str, Any]:
-    """The cold start's figures for the report."""
-    return {
-        "rounds": rounds,
-        "first_answer": first_answer(workdir, upstream, rounds),
-        "imports": import_profile(),
-    }
+def measure(
+    workdir: Path, upstream: str, rounds: int, previous: Path | None = None
+) -> dict[str, Any]:
+    """The cold start's figures for the report; with `previous` (the previous head's
+    checkout), its starts too, alternating with this tree's."""
+    roots = {"first_answer": ROOT} | ({"previous_first_answer": previous} if previous else {})
+    return {"rounds": rounds, **first_answers(workdir, upstream, rounds, roots),
+            "imports": import_profile()}  # fmt: skip
 
 
-def first_answer(workdir: Path, upstream: str, rounds: int) -> dict[str, float]:
-    """Seconds from spawning the process to the first 200 on /v1, over `rounds` starts."""
+def first_answers(
+    workdir: Path, upstream: str, rounds: int, roots: dict[str, Path]
+) -> dict[str, dict[str, float]]:
+    """Seconds from spawning the process to the first 200 on /v1, over `rounds` starts of the
+    code at each root, the roots taking turns."""
     with systems.platform(workdir, upstream, name="cold") as server:  # creates the database
         headers = server.headers
     env = systems.platform_env(workdir, upstream, "cold")
     log = workdir / "cold-starts.log"
-    samples = [_first_answer_seconds(env, headers, log) for _ in range(rounds)]
-    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples)}
+    samples: dict[str, list[float]] = {key: [] for key in roots}
+    for _ in range(rounds):
+        for key, root in roots.items():
+            samples[key].append(_first_answer_seconds(env, headers, log, root))
+    return {
+        key: {"median": statistics.median(values), "min": min(values), "max": max(values)}
+        for key, values in samples.items()
+    }
 
 
 def import_profile(top: int = 12) -> dict[str, object]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, embeddings, hedging, measure, report, systems
+from bench import cold_start, embeddings, hedging, measure, previous_head, report, systems
 from bench.measure import Target, chain_target, chat_target
 
 CONNECTIONS = (8, 32, 128)
@@ -58,22 +58,38 @@ def _throughput(targets: list[Target], plan: Plan) -> dict[str, dict[int, dict]]
     return {t.label: {c: measure.wrk(t, c, plan.wrk_seconds) for c in CONNECTIONS} for t in targets}
 
 
-def overhead_and_throughput(workdir: Path, plan: Plan, results: dict[str, Any]) -> None:
+def _previous_targets(stack: ExitStack, workdir: Path, upstream: str,
+                      previous: Path | None) -> list[Target]:  # fmt: skip
+    if previous is None:
+        return []
+    server = stack.enter_context(
+        systems.platform(workdir, upstream, name="previous", root=previous)
+    )
+    return [
+        chat_target(previous_head.V1, server, "/v1/chat/completions"),
+        chain_target(previous_head.CHAIN, server),
+    ]
+
+
+def overhead_and_throughput(
+    workdir: Path, plan: Plan, results: dict[str, Any], previous: Path | None
+) -> None:
     with systems.mock_upstream(workdir) as mock, ExitStack() as stack:
         gp = stack.enter_context(systems.platform(workdir, mock.url))
         ls = stack.enter_context(systems.plain_langserve(workdir, mock.url))
         ll = stack.enter_context(systems.litellm(workdir, mock.url))
         floor = chat_target(report.FORWARDER, stack.enter_context(systems.bare_forwarder(
             workdir, mock.url)))  # fmt: skip
-        targets = _targets(mock, gp, ls, ll)
+        targets = [
+            *_targets(mock, gp, ls, ll), floor,
+            *_previous_targets(stack, workdir, mock.url, previous),
+        ]  # fmt: skip
         print("sequential latency…", flush=True)
-        results["sequential"] = measure.sequential(
-            [*targets, floor], plan.rounds, plan.per_round, False
-        )
+        results["sequential"] = measure.sequential(targets, plan.rounds, plan.per_round, False)
         streaming = [t.streaming() for t in targets]
         results["streaming"] = measure.sequential(streaming, plan.rounds, plan.per_round, True)
         print("throughput, one worker…", flush=True)
-        results["throughput"] = {"1": _throughput([*targets, floor], plan)}
+        results["throughput"] = {"1": _throughput(targets, plan)}
     with systems.mock_upstream(workdir) as mock, ExitStack() as stack:
         gp = stack.enter_context(systems.platform(workdir, mock.url, workers=2))
         ls = stack.enter_context(systems.plain_langserve(workdir, mock.url, workers=2))
@@ -122,17 +138,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--out", type=Path, default=systems.ROOT / "docs")
+    parser.add_argument(
+        "--previous", default=None, metavar="REF",
+        help="the commit to measure beside this tree (default: the newest commit that wrote "
+        "docs/benchmarks.json; 'none' for no comparison)",
+    )  # fmt: skip
     args = parser.parse_args()
     plan = Plan.quick() if args.quick else Plan()
     systems.ensure_litellm()
     results: dict[str, Any] = {"machine": report.machine_facts(), "plan": plan.__dict__}
     results["machine"]["litellm"] = systems.litellm_version()
-    with tempfile.TemporaryDirectory(prefix="genai-bench-") as folder:
+    with tempfile.TemporaryDirectory(prefix="genai-bench-") as folder, ExitStack() as stack:
         workdir = Path(folder)
-        overhead_and_throughput(workdir, plan, results)
+        previous = None
+        if args.previous != "none":
+            ref = args.previous or previous_head.last_measured()
+            commit, previous = stack.enter_context(previous_head.worktree(workdir, ref))
+            results["previous_head"] = commit
+        overhead_and_throughput(workdir, plan, results, previous)
         print("cold start…", flush=True)
         with systems.mock_upstream(workdir) as mock:
-            results["cold_start"] = cold_start.measure(workdir, mock.url, plan.cold_starts)
+            results["cold_start"] = cold_start.measure(
+                workdir, mock.url, plan.cold_starts, previous
+            )
         print("hedging…", flush=True)
         results["hedging"] = hedging.measure(workdir, plan.hedged_requests)
         print("embeddings…", flush=True)

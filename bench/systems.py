@@ -42,10 +42,10 @@ class Server:
 @contextmanager
 def _process(
     name: str, command: list[str], health: str, port: int, workdir: Path,
-    env: dict[str, str] | None = None,
+    env: dict[str, str] | None = None, root: Path = ROOT,
 ) -> Iterator[Server]:  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    with running(command, url + health, workdir / f"{name}.log", env) as process:
+    with running(command, url + health, workdir / f"{name}.log", env, cwd=root) as process:
         yield Server(name, url, process)
 
 
@@ -89,10 +89,11 @@ def platform_env(
 @contextmanager
 def platform(
     workdir: Path, upstream: str | None, workers: int = 1, name: str = "platform",
-    config: Path | None = None,
+    config: Path | None = None, root: Path = ROOT,
 ) -> Iterator[Server]:  # fmt: skip
     """genai-platform with auth, limits and the ledger on (SQLite, as `make run` has it), over
-    the mock upstream, the embedded model, or the models of `config`.
+    the mock upstream, the embedded model, or the models of `config`; its code is the tree at
+    `root` (this one, or the previous head's worktree: `python -m` imports from where it runs).
 
     One worker is `genai serve`; two are uvicorn's workers over the app factory (the data
     folder is made by a one-worker start first, so they do not race to create it).
@@ -108,7 +109,7 @@ def platform(
         command = [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app",
                    "--port", str(port), "--workers", str(workers),
                    "--log-config", str(log_config)]  # fmt: skip
-    with _process(f"{name}-{workers}w", command, "/ready", port, workdir, env) as server:
+    with _process(f"{name}-{workers}w", command, "/ready", port, workdir, env, root) as server:
         admin_key = (data / "admin-key").read_text().strip()
         server.headers = {"Authorization": f"Bearer {admin_key}"}
         yield server

@@ -29,13 +29,13 @@ def clean_environment(extra: Mapping[str, str]) -> dict[str, str]:
 @contextmanager
 def running(
     command: Sequence[str], url: str, log: Path, env: Mapping[str, str] | None = None,
-    startup_seconds: float = 240, stop_seconds: float = 30,
+    startup_seconds: float = 240, stop_seconds: float = 30, cwd: Path = ROOT,
 ) -> Iterator[subprocess.Popen[bytes]]:  # fmt: skip
-    """The process, once `url` answers; stopped when the block ends."""
+    """The process, started in `cwd`, once `url` answers; stopped when the block ends."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         process = subprocess.Popen(
-            list(command), cwd=ROOT, env=clean_environment(env or {}), stdout=out,
+            list(command), cwd=cwd, env=clean_environment(env or {}), stdout=out,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
