@@ -13,9 +13,9 @@ that had begun a tool call is not continued: only text can be handed on.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from app.errors import PlatformError, ProviderError
 from app.providers.answers import Chunk, EventStream, has_content
@@ -56,19 +56,19 @@ def continuation_body(body: Mapping[str, Any], partial: Partial, mode: str) -> d
     return continued
 
 
-#: Opens the continuation of `Partial` on a deployment from index `start` on: the stream and
-#: the index of the deployment that took it.
-Reopen = Callable[[Partial, int], Awaitable[tuple[EventStream, int]]]
+class Continuing(Protocol):
+    """The way a call took through its deployments (failover.py's `Route`), able to go on."""
+
+    async def continued(self, partial: Partial) -> EventStream: ...
 
 
 class ContinuedStream:
     """An answer's chunks from its deployment and, should it fail mid-answer, from the next
-    ones (module doc). It reads and closes like an `EventStream`."""
+    ones its route has not tried (module doc). It reads and closes like an `EventStream`."""
 
-    def __init__(self, first: EventStream, index: int, reopen: Reopen) -> None:
+    def __init__(self, first: EventStream, route: Continuing) -> None:
         self._legs = [first]
-        self._index = index
-        self._reopen = reopen
+        self._route = route
         self.upstream_seconds = first.upstream_seconds
 
     @property
@@ -108,9 +108,7 @@ class ContinuedStream:
                     raise
                 current.close()
                 try:
-                    stream, self._index = await self._reopen(
-                        Partial("".join(text), chunks), self._index + 1
-                    )
+                    stream = await self._route.continued(Partial("".join(text), chunks))
                 except PlatformError:
                     raise error from None  # nobody could continue: the honest error
                 self._legs.append(stream)

@@ -16,14 +16,13 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from app.errors import BadRequest, PlatformError, ProviderRefused, ServiceUnavailable
+from app.errors import BadRequest
 from app.providers.accounting import CallAccount
 from app.providers.answers import Answer, ChunkStream, EventStream
 from app.providers.breaker import CircuitBreakers
-from app.providers.clients import Answered, Client, client_for
-from app.providers.continuation import ContinuedStream, Partial
+from app.providers.clients import Client, client_for
+from app.providers.continuation import ContinuedStream
 from app.providers.failover import FailoverState, Route
-from app.providers.failures import Failure
 from app.providers.fair_queue import FairQueue
 from app.providers.hedging import Hedging
 from app.providers.http import HttpPool
@@ -71,7 +70,7 @@ class Dispatcher:
         self, alias: str, endpoint: str, body: Mapping[str, Any], *, account: CallAccount
     ) -> Answer:
         """A whole answer from the first deployment of `alias` that gives one."""
-        answer, _ = await self._route(alias, endpoint, body, account, stream=False)
+        answer = await self._route(alias, endpoint, body, account, stream=False).answered()
         assert isinstance(answer, Answer)
         return answer
 
@@ -81,20 +80,12 @@ class Dispatcher:
         """An event stream whose first content has arrived; the account holds it until the
         request ends, so it is closed even if its reader never is. A chat answer is continued
         on the next deployment if its own cuts it short (continuation.py)."""
-        first, index = await self._route(alias, endpoint, body, account, stream=True)
+        route = self._route(alias, endpoint, body, account, stream=True)
+        first = await route.answered()
         assert isinstance(first, EventStream)
         stream: ChunkStream = first
         if self._continues(alias, endpoint, body):
-
-            async def reopen(partial: Partial, start: int) -> tuple[EventStream, int]:
-                opened, at = await self._route(
-                    alias, endpoint, body, account, stream=True, start=start, partial=partial
-                )
-                assert isinstance(opened, EventStream)
-                self.events["continued", alias, opened.call.deployment] += 1
-                return opened, at
-
-            stream = ContinuedStream(first, index, reopen)
+            stream = ContinuedStream(first, route)
         account.hold(stream)
         return stream
 
@@ -103,33 +94,15 @@ class Dispatcher:
         single = body.get("n") in (None, 1)
         return spec.continues and endpoint == "chat/completions" and single
 
-    async def _route(
+    def _route(
         self, alias: str, endpoint: str, body: Mapping[str, Any], account: CallAccount,
-        stream: bool, start: int = 0, partial: Partial | None = None,
-    ) -> tuple[Answered, int]:  # fmt: skip
-        """The first answer of the deployments from `start` on, and the index of the one that
-        gave it: tried in turn, a slow one raced against the next if the alias hedges."""
-        route = Route(
-            self.serving(alias, endpoint), self._state, alias, endpoint, body, account, stream,
-            start, partial,
-        )  # fmt: skip
-        if self._models[alias].hedge_after_ms is None:
-            answered = await route.in_turn()
-        else:
-            if partial is None:
-                self._state.hedging.requested(alias)
-            answered = await route.raced()
-        if answered is not None:
-            return answered
-        if route.failures:
-            raise _most_telling(route.failures)
-        waits = [await self.breakers.retry_after(name) for name in route.skipped]
-        wait = min(waits or [1.0])
-        raise ServiceUnavailable(
-            f"Every deployment of model '{alias}' is failing; retry in {wait:.0f} s.",
-            code="deployments_unavailable",
-            headers={"Retry-After": str(max(1, round(wait)))},
-        )
+        stream: bool,
+    ) -> Route:  # fmt: skip
+        """The call's way through the alias's deployments that serve `endpoint` (failover.py):
+        in turn, or a slow one raced against the next if the alias hedges."""
+        hedges = self._models[alias].hedge_after_ms is not None
+        clients = self.serving(alias, endpoint)
+        return Route(clients, self._state, alias, endpoint, body, account, stream, hedges)
 
     def _serving_of(self, alias: str, endpoint: str) -> list[Client]:
         """The alias's deployments whose provider serves `endpoint`, worked out once."""
@@ -163,12 +136,3 @@ class Dispatcher:
         """None when the alias's first deployment answers, else the problem."""
         problem = await self._clients[alias][0].probe()
         return None if problem is None else f"The provider of model '{alias}' {problem}."
-
-
-def _most_telling(failures: list[Failure]) -> PlatformError:
-    """What to tell the client when every deployment failed: a refusal of the request (its
-    own fault, which it can fix) over the last deployment's failure."""
-    for failure in failures:
-        if isinstance(failure.error, ProviderRefused):
-            return failure.error
-    return failures[-1].error

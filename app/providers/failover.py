@@ -1,7 +1,7 @@
 """Failover: one model call's way through an alias's deployments, readable top to bottom.
 
-    answer (in_turn, or raced when the alias hedges)
-      └── next deployment from `start` on whose circuit lets it through, its call recorded
+    answered (in_turn, or raced when the alias hedges; continued for a stream cut short)
+      └── next deployment not yet tried whose circuit lets it through, its call recorded
             └── the deployment: its fair turn (if it has a capacity), then attempts until its
                 deadline, a failure a retry may cure retried with backoff (`Retry-After`)
                   └── one attempt: the provider's client (clients.py)
@@ -12,8 +12,10 @@ Failures a retry cannot cure go to the next deployment at once. `raced` starts t
 deployment beside one that has no content after the hedging delay (hedging.py): the first to
 answer wins, the other is cancelled, its call marked `abandoned` so its prompt is billed all
 the same. Breakers, the hedge budget and the fair queues are state the loop consults
-(`FailoverState`); none of them calls back. Continuing a stream cut short starts a new `Route`
-from the next deployment (continuation.py).
+(`FailoverState`); none of them calls back. A stream cut short mid-answer is continued by the
+same route (`continued`), on the deployments it has not tried yet (continuation.py). When
+none answers, the route raises what the client should hear: a refusal of the request over
+the last deployment's failure, or a 503 with the soonest a circuit may let a call through.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.errors import PlatformError, ProviderRefused, ServiceUnavailable
 from app.providers.accounting import CallAccount
 from app.providers.answers import EventStream
 from app.providers.breaker import CircuitBreakers
@@ -50,44 +53,76 @@ class FailoverState:
 
 
 class Route:
-    """One call's way through an alias's deployments, from `start` on (module doc)."""
+    """One call's way through an alias's deployments (module doc)."""
 
     def __init__(
         self, clients: list[Client], state: FailoverState, alias: str, endpoint: str,
-        body: Mapping[str, Any], account: CallAccount, stream: bool, start: int,
-        partial: Partial | None,
+        body: Mapping[str, Any], account: CallAccount, stream: bool, hedges: bool,
     ) -> None:  # fmt: skip
         self._clients, self._state = clients, state
         self._alias, self._endpoint, self._body = alias, endpoint, body
-        self._account, self._stream, self._partial = account, stream, partial
-        self._waiting = iter(range(start, len(clients)))
-        self._role: CallRole = "continuation" if partial else "answer"
+        self._account, self._stream, self._hedges = account, stream, hedges
+        self._waiting = iter(range(len(clients)))
+        self._partial: Partial | None = None
+        self._role: CallRole = "answer"
         self._waiter = Waiter(account.tenant_id, account.request_id)
         self.failures: list[Failure] = []
         self.skipped: list[str] = []
 
-    async def in_turn(self) -> tuple[Answered, int] | None:
+    async def answered(self) -> Answered:
+        """The first answer of the deployments; raises what the client should hear if none
+        answers (module doc)."""
+        if self._hedges:
+            if self._partial is None:
+                self._state.hedging.requested(self._alias)
+            answered = await self.raced()
+        else:
+            answered = await self.in_turn()
+        if answered is not None:
+            return answered
+        if self.failures:
+            raise _most_telling(self.failures)
+        breakers = self._state.breakers
+        waits = [await breakers.retry_after(name) for name in self.skipped]
+        wait = min(waits or [1.0])
+        raise ServiceUnavailable(
+            f"Every deployment of model '{self._alias}' is failing; retry in {wait:.0f} s.",
+            code="deployments_unavailable",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+
+    async def continued(self, partial: Partial) -> EventStream:
+        """The rest of a streamed answer cut short at `partial`, from the deployments not
+        tried yet, each asked to go on from where it stopped (continuation.py)."""
+        self._partial, self._role = partial, "continuation"
+        self.failures, self.skipped = [], []
+        stream = await self.answered()
+        assert isinstance(stream, EventStream)
+        self._state.events["continued", self._alias, stream.call.deployment] += 1
+        return stream
+
+    async def in_turn(self) -> Answered | None:
         """The first answer of the deployments tried one after the other."""
         while (attempt := await self._next()) is not None:
-            index, _, work = attempt
+            _, work = attempt
             try:
-                return await work, index
+                return await work
             except Failure as failure:
                 self.failures.append(failure)
         return None
 
-    async def raced(self) -> tuple[Answered, int] | None:
+    async def raced(self) -> Answered | None:
         """As `in_turn`, but a deployment without content after the hedging delay has the next
         one started beside it; the first to answer wins, the other is cancelled (and billed)."""
         hedging, events = self._state.hedging, self._state.events
-        running: dict[asyncio.Task[Answered], tuple[int, UpstreamCall]] = {}
+        running: dict[asyncio.Task[Answered], UpstreamCall] = {}
         hedged = False
 
         async def launch(role: CallRole | None = None) -> bool:
             attempt = await self._next(role)
             if attempt is not None:
-                index, call, work = attempt
-                running[asyncio.ensure_future(work)] = (index, call)
+                call, work = attempt
+                running[asyncio.ensure_future(work)] = call
             return attempt is not None
 
         try:
@@ -95,7 +130,7 @@ class Route:
             while running:
                 hedge_in = None
                 if not hedged and len(running) == 1:
-                    [(_, alone)] = running.values()
+                    [alone] = running.values()
                     hedge_in = hedging.delay(self._alias, alone.deployment)
                 done, _ = await asyncio.wait(
                     running, timeout=hedge_in, return_when=asyncio.FIRST_COMPLETED
@@ -103,11 +138,11 @@ class Route:
                 if not done:  # the deployment is slow: race the next one against it
                     hedged = True
                     if hedging.may_hedge(self._alias) and await launch("hedge"):
-                        hedge = list(running.values())[-1][1]
+                        hedge = list(running.values())[-1]
                         events["hedge_fired", self._alias, hedge.deployment] += 1
                     continue
                 for task in done:
-                    index, call = running.pop(task)
+                    call = running.pop(task)
                     try:
                         answer = task.result()
                     except Failure as failure:
@@ -118,7 +153,7 @@ class Route:
                     for other in done - {task}:  # finished together: the first one wins
                         running.pop(other, None)
                         _discard(other)
-                    return answer, index  # the losers are cancelled below, their prompts billed
+                    return answer  # the losers are cancelled below, their prompts billed
                 if not running:
                     await launch()
         finally:
@@ -128,9 +163,9 @@ class Route:
                 await asyncio.gather(*running, return_exceptions=True)
         return None
 
-    async def _next(self, role: CallRole | None = None) -> tuple[int, UpstreamCall, Any] | None:
-        """The next deployment whose circuit lets it through: its call, recorded on the
-        account, and the work of trying it (not started)."""
+    async def _next(self, role: CallRole | None = None) -> tuple[UpstreamCall, Any] | None:
+        """The next deployment not tried yet whose circuit lets it through: its call, recorded
+        on the account, and the work of trying it (not started)."""
         for index in self._waiting:
             client = self._clients[index]
             deployment = client.deployment
@@ -145,7 +180,7 @@ class Route:
                 prompt_of(self._endpoint, payload), role or self._role,
             )  # fmt: skip
             self._account.record(call)
-            return index, call, self._tried(client, payload, call)
+            return call, self._tried(client, payload, call)
         return None
 
     async def _tried(self, client: Client, body: Mapping[str, Any], call: UpstreamCall) -> Answered:
@@ -202,6 +237,15 @@ class Route:
                 release()
         self._state.hedging.observe(name, time.perf_counter() - started)
         return answer
+
+
+def _most_telling(failures: list[Failure]) -> PlatformError:
+    """What to tell the client when every deployment failed: a refusal of the request (its
+    own fault, which it can fix) over the last deployment's failure."""
+    for failure in failures:
+        if isinstance(failure.error, ProviderRefused):
+            return failure.error
+    return failures[-1].error
 
 
 def _backoff(attempt: int, failure: Failure) -> float:
