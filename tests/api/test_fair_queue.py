@@ -7,14 +7,11 @@ import asyncio
 import time
 
 import httpx
-import pytest
 from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import ModelSpec
 from tests.support.tenancy import Platform
-
-pytestmark = pytest.mark.usefixtures("steady_heap")  # it times answers
 
 
 async def until_served(upstream_app: Starlette, calls: int) -> None:

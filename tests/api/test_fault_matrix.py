@@ -175,7 +175,6 @@ async def test_a_provider_fault(platform, fault, surface, streamed, fallback):
     assert load["tokens_last_minute"] == row["input_tokens"] + row["output_tokens"]
 
 
-@pytest.mark.usefixtures("steady_heap")  # it times the answer
 async def test_a_silent_deployment_costs_one_deadline_not_one_per_retry(make_settings, upstream):
     """Retries share their deployment's first-token deadline: a silent one (with two retries
     configured) holds the answer up for one deadline (0.5 s), then the next one answers."""

@@ -19,8 +19,6 @@ from tests.support.fault_upstream import HELLO
 from tests.support.sse import read_events
 from tests.support.tenancy import Platform
 
-pytestmark = pytest.mark.usefixtures("steady_heap")  # it times answers
-
 MESSAGES = [{"role": "user", "content": "Hi"}]
 
 

@@ -14,8 +14,6 @@ from fastapi import FastAPI
 from app.settings import Settings
 from tests.support.servers import serving
 
-pytestmark = pytest.mark.usefixtures("steady_heap")  # it times answers
-
 HEAD = b"GET /health HTTP/1.1\r\nHost: platform\r\n"
 
 
