@@ -42,6 +42,7 @@ NOT_MODEL_CALLS = {
     "/chat/sessions/{session_id}/rename",
     "/signin",
     "/signout",
+    "/v1/{path:path}",  # what /v1 does not serve: a 404 or 405 (not_served.py)
 }
 METERING = MeteredRequestDep.__metadata__[0].dependency
 PNG = base64.b64decode(PIXEL)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from app.api.deps import MeteredRequestDep, route_guard
 from app.api.openai.embeddings import EmbeddingRequest
 from app.api.openai.images import ImageEditRequest, ImageGenerationRequest
+from app.api.openai.not_served import add_not_served_route
 from app.api.openai.protocol import CHAT, COMPLETION, ChatCompletionRequest, CompletionRequest
 from app.api.openai.serving import OpenAIServing
 from app.http.json_body import api_router
@@ -20,7 +21,8 @@ LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
 
 
 def build_router(serving: OpenAIServing, documented: Documented) -> APIRouter:
-    """The /v1 routes over `serving`; the bodies serving.py reads itself documented."""
+    """The /v1 routes over `serving`, the bodies serving.py reads itself documented, then a
+    clear 404 or 405 for every other path under /v1 (not_served.py)."""
 
     async def chat_completions(
         request: Request, principal: Caller, metered: MeteredRequestDep
@@ -94,4 +96,5 @@ def build_router(serving: OpenAIServing, documented: Documented) -> APIRouter:
         )  # fmt: skip
     router.add_api_route("/models", list_models, methods=["GET"])
     router.add_api_route("/models/{alias}", read_model, methods=["GET"])
+    add_not_served_route(router)  # last: what no route above serves
     return router

@@ -1,0 +1,67 @@
+"""What /v1 does not serve, said plainly instead of a bare `404 Not Found`.
+
+A path under /v1 that no route serves is a 404 in OpenAI's error shape (so the openai SDK
+raises its `NotFoundError`) naming the method and path, what to call instead for OpenAI's
+endpoints the platform lacks, and the endpoints it does serve. A served path asked with
+another method is a 405 naming the methods it takes (`Allow`).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
+
+from app.errors import InvalidRequest, NotFound
+
+#: OpenAI's (and Anthropic's) endpoints the platform does not serve, by the path's first part
+#: after /v1, and what a client can do instead.
+INSTEAD = {
+    "responses": "The Responses API is not served yet: send the conversation as messages to "
+    "POST /v1/chat/completions (in the openai SDK, client.chat.completions.create; in "
+    "LangChain, ChatOpenAI without use_responses_api).",
+    "messages": "Anthropic's Messages API is not served yet: send the conversation to POST "
+    "/v1/chat/completions in OpenAI's shape.",
+    "files": "Files are not served yet (they come with batches): send each request to its "
+    "endpoint instead.",
+    "batches": "Batches are not served yet: send each request to its endpoint instead.",
+    "audio": "Audio (speech, transcriptions, translations) is not served: no model of the "
+    "platform hears or speaks.",
+    "moderations": "Moderations are not served: no model of the platform classifies content.",
+    "assistants": "The Assistants API is not served: use POST /v1/chat/completions, or the "
+    "platform's chat use case (/chat) for kept conversations.",
+    "threads": "The Assistants API's threads are not served: use the platform's chat use case "
+    "(/chat) for kept conversations.",
+    "fine_tuning": "Fine-tuning is not served.",
+}
+
+
+def add_not_served_route(router: APIRouter) -> None:
+    """The catch-all under the router's prefix, added after every route it serves."""
+    served = [route for route in router.routes if isinstance(route, APIRoute)]
+    listing = ", ".join(
+        f"{method} {route.path}" for route in served for method in sorted(route.methods)
+    )
+
+    async def not_served(request: Request, path: str) -> None:
+        full = request.url.path
+        methods = sorted({m for route in served if route.path_regex.match(full)
+                          for m in route.methods})  # fmt: skip
+        if methods:
+            raise InvalidRequest(
+                f"{full} takes {', '.join(methods)}, not {request.method}.",
+                code="method_not_allowed",
+                headers={"Allow": ", ".join(methods)},
+                status_code=405,
+            )
+        instead = INSTEAD.get(path.split("/", 1)[0])
+        hint = f" {instead}" if instead else ""
+        raise NotFound(
+            f"{request.method} {full} is not an endpoint of this platform.{hint} "
+            f"It serves: {listing}.",
+            code="endpoint_not_served",
+        )
+
+    router.add_api_route(
+        "/{path:path}", not_served, include_in_schema=False, response_model=None,
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    )  # fmt: skip
