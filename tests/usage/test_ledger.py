@@ -53,11 +53,17 @@ async def test_a_caller_that_stops_waiting_does_not_hold_back_the_rows_of_its_gr
     ledger.close()
 
 
+def _ledger_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name.startswith("ledger")}
+
+
 async def test_closing_the_ledger_ends_its_writer_thread_and_a_restart_writes_again(tmp_path):
     ledger, engine = _ledger(tmp_path)
+    before = _ledger_threads()  # other tests' apps, never shut down, may hold theirs
     await ledger.arecord(_entry("one"))
+    assert _ledger_threads() - before, "the writer's thread started on first use"
     ledger.close()
-    assert not [t for t in threading.enumerate() if t.name.startswith("ledger")]
+    assert not _ledger_threads() - before, "and ended when the ledger closed"
     await ledger.arecord(_entry("two"))  # the app started again over the same services
     ledger.close()
     with engine.connect() as connection:  # type: ignore[attr-defined]
