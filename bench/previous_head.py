@@ -46,7 +46,7 @@ def worktree(workdir: Path, ref: str) -> Iterator[tuple[str, Path]]:
 def _row(name: str, now: float, before: float, unit: str, lower_is_better: bool) -> str:
     change = now / before if before else float("nan")
     better = change < 1 if lower_is_better else change > 1
-    verdict = "better" if better else "worse"
+    verdict = "within 5%" if abs(change - 1) < 0.05 else "better" if better else "worse"
     now_text, before_text = (
         (f"{now:.2f} {unit}", f"{before:.2f} {unit}") if unit else (f"{now:.0f}", f"{before:.0f}")
     )
