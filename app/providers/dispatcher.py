@@ -55,7 +55,6 @@ class Dispatcher:
             for d in spec.deployments
             if d.max_concurrent is not None
         }
-        self.breakers = breakers
         #: Continuations and hedges by (event, alias, deployment), for the metrics.
         self.events: Counter[tuple[str, str, str]] = Counter()
         self._state = FailoverState(breakers, Hedging(models), queues, self.events)
