@@ -18,7 +18,9 @@
         └── ProviderTimeout       504 timeout_error
 
 Every error renders as `{"error": {"message", "type", "param", "code"}}` (OpenAI's shape) with
-its status, both as an HTTP response and, after a stream has started, as an SSE `error` event.
+its status, both as an HTTP response and, after a stream has started, as an SSE `error` event;
+under Anthropic's paths (/v1/messages) as `{"type": "error", "error": {"type", "message"}}`
+with Anthropic's status and type, which its SDK reads (`error_response`).
 Failures of model providers are mapped onto the tree where they happen, in app/providers/
 (failures.py): no exception of the HTTP client that calls them gets past that boundary.
 `platform_error` maps any exception onto the tree: the one mapping behind every handler, the
@@ -206,8 +208,35 @@ def client_error(exc: BaseException) -> PlatformError:
     return error
 
 
-def error_response(error: PlatformError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers)
+#: Paths that answer in Anthropic's dialect, errors included.
+ANTHROPIC_PATHS = "/v1/messages"
+#: Anthropic's error type for each status; any other 5xx is its `api_error`.
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
+    403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+    429: "rate_limit_error", 504: "timeout_error", 529: "overloaded_error",
+}  # fmt: skip
+
+
+def anthropic_status(error: PlatformError) -> int:
+    """The status Anthropic answers `error` with: a request it cannot read is a 400."""
+    return 400 if error.status_code in (415, 422) else error.status_code
+
+
+def anthropic_body(error: PlatformError) -> dict[str, Any]:
+    """`error` in Anthropic's shape; its message names the field, as in OpenAI's."""
+    status = anthropic_status(error)
+    kind = _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return {"type": "error", "error": {"type": kind, "message": error.message}}
+
+
+def error_response(error: PlatformError, path: str = "") -> JSONResponse:
+    """The error's response, in the dialect of the path it answers."""
+    if path.startswith(ANTHROPIC_PATHS):
+        body, status = anthropic_body(error), anthropic_status(error)
+    else:
+        body, status = error.body(), error.status_code
+    return JSONResponse(body, status_code=status, headers=error.headers)
 
 
 def sse_error_event(exc: BaseException) -> dict[str, str]:
@@ -270,8 +299,8 @@ def register_error_handlers(app: FastAPI) -> None:
     """Render the expected exceptions as platform error bodies. Anything else is a bug, answered
     in the same shape by `Edge` (which Starlette's last-resort handler would bypass)."""
 
-    async def render(_: Request, exc: Exception) -> JSONResponse:
-        return error_response(client_error(exc))
+    async def render(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(client_error(exc), request.url.path)
 
     for expected in (PlatformError, RequestValidationError, HTTPException):
         app.add_exception_handler(expected, render)

@@ -14,6 +14,10 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.api import admin, chat_sessions, docs, health, home, me, metrics, usage
+from app.api.anthropic.router import build_router as messages_routes
+from app.api.anthropic.serving import MessagesServing
+from app.api.model_calls import ModelCalls
+from app.api.openai.responses import ResponsesServing
 from app.api.openai.router import build_router as openai_routes
 from app.api.openai.serving import OpenAIServing
 from app.api.use_cases.mount import mount_use_cases
@@ -60,8 +64,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(Edge)  # outermost: ids, times and logs everything, errors included
     documented = Documented()
     # The routes that carry the traffic first: Starlette tries the routes in order.
-    openai = OpenAIServing(settings, services.providers.dispatcher, services.streams)
-    app.include_router(openai_routes(openai, documented))
+    dispatcher, streams = services.providers.dispatcher, services.streams
+    calls = ModelCalls(settings, dispatcher, streams)
+    openai = OpenAIServing(calls, settings, dispatcher, streams)
+    responses = ResponsesServing(calls, services.responses)
+    app.include_router(messages_routes(MessagesServing(calls, services.metering), documented))
+    app.include_router(openai_routes(openai, responses, documented))  # last: its catch-all
     mount_use_cases(app, services, documented)
     for module in (health, home, me, docs, usage, admin, chat_sessions, metrics):
         app.include_router(module.router)

@@ -24,6 +24,7 @@ from app.providers import ChatRunnable, CircuitBreakers, ModelProviders, RedisCi
 from app.settings import InvalidSettings, Settings
 from app.storage.chat_history import ChatHistoryStore
 from app.storage.database import create_database_engine, migrate
+from app.storage.responses import ResponseStore
 from app.streams.kept import KeptStreams
 from app.streams.log import EventLog, InMemoryEventLog
 from app.tenants.auth import Authenticator
@@ -51,6 +52,7 @@ class Services:
     engine: Engine
     providers: ModelProviders
     history: ChatHistoryStore
+    responses: ResponseStore
     tenants: TenantService
     authenticator: Authenticator
     ledger: UsageLedger
@@ -190,6 +192,7 @@ def build_services(
         engine=engine,
         providers=providers,
         history=history,
+        responses=ResponseStore(engine),
         tenants=tenants,
         authenticator=authenticator,
         ledger=ledger,

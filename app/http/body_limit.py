@@ -37,7 +37,7 @@ class BodySizeLimit:
         limit = self.max_upload_bytes if upload else self.max_bytes
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await error_response(self._error(upload))(scope, receive, send)
+            await error_response(self._error(upload), scope["path"])(scope, receive, send)
             return
 
         received = 0
@@ -54,7 +54,7 @@ class BodySizeLimit:
         try:
             await self.app(scope, counting_receive, send)
         except _BodyTooLarge:
-            await error_response(self._error(upload))(scope, receive, send)
+            await error_response(self._error(upload), scope["path"])(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):

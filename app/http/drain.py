@@ -64,7 +64,7 @@ class DrainGate:
                 code="shutting_down",
                 headers={"Retry-After": "1", "Connection": "close"},
             )
-            await error_response(refusal)(scope, receive, send)
+            await error_response(refusal, scope["path"])(scope, receive, send)
             return
         self.drain.entered()
         try:

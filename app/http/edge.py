@@ -69,7 +69,7 @@ class Edge:
         except Exception as exc:
             if responded:
                 raise
-            await error_response(client_error(exc))(scope, receive, send_marked)
+            await error_response(client_error(exc), scope["path"])(scope, receive, send_marked)
         finally:
             if not state.metered and not (scope["path"] in _QUIET and status < 400):
                 _log(scope, state, status, started)

@@ -100,4 +100,5 @@ class JsonRoute(APIRoute):
 def api_router(**kwargs: Any) -> APIRouter:
     """An APIRouter whose routes read JSON bodies with `parse_json` and document the
     platform's error responses."""
-    return APIRouter(route_class=JsonRoute, responses=ERROR_RESPONSES, **kwargs)
+    kwargs.setdefault("responses", ERROR_RESPONSES)
+    return APIRouter(route_class=JsonRoute, **kwargs)

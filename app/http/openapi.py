@@ -10,7 +10,7 @@ client generators) can drive the whole platform.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -52,6 +52,26 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     )
 }
 
+
+class AnthropicErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class AnthropicErrorBody(BaseModel):
+    """An error under Anthropic's paths (/v1/messages), in Anthropic's shape (app/errors.py)."""
+
+    type: Literal["error"]
+    error: AnthropicErrorDetail
+
+
+#: The same errors, as Anthropic's paths answer them: a request it cannot read is a 400.
+ANTHROPIC_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {**response, "model": AnthropicErrorBody}
+    for status, response in ERROR_RESPONSES.items()
+    if status not in (409, 415, 422)
+}
+
 #: One Server-Sent Event of a use case's stream (LangServe's protocol): `metadata` (the run's
 #: id), a `data` chunk, and `end`, or an `error` (its status and the error's fields) instead.
 LANGSERVE_EVENT = {
@@ -72,6 +92,14 @@ OPENAI_EVENT = {
         "id": {"type": "string", "description": "The event's number, on a resumable stream."},
     },
     "required": ["data"],
+}
+
+#: One Server-Sent Event of a typed stream (the Responses API's, Anthropic's Messages'): its
+#: type as `event`, and its JSON `data`, which names the type again.
+TYPED_EVENT = {
+    "type": "object",
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+    "required": ["event", "data"],
 }
 
 

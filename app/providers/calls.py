@@ -65,11 +65,18 @@ def texts_of(choices: list[Any]) -> list[str]:
         text = holder.get("content") if "text" not in holder else holder.get("text")
         if isinstance(text, str) and text:
             texts.append(text)
-        for tool_call in holder.get("tool_calls") or ():
-            function = tool_call.get("function") if isinstance(tool_call, dict) else None
-            for part in (function.get("name"), function.get("arguments")) if function else ():
-                if isinstance(part, str) and part:
-                    texts.append(part)
+        texts += tool_call_texts(holder.get("tool_calls"))
+    return texts
+
+
+def tool_call_texts(tool_calls: Any) -> list[str]:
+    """The names and arguments of a message's tool calls: text a model wrote, or reads."""
+    texts = []
+    for tool_call in tool_calls or ():
+        function = tool_call.get("function") if isinstance(tool_call, dict) else None
+        for part in (function.get("name"), function.get("arguments")) if function else ():
+            if isinstance(part, str) and part:
+                texts.append(part)
     return texts
 
 
@@ -77,8 +84,7 @@ def prompt_of(endpoint: str, body: Mapping[str, Any]) -> Prompt:
     """The prompt a request body sends: its messages as (role, text), or its raw prompt (an
     embedding's texts, an image's description)."""
     if endpoint == "chat/completions":
-        messages = body.get("messages") or []
-        return [(m.get("role", ""), message_text(m.get("content"))) for m in messages]
+        return [prompt_pair(message) for message in body.get("messages") or []]
     given = body.get("input" if endpoint == "embeddings" else "prompt")
     if isinstance(given, list):
         given = "".join(part for part in given if isinstance(part, str))
@@ -95,6 +101,12 @@ def items_asked(endpoint: str, body: Mapping[str, Any]) -> int | None:
     asked = n if isinstance(n, int) and n > 0 else 1
     prompts = body.get("prompt") if endpoint == "completions" else None
     return asked * len(prompts) if isinstance(prompts, list) and prompts else asked
+
+
+def prompt_pair(message: Mapping[str, Any]) -> tuple[str, str]:
+    """A chat message as its prompt counts: its role, and its text with its tool calls'."""
+    text = message_text(message.get("content"))
+    return message.get("role", ""), text + "".join(tool_call_texts(message.get("tool_calls")))
 
 
 def message_text(content: Any) -> str:

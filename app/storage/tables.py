@@ -123,3 +123,17 @@ class ChatMessageRow(Base):
     message: Mapped[str] = mapped_column(Text)
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ResponseRow(Base):
+    """A response of /v1/responses kept for its tenant (`store`): what it answered, and the
+    whole conversation it answered (its input after its previous response's), so that a
+    follow-up on any replica reads one row."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

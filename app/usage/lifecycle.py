@@ -23,6 +23,7 @@ from typing import Any
 
 from app.observability.logs import request_log
 from app.observability.metrics import Metrics
+from app.providers import Prompt
 from app.settings import Settings
 from app.tenants.models import Principal
 from app.usage.call_meter import CallMeter, MeterServices, model_not_allowed
@@ -75,6 +76,11 @@ class Metering:
             self._services, principal, ticket, route=route, model=ledger_label(aliases),
             request_id=request_id, client_request_id=client_request_id,
         )  # fmt: skip
+
+    def prompt_tokens(self, alias: str, prompt: Prompt) -> int:
+        """The tokens `prompt` takes on `alias`, by the rule its calls are counted by."""
+        local = alias in self._services.local_aliases
+        return self._services.counter.count(local, prompt, "")[0]
 
     def close(self, meter: CallMeter, status: int, interrupted: bool) -> asyncio.Task[Any]:
         """Write the ledger row in a task of its own: a disconnect cannot cancel it."""

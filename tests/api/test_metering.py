@@ -43,6 +43,7 @@ NOT_MODEL_CALLS = {
     "/signin",
     "/signout",
     "/v1/{path:path}",  # what /v1 does not serve: a 404 or 405 (not_served.py)
+    "/v1/messages/count_tokens",  # counted by the platform, as the ledger counts a prompt
 }
 METERING = MeteredRequestDep.__metadata__[0].dependency
 PNG = base64.b64decode(PIXEL)
@@ -90,8 +91,10 @@ def model_call(path: str, model: str) -> tuple[str, dict[str, Any]]:
         return path, {"model": model, "prompt": "A red kite", "n": 2}
     if path.startswith("/v1/"):
         body: dict[str, Any] = {"model": model, "max_tokens": 16}
-        if path.endswith("/chat/completions"):
+        if path.endswith(("/chat/completions", "/messages")):
             return path, {**body, "messages": [{"role": "user", "content": "Hi"}]}
+        if path.endswith("/responses"):
+            return path, {"model": model, "max_output_tokens": 16, "input": "Hi"}
         return path, {**body, "prompt": "Once"}
     use_case, endpoint = path.split("/")[1], path.rsplit("/", 1)[1]
     assert use_case in INPUTS, f"add an input for the use case '{use_case}' to INPUTS"
@@ -101,6 +104,18 @@ def model_call(path: str, model: str) -> tuple[str, dict[str, Any]]:
     if endpoint == "batch":  # one config per input
         return path, {"inputs": [INPUTS[use_case]] * 2, "config": [config, config]}
     return path, {"input": INPUTS[use_case], "config": config}
+
+
+def refusal(path: str, response: httpx.Response) -> tuple[str, str]:
+    """What a refusal says, in its route's dialect: OpenAI's code, or Anthropic's error type
+    (Anthropic's shape has no code), given as the pair the caller expects."""
+    error = response.json()["error"]
+    if path.startswith("/v1/messages"):
+        assert response.json()["type"] == "error", response.text
+        kinds = {"permission_error": "model_not_allowed", "rate_limit_error": "rpm_exceeded"}
+        return kinds[error["type"]], error["type"]
+    kinds = {"model_not_allowed": "permission_error", "rpm_exceeded": "rate_limit_error"}
+    return error["code"], kinds[error["code"]]
 
 
 def model_routes(platform: Platform) -> list[str]:
@@ -133,7 +148,7 @@ async def test_every_model_route_is_priced_and_recorded_once(platform: Platform)
         for path in model_routes(platform):
             response = await call_model(client, path, "priced")
             assert response.status_code == 200, (path, response.text)
-            assert '"error"' not in response.text and "event: error" not in response.text, path
+            assert '"error":{' not in response.text and "event: error" not in response.text, path
             rows = (await client.get("/usage")).json()["records"]
             row = rows[-1]
             assert (row["status"], row["model"]) == (200, "priced"), path
@@ -151,7 +166,7 @@ async def test_every_model_route_refuses_a_model_outside_the_allow_list(platform
         for path in model_routes(platform):
             response = await call_model(client, path, "priced")
             assert response.status_code == 403, (path, response.text)
-            assert response.json()["error"]["code"] == "model_not_allowed"
+            assert refusal(path, response) == ("model_not_allowed", "permission_error")
         assert (await client.get("/usage")).json()["records"] == []
 
 
@@ -163,7 +178,7 @@ async def test_every_model_route_is_admitted_against_the_tenants_limits(platform
             assert (await call_model(client, path, "cheap")).status_code == 200, path
             refused = await call_model(client, path, "cheap")
             assert refused.status_code == 429, path
-            assert refused.json()["error"]["code"] == "rpm_exceeded"
+            assert refusal(path, refused) == ("rpm_exceeded", "rate_limit_error")
 
 
 async def test_a_batch_names_a_model_per_input_and_each_is_checked_and_priced(platform):

@@ -83,6 +83,11 @@ def test_the_openai_sdk_example(platform: RunningPlatform):
     assert printed.split() == ["['local',", "'local-embed']", "384"]
 
 
+def test_the_responses_and_messages_example(platform: RunningPlatform):
+    code = addressed(block("The Responses API and Anthropic's Messages API", "python"), platform)
+    assert run_python(code, key=platform.admin_key).split() == ["True", "text"]
+
+
 def test_the_resumable_stream_example(platform: RunningPlatform):
     code = addressed(block("## Streams that survive", "python"), platform)
     printed = [line for line in run_python(code, key=platform.admin_key).splitlines() if line]

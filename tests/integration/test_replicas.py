@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import httpx
+import openai
 import pytest
 
 from tests.integration.conftest import RunningPlatform, platform_process
@@ -107,6 +108,24 @@ async def test_a_chat_session_started_on_one_replica_continues_on_another(replic
     assert any("my name is Ada" in message["content"] for message in sent)
     stored = [message["data"]["content"] for message in history.json()["messages"]]
     assert len(stored) == 4 and stored[0] == "my name is Ada"
+
+
+async def test_a_response_is_continued_on_another_replica_by_its_id(replicas, upstream):
+    key = await _tenant(replicas[0], "responder")
+    first, third = (
+        openai.AsyncOpenAI(base_url=f"{replica.url}/v1", api_key=key, max_retries=0)
+        for replica in (replicas[0], replicas[2])
+    )
+    one = await first.responses.create(model="fast", input="my name is Ada")
+    two = await third.responses.create(model="fast", input="what is my name?",
+                                       previous_response_id=one.id)  # fmt: skip
+    assert two.status == "completed" and two.previous_response_id == one.id
+    sent = upstream[1].state.bodies["ok"]["messages"]  # what replica 3 sent the model
+    assert [m["content"] for m in sent] == ["my name is Ada", one.output_text, "what is my name?"]
+    assert (await third.responses.retrieve(one.id)).output_text == one.output_text
+    await first.responses.delete(one.id)
+    with pytest.raises(openai.NotFoundError):
+        await third.responses.retrieve(one.id)
 
 
 async def test_a_budget_is_never_overspent_across_replicas(replicas):

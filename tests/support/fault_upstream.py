@@ -24,6 +24,8 @@ The model name chooses the behaviour:
     tool           calls two tools at once (TOOL_CALLS), streamed as OpenAI streams tool-call
                    deltas (each call's name, then its arguments in two parts)
     tool-drop      streams the start of a tool call, then drops the connection
+    tool-once      calls the tools like tool until the conversation holds their results (tool
+                   messages), then answers like ok: an agent's loop, run to its end
     json           answers like ok, with JSON for its content: {"city": "Paris"}
     one-short      images: makes one image fewer than asked for
     generous       ignores `n` (as a provider honouring a parameter of its own would): 10
@@ -231,9 +233,11 @@ async def _answer(request: Request, chat: bool) -> Response:
     model, body = await _received(request)
     if (failure := await _failure(model, bool(body.get("stream")))) is not None:
         return failure
+    if model == "tool-once" and any(m.get("role") == "tool" for m in body.get("messages") or ()):
+        model = "ok"  # the results of its tools are in: it answers
     if model.startswith("tool") and body.get("stream"):
         return StreamingResponse(_tool_stream(model), media_type="text/event-stream")
-    if model == "tool":
+    if model in ("tool", "tool-once"):
         return JSONResponse(_tool_answer())
     if body.get("stream"):
         events = _stream(request, model, chat, body)

@@ -13,22 +13,17 @@ from fastapi.routing import APIRoute
 
 from app.errors import InvalidRequest, NotFound
 
-#: OpenAI's (and Anthropic's) endpoints the platform does not serve, by the path's first part
+#: OpenAI's endpoints the platform does not serve, by the path's first part
 #: after /v1, and what a client can do instead.
 INSTEAD = {
-    "responses": "The Responses API is not served yet: send the conversation as messages to "
-    "POST /v1/chat/completions (in the openai SDK, client.chat.completions.create; in "
-    "LangChain, ChatOpenAI without use_responses_api).",
-    "messages": "Anthropic's Messages API is not served yet: send the conversation to POST "
-    "/v1/chat/completions in OpenAI's shape.",
     "files": "Files are not served yet (they come with batches): send each request to its "
     "endpoint instead.",
     "batches": "Batches are not served yet: send each request to its endpoint instead.",
     "audio": "Audio (speech, transcriptions, translations) is not served: no model of the "
     "platform hears or speaks.",
     "moderations": "Moderations are not served: no model of the platform classifies content.",
-    "assistants": "The Assistants API is not served: use POST /v1/chat/completions, or the "
-    "platform's chat use case (/chat) for kept conversations.",
+    "assistants": "The Assistants API is not served: use POST /v1/responses with "
+    "previous_response_id, or the platform's chat use case (/chat), for kept conversations.",
     "threads": "The Assistants API's threads are not served: use the platform's chat use case "
     "(/chat) for kept conversations.",
     "fine_tuning": "Fine-tuning is not served.",

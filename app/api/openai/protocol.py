@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -26,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.providers import message_text
+from app.providers import message_text, tool_call_texts
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
@@ -87,7 +85,10 @@ class RequestMessage(BaseModel):
     content: StrictStr | list[dict[str, Any]] | None = None
 
     def text(self) -> str:
-        return message_text(self.content)
+        """Its text as its prompt counts: the content's, and its tool calls' (if any)."""
+        text = message_text(self.content)
+        extra = self.model_extra
+        return text + "".join(tool_call_texts(extra.get("tool_calls"))) if extra else text
 
 
 class _Sampling(BaseModel):
@@ -252,36 +253,3 @@ def text_choices(upstream: dict[str, Any], *, final: bool = False) -> list[dict[
 
 def model_card(alias: str, created: int) -> dict[str, Any]:
     return {"id": alias, "object": "model", "created": created, "owned_by": "genai-platform"}
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """What differs between /v1/chat/completions and /v1/completions."""
-
-    route: str
-    endpoint: str
-    request: type[ChatCompletionRequest] | type[CompletionRequest]
-    chunk_object: str
-    id_prefix: str
-    whole: Callable[[dict[str, Any], str, dict[str, int]], dict[str, Any]]
-    chunk_choices: Callable[[dict[str, Any]], list[dict[str, Any]]]
-
-
-CHAT = Dialect(
-    route="v1/chat/completions",
-    endpoint="chat/completions",
-    request=ChatCompletionRequest,
-    chunk_object="chat.completion.chunk",
-    id_prefix="chatcmpl",
-    whole=chat_completion,
-    chunk_choices=chat_chunk_choices,
-)
-COMPLETION = Dialect(
-    route="v1/completions",
-    endpoint="completions",
-    request=CompletionRequest,
-    chunk_object="text_completion",
-    id_prefix="cmpl",
-    whole=text_completion,
-    chunk_choices=text_choices,
-)

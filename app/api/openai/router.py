@@ -1,17 +1,20 @@
 """/v1 routes: thin; the work is in serving.py."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from app.api.deps import MeteredRequestDep, route_guard
+from app.api.openai.completions import CHAT, COMPLETION
 from app.api.openai.embeddings import EmbeddingRequest
 from app.api.openai.images import ImageEditRequest, ImageGenerationRequest
 from app.api.openai.not_served import add_not_served_route
-from app.api.openai.protocol import CHAT, COMPLETION, ChatCompletionRequest, CompletionRequest
+from app.api.openai.protocol import ChatCompletionRequest, CompletionRequest
+from app.api.openai.responses import ResponsesServing
+from app.api.openai.responses_request import ResponseRequest
 from app.api.openai.serving import OpenAIServing
 from app.http.json_body import api_router
-from app.http.openapi import OPENAI_EVENT, Documented, event_stream
+from app.http.openapi import OPENAI_EVENT, TYPED_EVENT, Documented, event_stream
 from app.tenants.models import Principal
 
 v1_guard = Depends(route_guard("v1"))
@@ -20,9 +23,11 @@ Caller = Annotated[Principal, v1_guard]
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
 
 
-def build_router(serving: OpenAIServing, documented: Documented) -> APIRouter:
-    """The /v1 routes over `serving`, the bodies serving.py reads itself documented, then a
-    clear 404 or 405 for every other path under /v1 (not_served.py)."""
+def build_router(
+    serving: OpenAIServing, responses: ResponsesServing, documented: Documented
+) -> APIRouter:
+    """The /v1 routes over `serving` and `responses`, the bodies they read themselves
+    documented, then a clear 404 or 405 for every other path under /v1 (not_served.py)."""
 
     async def chat_completions(
         request: Request, principal: Caller, metered: MeteredRequestDep
@@ -49,6 +54,25 @@ def build_router(serving: OpenAIServing, documented: Documented) -> APIRouter:
     ) -> Response:
         return await serving.edit_images(request, principal, metered)
 
+    async def create_response(
+        request: Request, principal: Caller, metered: MeteredRequestDep
+    ) -> Response:
+        return await responses.create(request, principal, metered)
+
+    async def read_response(response_id: str, principal: Caller) -> dict[str, Any]:
+        return await responses.retrieve(response_id, principal)
+
+    async def delete_response(response_id: str, principal: Caller) -> dict[str, Any]:
+        return await responses.delete(response_id, principal)
+
+    async def list_input_items(
+        response_id: str, principal: Caller, after: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        order: Literal["asc", "desc"] = "desc",
+    ) -> dict[str, Any]:  # fmt: skip
+        return await responses.input_items(response_id, principal, after=after, limit=limit,
+                                           order=order)  # fmt: skip
+
     async def resume_chat(
         completion_id: str, principal: Caller, last_event_id: LastEventId = None
     ) -> Response:
@@ -74,6 +98,10 @@ def build_router(serving: OpenAIServing, documented: Documented) -> APIRouter:
             path, endpoint, methods=["POST"], response_model=None,
             openapi_extra=documented.body(body, events=OPENAI_EVENT, answers_json=True),
         )  # fmt: skip
+    router.add_api_route(
+        "/responses", create_response, methods=["POST"], response_model=None,
+        openapi_extra=documented.body(ResponseRequest, events=TYPED_EVENT, answers_json=True),
+    )  # fmt: skip
     for path, endpoint, body in (
         ("/embeddings", embeddings, EmbeddingRequest),
         ("/images/generations", image_generations, ImageGenerationRequest),
@@ -94,6 +122,10 @@ def build_router(serving: OpenAIServing, documented: Documented) -> APIRouter:
             path, endpoint, methods=["GET"], response_model=None,
             openapi_extra=event_stream(OPENAI_EVENT),
         )  # fmt: skip
+    router.add_api_route("/responses/{response_id}", read_response, methods=["GET"])
+    router.add_api_route("/responses/{response_id}", delete_response, methods=["DELETE"])
+    router.add_api_route("/responses/{response_id}/input_items", list_input_items,
+                         methods=["GET"])  # fmt: skip
     router.add_api_route("/models", list_models, methods=["GET"])
     router.add_api_route("/models/{alias}", read_model, methods=["GET"])
     add_not_served_route(router)  # last: what no route above serves

@@ -1,0 +1,255 @@
+"""One request's model call, in whichever dialect it came: the seam every dialect plugs into.
+
+A dialect (OpenAI's chat completions and completions, the Responses API, Anthropic's Messages)
+parses its own request and translates it into a `Translation`: what to ask of which alias, and
+how to render the answer, whole or as a stream (a `Relay`). `ModelCalls.answer` does the rest
+the same way for all of them: admission and metering, the upstream call through the
+dispatcher's failover, the ledger row, and the stream's honest end.
+
+A stream that fails after its first byte ends with the dialect's failure event and never its
+clean end, so no client mistakes a truncated answer for a whole one. A client that leaves
+cancels the upstream request at once, streamed or not, and its partial usage is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, Protocol, TypeVar
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ValidationError
+
+from app.errors import (
+    BadRequest,
+    NotFound,
+    PlatformError,
+    client_error,
+    invalid_json,
+    invalid_request,
+)
+from app.http.disconnect import until_disconnected
+from app.http.request_state import request_state
+from app.providers import ChunkStream, Dispatcher, Prompt, prompt_of
+from app.settings import Settings
+from app.streams.kept import KeptStreams
+from app.streams.kept import StreamOptions as KeptStreamOptions
+from app.streams.log import StreamOwner
+from app.tenants.models import Principal
+from app.usage.counting import prompt_upper_bound
+from app.usage.lifecycle import MeteredRequest, PlannedCall
+
+CALL = "v1"
+KEEPALIVE = ": keep-alive\n\n"
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+
+class Relay(Protocol):
+    """A stream's events in one dialect, as server-sent-event frames."""
+
+    def frames(self, chunk: dict[str, Any]) -> list[str]:
+        """The frames for one upstream chunk; none for a chunk with nothing to relay."""
+
+    async def closing(self, input_tokens: int, output_tokens: int) -> list[str]:
+        """The last frames of a whole answer (its ledger row is written already)."""
+
+    async def failing(self, error: PlatformError) -> list[str]:
+        """The frames that end a stream cut short: the dialect's failure, never its end."""
+
+
+class Translation(Protocol):
+    """A dialect's request, translated onto an upstream endpoint of the alias."""
+
+    route: str  #: the ledger's name for the route (the dialect)
+    endpoint: str  #: the upstream endpoint: chat/completions or completions
+    alias: str
+    stream: bool
+    #: The output bound the client asked for, and the field it is named by.
+    requested_max_tokens: int | None
+    max_tokens_field: str
+    generations: int  #: answers generated, each up to the bound
+
+    def prompt(self) -> Prompt: ...
+
+    def payload(self, max_tokens: int) -> dict[str, Any]:
+        """The upstream request's body, bounded to `max_tokens`."""
+
+    async def whole(
+        self, upstream: dict[str, Any], input_tokens: int, output_tokens: int
+    ) -> dict[str, Any]:
+        """The dialect's body for a whole answer."""
+
+    def relay(self, id_: str) -> Relay: ...
+
+    def new_id(self) -> str: ...
+
+    def kept(self) -> KeptStreamOptions:
+        """Whether and how its stream is kept for resumption."""
+
+
+class OntoChat:
+    """The common part of a dialect's `Translation` onto chat completions: one answer to a
+    conversation of chat messages, with the dialect's options in chat's names."""
+
+    endpoint = "chat/completions"
+    generations = 1
+
+    def __init__(
+        self, alias: str, stream: bool, requested_max_tokens: int | None,
+        messages: list[dict[str, Any]], options: dict[str, Any],
+    ) -> None:  # fmt: skip
+        self.alias = alias
+        self.stream = stream
+        self.requested_max_tokens = requested_max_tokens
+        self.messages = messages
+        self._options = options
+
+    def prompt(self) -> Prompt:
+        return prompt_of(self.endpoint, {"messages": self.messages})
+
+    def payload(self, max_tokens: int) -> dict[str, Any]:
+        payload = {"model": self.alias, "messages": self.messages, "max_tokens": max_tokens,
+                   **self._options}  # fmt: skip
+        if self.stream:
+            payload |= {"stream": True, "stream_options": {"include_usage": True}}
+        return payload
+
+    def kept(self) -> KeptStreamOptions:
+        return KeptStreamOptions()
+
+
+async def parse_body(model: type[BodyT], request: Request) -> BodyT:
+    """The request's JSON body as `model`, or a 400 naming the field that is wrong."""
+    try:
+        given = await request.json()
+    except json.JSONDecodeError as exc:
+        raise invalid_json(exc.msg, BadRequest) from None
+    return validated(model, given)
+
+
+def validated(model: type[BodyT], given: Any) -> BodyT:
+    try:
+        return model.model_validate(given)
+    except ValidationError as exc:
+        raise invalid_request(exc.errors(), BadRequest) from None
+
+
+def unknown_model(alias: str) -> NotFound:
+    return NotFound(
+        f"The model '{alias}' does not exist or is not available to you; "
+        "GET /v1/models lists the ones you may use.",
+        param="model",
+        code="model_not_found",
+    )
+
+
+class ModelCalls:
+    """Answers `Translation`s through the dispatcher (module doc)."""
+
+    def __init__(self, settings: Settings, dispatcher: Dispatcher, streams: KeptStreams) -> None:
+        self._settings = settings
+        self._dispatcher = dispatcher
+        self._streams = streams
+        self._keepalive = settings.stream_keepalive_seconds
+
+    def known(self, alias: str) -> str:
+        if alias not in self._settings.models:
+            raise unknown_model(alias)
+        return alias
+
+    async def answer(
+        self, call: Translation, request: Request, principal: Principal, metered: MeteredRequest
+    ) -> Response:
+        alias = self.known(call.alias)
+        self._dispatcher.serving(alias, call.endpoint)  # a 400 before anything is reserved
+        limit = self._settings.max_tokens_limit
+        max_tokens = call.requested_max_tokens or limit
+        if max_tokens > limit:
+            field = call.max_tokens_field
+            raise BadRequest(f"{field} may be at most {limit}.", param=field)
+        prompt = call.prompt()
+        output_bound = max_tokens * call.generations  # every answer the provider generates
+        planned = PlannedCall(alias, prompt_upper_bound(prompt) + output_bound)
+        meter = await metered.admit(principal, call.route, [planned])
+        payload = call.payload(max_tokens)
+        await meter.start_call(CALL, alias, prompt, output_bound)
+        account = meter.account
+        state = request_state(request)
+        if call.stream:
+            opening = self._dispatcher.stream(alias, call.endpoint, payload, account=account)
+            opened = await self._opened(request, opening)
+            if not isinstance(opened, asyncio.Task):
+                state.upstream_seconds += opened.upstream_seconds
+            id_ = call.new_id()
+            events = self._relay(call.relay(id_), opened, metered)
+            options = call.kept()
+            if options.kept:
+                owner = StreamOwner(principal.tenant.id, call.route)
+                return await self._streams.start(id_, owner, events, metered, options)
+            return StreamingResponse(events, media_type="text/event-stream")
+        answering = self._dispatcher.complete(alias, call.endpoint, payload, account=account)
+        answer = await until_disconnected(request, answering)
+        state.upstream_seconds += answer.upstream_seconds
+        meter.end_call(CALL)
+        input_tokens, output_tokens, _ = meter.usage() or (0, 0, None)
+        await metered.close(200)
+        return JSONResponse(await call.whole(answer.data, input_tokens, output_tokens))
+
+    async def _opened(
+        self, request: Request, opening: Awaitable[ChunkStream]
+    ) -> ChunkStream | asyncio.Task[ChunkStream]:
+        """The stream once its first content has arrived, so that a failure before it is still
+        an HTTP status; after `stream_keepalive_seconds` without it, the task still opening
+        it: the response then starts at once, with keep-alive comments while it waits."""
+        task = asyncio.ensure_future(opening)
+        try:
+            await until_disconnected(request, asyncio.wait({task}, timeout=self._keepalive))
+        except BaseException:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise
+        return task.result() if task.done() else task
+
+    async def _relay(
+        self, relay: Relay, opened: ChunkStream | asyncio.Task[ChunkStream],
+        metered: MeteredRequest,
+    ) -> AsyncIterator[str]:  # fmt: skip
+        """The provider's chunks in the dialect's frames; the ledger row is written before the
+        last ones. A client that leaves is recorded by the request's metering as it ends."""
+        meter = metered.meter
+        metered.metrics.active_streams.inc()
+        try:
+            stream = opened
+            if isinstance(stream, asyncio.Task):  # still waiting for its first content
+                while not stream.done():
+                    yield KEEPALIVE
+                    await asyncio.wait({stream}, timeout=self._keepalive)
+                stream = stream.result()
+            began = False
+            async with stream:  # closed when the client leaves: that ends the upstream request
+                async for chunk in stream:
+                    frames = relay.frames(chunk)
+                    if not frames:
+                        continue
+                    if not began:  # what it is worth is counted by the providers' one rule
+                        began = True
+                        meter.output_began()
+                    for frame in frames:  # one at a time: a kept stream numbers each
+                        yield frame
+            meter.end_call(CALL)
+            input_tokens, output_tokens, _ = meter.usage() or (0, 0, None)
+            await metered.close(200)
+            for frame in await relay.closing(input_tokens, output_tokens):
+                yield frame
+        except Exception as exc:  # after the first byte: the dialect's failure, never its end
+            error = client_error(exc)
+            meter.end_call(CALL)
+            await metered.close(error.status_code, interrupted=True)
+            for frame in await relay.failing(error):
+                yield frame
+        finally:
+            if isinstance(opened, asyncio.Task) and not opened.done():
+                opened.cancel()  # the client left while the stream was opening
+            metered.metrics.active_streams.dec()

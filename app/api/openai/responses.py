@@ -1,0 +1,211 @@
+"""Serving /v1/responses: OpenAI's Responses API over any deployment that speaks chat
+completions, with the responses kept per tenant in the database (`store`, the default), so
+that `previous_response_id` continues a conversation on any replica and whichever deployment
+answers it next.
+
+A response is answered through the model-call seam (api/model_calls.py) like every dialect:
+the same admission, limits, failover and ledger row (route `v1/responses`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import TypeAdapter, ValidationError
+
+from app.api.model_calls import ModelCalls, OntoChat, parse_body
+from app.api.openai.responses_output import (
+    ResponseEvents,
+    ResponseHead,
+    item_id,
+    output_of,
+    usage_of,
+)
+from app.api.openai.responses_request import (
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    Item,
+    MessageItem,
+    ResponseRequest,
+    chat_messages,
+    chat_options,
+)
+from app.errors import BadRequest, NotFound, PlatformError
+from app.storage.responses import ResponseStore
+from app.tenants.models import Principal
+from app.usage.lifecycle import MeteredRequest
+
+ROUTE = "v1/responses"
+_ITEM: TypeAdapter[Item] = TypeAdapter(Item)
+
+
+class ResponsesServing:
+    def __init__(self, calls: ModelCalls, store: ResponseStore) -> None:
+        self._calls = calls
+        self._store = store
+
+    async def create(
+        self, request: Request, principal: Principal, metered: MeteredRequest
+    ) -> Response:
+        body = await parse_body(ResponseRequest, request)
+        tenant_id = principal.tenant.id
+        history = await self._history(tenant_id, body.previous_response_id)
+        call = ResponseCall(body, history, self._store if body.store else None, tenant_id)
+        return await self._calls.answer(call, request, principal, metered)
+
+    async def _history(self, tenant_id: str, previous_id: str | None) -> list[dict[str, Any]]:
+        """The conversation a follow-up continues: its previous response's, then its output."""
+        if previous_id is None:
+            return []
+        stored = await self._store.get(tenant_id, previous_id)
+        if stored is None:
+            raise BadRequest(
+                f"Previous response with id '{previous_id}' not found: it was never stored "
+                "for you, was deleted, or was made with store: false. Send the conversation "
+                "as input instead.",
+                param="previous_response_id", code="previous_response_not_found",
+            )  # fmt: skip
+        return [*stored.items, *stored.body["output"]]
+
+    async def retrieve(self, response_id: str, principal: Principal) -> dict[str, Any]:
+        return (await self._stored(response_id, principal)).body
+
+    async def delete(self, response_id: str, principal: Principal) -> dict[str, Any]:
+        if not await self._store.delete(principal.tenant.id, response_id):
+            raise _not_found(response_id)
+        return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+    async def input_items(
+        self, response_id: str, principal: Principal, *, after: str | None, limit: int,
+        order: Literal["asc", "desc"],
+    ) -> dict[str, Any]:  # fmt: skip
+        """The conversation the response answered, a page at a time (newest first unless
+        `order` is asc), after the item `after`."""
+        items = (await self._stored(response_id, principal)).items
+        if order == "desc":
+            items = items[::-1]
+        if after is not None:
+            ids = [item.get("id") for item in items]
+            if after not in ids:
+                raise BadRequest(f"No input item '{after}' in response '{response_id}'.",
+                                 param="after", code="item_not_found")  # fmt: skip
+            items = items[ids.index(after) + 1 :]
+        page = items[:limit]
+        return {"object": "list", "data": page, "has_more": len(items) > limit,
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None}  # fmt: skip
+
+    async def _stored(self, response_id: str, principal: Principal) -> Any:
+        stored = await self._store.get(principal.tenant.id, response_id)
+        if stored is None:
+            raise _not_found(response_id)
+        return stored
+
+
+def _not_found(response_id: str) -> NotFound:
+    return NotFound(
+        f"Response with id '{response_id}' not found (never stored for you, or deleted).",
+        param="response_id", code="response_not_found",
+    )  # fmt: skip
+
+
+class ResponseCall(OntoChat):
+    """A /v1/responses request translated onto chat completions (a `Translation`)."""
+
+    route = ROUTE
+    max_tokens_field = "max_output_tokens"
+
+    def __init__(
+        self, body: ResponseRequest, history: list[dict[str, Any]],
+        store: ResponseStore | None, tenant_id: str,
+    ) -> None:  # fmt: skip
+        try:
+            earlier = [_ITEM.validate_python(item) for item in history]
+        except ValidationError:  # a stored conversation is the platform's own writing
+            raise PlatformError("A stored conversation could not be read.") from None
+        messages = chat_messages(body.instructions, [*earlier, *body.input],
+                                 first_new=len(earlier))  # fmt: skip
+        super().__init__(body.model, body.stream, body.max_output_tokens, messages,
+                         chat_options(body))  # fmt: skip
+        self._items = [*history, *(_listed(item) for item in body.input)]
+        self._store = store
+        self._tenant_id = tenant_id
+        self._head = ResponseHead(item_id("resp"), body.model, _echoed(body))
+
+    async def whole(
+        self, upstream: dict[str, Any], input_tokens: int, output_tokens: int
+    ) -> dict[str, Any]:
+        output, cut = output_of(upstream)
+        usage = usage_of(input_tokens, output_tokens)
+        body = self._head.body("incomplete" if cut else "completed", output, usage)
+        await self.keep(body)
+        return body
+
+    def new_id(self) -> str:
+        return self._head.id
+
+    def relay(self, id_: str) -> ResponseRelay:
+        return ResponseRelay(ResponseEvents(self._head), self)
+
+    async def keep(self, body: dict[str, Any]) -> None:
+        if self._store is not None:
+            await self._store.save(self._tenant_id, body, self._items)
+
+
+class ResponseRelay:
+    """The typed events of a streamed response; the response is kept before its last one."""
+
+    def __init__(self, events: ResponseEvents, call: ResponseCall) -> None:
+        self._events = events
+        self._call = call
+
+    def frames(self, chunk: dict[str, Any]) -> list[str]:
+        return self._events.frames(chunk)
+
+    async def closing(self, input_tokens: int, output_tokens: int) -> list[str]:
+        body, frames = self._events.completed(usage_of(input_tokens, output_tokens))
+        await self._call.keep(body)
+        return frames
+
+    async def failing(self, error: PlatformError) -> list[str]:
+        body, frames = self._events.failed(error)
+        await self._call.keep(body)
+        return frames
+
+
+def _echoed(body: ResponseRequest) -> dict[str, Any]:
+    """What a response repeats of its request."""
+    return {
+        "instructions": body.instructions,
+        "max_output_tokens": body.max_output_tokens,
+        "metadata": body.metadata,
+        "parallel_tool_calls": body.parallel_tool_calls,
+        "previous_response_id": body.previous_response_id,
+        "store": body.store,
+        "temperature": body.temperature,
+        "text": {"format": body.text.format.model_dump(by_alias=True, exclude_none=True)},
+        "tool_choice": body.tool_choice if isinstance(body.tool_choice, str)
+        else body.tool_choice.model_dump(),
+        "tools": [{"strict": True, "parameters": None, "description": None,
+                   **tool.model_dump(exclude_none=True)} for tool in body.tools],
+        "top_p": body.top_p,
+        "truncation": body.truncation,
+        "user": body.user,
+    }  # fmt: skip
+
+
+def _listed(item: Item) -> dict[str, Any]:
+    """An input item as the conversation keeps and lists it: with an id and a status, and a
+    message's content as typed parts."""
+    if isinstance(item, MessageItem):
+        content = [part.model_dump(exclude_none=True) for part in item.content]
+        if item.role == "assistant":
+            content = [{"annotations": [], **part} for part in content]
+        return {"id": item.id or item_id("msg"), "type": "message", "role": item.role,
+                "status": "completed", "content": content}  # fmt: skip
+    prefix = "fc" if isinstance(item, FunctionCallItem) else "fco"
+    assert isinstance(item, FunctionCallItem | FunctionCallOutputItem)
+    listed = item.model_dump(exclude_none=True)
+    return {**listed, "id": item.id or item_id(prefix), "status": "completed"}
