@@ -136,9 +136,12 @@ class EventStream:
     """
 
     def __init__(
-        self, response: aiohttp.ClientResponse, call: UpstreamCall, asked: int | None
-    ) -> None:
+        self, response: aiohttp.ClientResponse, call: UpstreamCall, asked: int | None,
+        lines: AsyncIterator[bytes] | None = None,
+    ) -> None:  # fmt: skip
         self._response = response
+        #: The stream's lines in chat completions' protocol (a provider's own, translated).
+        self._source = lines if lines is not None else response.content
         self.call = call
         self._asked = asked
         self._on_close: list[Callable[[], None]] = []
@@ -177,7 +180,7 @@ class EventStream:
         usage if it reports one."""
         asked, generated = self._asked, self.call.choices
         try:
-            async for line in self._response.content:
+            async for line in self._source:
                 if not line.startswith(b"data:"):
                     continue  # comments, event names, ids, blank lines
                 data = line[5:].strip()

@@ -2,12 +2,14 @@
 attempt. `client_for` is the registry, and the only code that names the kinds.
 
     DeploymentClient        its deployment, the endpoints it serves, the body it takes
-    ├── ProviderClient      an OpenAI-protocol deployment over HTTP (the protocol's defaults)
+    ├── ProviderClient      a deployment over HTTP, answering in chat completions' protocol
+    │                       (OpenAI's as it comes; another provider's translated)
     │   ├── OpenAIClient        api.openai.com, or the base_url given
     │   ├── CompatibleClient    any OpenAI-compatible server (max_completion_tokens as max_tokens)
     │   │   └── LlamaCppClient  the embedded llama.cpp server: chat and completions only, its
     │   │                       tokens counted exactly, prompts past its context refused first
-    │   └── AzureClient         Azure OpenAI: the deployment in the URL, `api-key`, `api-version`
+    │   ├── AzureClient         Azure OpenAI: the deployment in the URL, `api-key`, `api-version`
+    │   └── AnthropicClient     Anthropic's Messages API, translated (anthropic_wire.py)
     └── EmbedderClient      the embedded embedding model, in this process (no HTTP at all)
 
 What an attempt's failures mean is decided once, in failures.py; answers are read by
@@ -20,13 +22,14 @@ import asyncio
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
 import aiohttp
 import orjson
 
 from app.errors import PlatformError, ProviderRefused
+from app.providers import anthropic_wire
 from app.providers.answers import ANSWER_ITEMS, Answer, EventStream, parse_answer
 from app.providers.calls import UpstreamCall, items_asked
 from app.providers.failures import (
@@ -45,6 +48,8 @@ from app.providers.uploads import form_data, has_uploads
 from app.settings import Deployment
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+ANTHROPIC_BASE_URL = "https://api.anthropic.com/v1"
+ANTHROPIC_VERSION = "2023-06-01"
 
 Answered = Answer | EventStream
 #: What each attempt sends: the JSON, encoded once; a form with files, built anew (aiohttp
@@ -116,13 +121,14 @@ class ProviderClient(DeploymentClient):
         headers = self._headers if isinstance(data, bytes) else self._form_headers
         try:
             response = await self._http.session.post(
-                f"{self.base_url}/{endpoint}", data=data, headers=headers, params=self._params,
+                f"{self.base_url}/{self.path(endpoint)}", data=data, headers=headers,
+                params=self._params,
                 timeout=self._timeout, proxy=self._proxy, allow_redirects=False,
             )  # fmt: skip
             if not 200 <= response.status < 300:
                 raise status_failure(response.status, response.headers, await response.read())
             if not stream:
-                raw = await response.read()
+                raw = self.chat_answer(await response.read())
                 seconds = time.perf_counter() - started
                 answer = parse_answer(raw, seconds, endpoint, items_asked(endpoint, payload))
                 _note(call, endpoint, answer)
@@ -130,7 +136,8 @@ class ProviderClient(DeploymentClient):
             if response.content_type != "text/event-stream":
                 raise Failure(malformed(f"'{response.content_type}' for an event stream"),
                               counts=True, retryable=False)  # fmt: skip
-            events = EventStream(response, call, items_asked(endpoint, payload))
+            asked = items_asked(endpoint, payload)
+            events = EventStream(response, call, asked, self.chat_lines(response.content))
             await events.first_content()
             response = None  # the stream's own now
             return events
@@ -143,6 +150,18 @@ class ProviderClient(DeploymentClient):
         finally:
             if response is not None:
                 response.close()  # a body not read to its end drops the connection
+
+    def path(self, endpoint: str) -> str:
+        """Where the provider serves `endpoint`, under its base URL."""
+        return endpoint
+
+    def chat_answer(self, raw: bytes) -> bytes:
+        """A whole answer in chat completions' protocol (OpenAI's: as it came)."""
+        return raw
+
+    def chat_lines(self, lines: AsyncIterator[bytes]) -> AsyncIterator[bytes] | None:
+        """An event stream's lines in chat completions' protocol (None: as they come)."""
+        return None
 
     async def probe(self) -> str | None:
         """None when the deployment answers its model list, else the problem."""
@@ -221,6 +240,36 @@ class AzureClient(ProviderClient):
         )  # fmt: skip
 
 
+class AnthropicClient(ProviderClient):
+    """Anthropic's Messages API: chat completions sent as Messages, answers translated back
+    (anthropic_wire.py), its usage exact."""
+
+    endpoints = ("chat/completions",)
+
+    def __init__(self, deployment: Deployment, http: HttpPool) -> None:
+        key = deployment.api_key.get_secret_value() if deployment.api_key else ""
+        headers = {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}
+        super().__init__(deployment, http, deployment.base_url or ANTHROPIC_BASE_URL, headers)
+
+    def payload(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return anthropic_wire.messages_request(body, self.deployment.model)
+
+    def path(self, endpoint: str) -> str:
+        return "messages"
+
+    def chat_answer(self, raw: bytes) -> bytes:
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise malformed("an answer that is not JSON") from None
+        if not isinstance(message, dict) or message.get("type") != "message":
+            raise malformed("an answer that is not a message")
+        return orjson.dumps(anthropic_wire.chat_completion(message))
+
+    def chat_lines(self, lines: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        return anthropic_wire.chat_chunk_lines(lines)
+
+
 class EmbedderClient(DeploymentClient):
     """The embedded embedding model, run in this process, a slice of texts per fair turn."""
 
@@ -271,6 +320,8 @@ def client_for(
             return AzureClient(deployment, http)
         case "openai-compatible":
             return CompatibleClient(deployment, http, deployment.base_url or "")
+        case "anthropic":
+            return AnthropicClient(deployment, http)
         case "local":
             return LlamaCppClient(deployment, http, f"{local_url}/v1", context)
         case "local-embed":

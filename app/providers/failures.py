@@ -33,7 +33,7 @@ from app.errors import (
 TRANSPORT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
 
 _REFUSED = frozenset({400, 413, 422})  # the request's fault
-_TRANSIENT = frozenset({408, 409, 429, 502, 503, 504})
+_TRANSIENT = frozenset({408, 409, 429, 502, 503, 504, 529})  # 529: Anthropic's overloaded
 _MISCONFIGURED = frozenset({401, 403, 404})  # the platform's key or model name
 
 

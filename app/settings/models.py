@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
 #: `local`: the embedded chat model (llama.cpp); `local-embed`: the embedded embedding model.
-ProviderKind = Literal["local", "local-embed", "openai", "azure", "openai-compatible"]
+ProviderKind = Literal["local", "local-embed", "openai", "azure", "openai-compatible", "anthropic"]
 
 
 class InvalidSettings(ValueError):
@@ -23,7 +23,9 @@ class Deployment(BaseModel):
 
     provider: ProviderKind
     model: str = Field("", description="Upstream model or Azure deployment name.")
-    base_url: str | None = Field(None, description="openai-compatible / openai: API base URL.")
+    base_url: str | None = Field(
+        None, description="openai-compatible / openai / anthropic: API base URL."
+    )
     api_key: SecretStr | None = None
     azure_endpoint: str | None = None
     api_version: str | None = None
@@ -54,7 +56,7 @@ class Deployment(BaseModel):
             raise ValueError("provider 'openai-compatible' needs base_url")
         if self.provider == "azure" and not (self.azure_endpoint and self.api_version):
             raise ValueError("provider 'azure' needs azure_endpoint and api_version")
-        if self.provider in ("openai", "azure", "openai-compatible") and not self.model:
+        if self.provider not in ("local", "local-embed") and not self.model:
             raise ValueError(f"provider '{self.provider}' needs model")
         if self.provider in ("local", "local-embed") and self.max_concurrent is None:
             self.max_concurrent = 1

@@ -8,6 +8,7 @@ import typing
 import pytest
 
 from app.providers.clients import (
+    AnthropicClient,
     AzureClient,
     CompatibleClient,
     EmbedderClient,
@@ -29,6 +30,7 @@ DEPLOYMENTS: dict[str, Deployment] = {
     ),
     "local": Deployment(provider="local"),
     "local-embed": Deployment(provider="local-embed"),
+    "anthropic": Deployment(provider="anthropic", model="claude-x"),
 }
 EXPECTED = {
     "openai": OpenAIClient,
@@ -36,6 +38,7 @@ EXPECTED = {
     "openai-compatible": CompatibleClient,
     "local": LlamaCppClient,
     "local-embed": EmbedderClient,
+    "anthropic": AnthropicClient,
 }
 
 
@@ -60,6 +63,10 @@ def test_embedded_models_are_sent_only_what_they_serve():
     ]  # fmt: skip
     assert not embedder.serves("chat/completions") and embedder.serves("embeddings")
     assert remote.serves("images/generations") and remote.serves("embeddings")
+    claude = AnthropicClient(DEPLOYMENTS["anthropic"], http)
+    assert [claude.serves(e) for e in ("chat/completions", "completions", "embeddings")] == [
+        True, False, False,
+    ], "Anthropic's Messages API is a chat API only"  # fmt: skip
 
 
 def test_azure_names_the_deployment_in_its_url_and_has_no_model_list_to_probe():
