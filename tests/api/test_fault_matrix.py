@@ -1,6 +1,8 @@
 """Every way a provider fails, on /v1 and on a chain route, whole and streamed, alone and with
-a fallback deployment: what the client sees, the one ledger row, and the tenant's concurrency
-and reservations back at zero afterwards.
+a fallback deployment, and streamed on the Responses and Messages dialects (their whole
+answers take /v1's path; their streams end in their own failure events): what the client
+sees, the one ledger row, and the tenant's concurrency and reservations back at zero
+afterwards.
 
 The rule under test: until the first byte of an answer reaches the client, any failure goes to
 the next deployment; after it, a failure of the deployment (cut, malformed, unfinished) is
@@ -85,17 +87,43 @@ class Seen:
     error: dict | None  # the error body or event, if one came
 
 
+#: Anthropic's error type for each status the faults end in (its shape has no code).
+ANTHROPIC_TYPES = {400: "invalid_request_error", 429: "rate_limit_error", 502: "api_error",
+                   504: "timeout_error"}  # fmt: skip
+
+
+def expected_code(surface: str, when: str, status: int, code: str) -> str:
+    """The code a client of `surface` reads for the platform's `code`: the Responses API's own
+    for a failed response, Anthropic's error type."""
+    if surface == "messages":
+        return ANTHROPIC_TYPES[status]
+    if surface == "responses" and when == "mid":
+        return "server_error"
+    return code
+
+
 async def ask(client: httpx.AsyncClient, surface: str, streamed: bool, model: str) -> Seen:
+    hi = [{"role": "user", "content": "Hi"}]
     if surface == "v1":
-        body = {"model": model, "messages": [{"role": "user", "content": "Hi"}],
-                "max_tokens": 16, "stream": streamed}  # fmt: skip
+        body = {"model": model, "messages": hi, "max_tokens": 16, "stream": streamed}
         path = "/v1/chat/completions"
+    elif surface == "responses":
+        body = {"model": model, "input": "Hi", "max_output_tokens": 16, "stream": streamed}
+        path = "/v1/responses"
+    elif surface == "messages":
+        body = {"model": model, "messages": hi, "max_tokens": 16, "stream": streamed}
+        path = "/v1/messages"
     else:
         body = {"input": {"text": "Once"}, "config": {"configurable": {"model": model}}}
         path = "/complete/stream" if streamed else "/complete/invoke"
     async with client.stream("POST", path, json=body) as response:
         if response.status_code != 200:
-            return Seen(response.status_code, "", json.loads(await response.aread())["error"])
+            error = json.loads(await response.aread())["error"]
+            if surface == "messages":
+                error = {"code": error["type"], **error}
+            return Seen(response.status_code, "", error)
+        if surface in ("responses", "messages"):
+            return await _typed_events(response)
         if not streamed:
             answer = json.loads(await response.aread())
             text = answer["output"] if surface == "chain" else answer["choices"][0]["message"]
@@ -117,6 +145,22 @@ async def _chain_events(response: httpx.Response) -> Seen:
     return Seen(200, text, error)
 
 
+async def _typed_events(response: httpx.Response) -> Seen:
+    """A Responses or Messages stream: its text, and its failure event if it ended in one."""
+    text, error = "", None
+    events = [event.json() async for event in aiter_events(response)]
+    for event in events:
+        if event["type"] in ("response.output_text.delta", "content_block_delta"):
+            text += event["delta"] if isinstance(event["delta"], str) else event["delta"]["text"]
+        if event["type"] == "response.failed":
+            error = event["response"]["error"]
+        if event["type"] == "error":
+            error = {"code": event["error"]["type"], **event["error"]}
+    ends = {"response.completed", "message_stop"}
+    assert (events[-1]["type"] in ends) == (error is None), "an error never ends cleanly"
+    return Seen(200, text, error)
+
+
 async def _v1_chunks(response: httpx.Response) -> Seen:
     lines = [line[5:].strip() async for line in response.aiter_lines() if line.startswith("data:")]
     text, error = "", None
@@ -130,9 +174,18 @@ async def _v1_chunks(response: httpx.Response) -> Seen:
     return Seen(200, text, error)
 
 
+SURFACES = [
+    *((surface, streamed) for surface in ("v1", "chain") for streamed in (False, True)),
+    ("responses", True), ("messages", True),
+]  # fmt: skip
+
+
 @pytest.mark.parametrize("fallback", [False, True], ids=["alone", "then-ok"])
-@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
-@pytest.mark.parametrize("surface", ["v1", "chain"])
+@pytest.mark.parametrize(
+    ("surface", "streamed"),
+    SURFACES,
+    ids=[f"{s}-{'streamed' if on else 'whole'}" for s, on in SURFACES],
+)
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_a_provider_fault(platform, fault, surface, streamed, fallback):
     outcome = FAULTS[fault][streamed]
@@ -159,7 +212,8 @@ async def test_a_provider_fault(platform, fault, surface, streamed, fallback):
         )
     else:
         when, status, code = outcome
-        assert seen.error is not None and seen.error["code"] == code, seen
+        assert seen.error is not None, seen
+        assert seen.error["code"] == expected_code(surface, when, status, code), seen
         if "status_code" in seen.error:  # a chain's error event names the status
             assert seen.error["status_code"] == status
         if when == "mid":  # part of the answer arrived before the error
