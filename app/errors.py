@@ -210,6 +210,7 @@ def client_error(exc: BaseException) -> PlatformError:
 
 #: Paths that answer in Anthropic's dialect, errors included.
 ANTHROPIC_PATHS = "/v1/messages"
+OPENAI_PATHS = "/v1/"
 #: Anthropic's error type for each status; any other 5xx is its `api_error`.
 _ANTHROPIC_TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
@@ -234,6 +235,8 @@ def error_response(error: PlatformError, path: str = "") -> JSONResponse:
     """The error's response, in the dialect of the path it answers."""
     if path.startswith(ANTHROPIC_PATHS):
         body, status = anthropic_body(error), anthropic_status(error)
+    elif path.startswith(OPENAI_PATHS) and error.status_code == 422:
+        body, status = error.body(), 400  # OpenAI's status for a request it cannot read
     else:
         body, status = error.body(), error.status_code
     return JSONResponse(body, status_code=status, headers=error.headers)

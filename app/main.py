@@ -18,6 +18,7 @@ from app.api.anthropic.router import build_router as messages_routes
 from app.api.anthropic.serving import MessagesServing
 from app.api.model_calls import ModelCalls
 from app.api.openai.responses import ResponsesServing
+from app.api.openai.responses_background import BackgroundResponses
 from app.api.openai.router import build_router as openai_routes
 from app.api.openai.serving import OpenAIServing
 from app.api.use_cases.mount import mount_use_cases
@@ -67,7 +68,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     dispatcher, streams = services.providers.dispatcher, services.streams
     calls = ModelCalls(settings, dispatcher, streams)
     openai = OpenAIServing(calls, settings, dispatcher, streams)
-    responses = ResponsesServing(calls, services.responses)
+    background = BackgroundResponses(calls, services.responses, streams,
+                                     settings.background_check_seconds)  # fmt: skip
+    responses = ResponsesServing(calls, services.responses, background)
     app.include_router(messages_routes(MessagesServing(calls, services.metering), documented))
     app.include_router(openai_routes(openai, responses, documented))  # last: its catch-all
     mount_use_cases(app, services, documented)

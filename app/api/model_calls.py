@@ -38,6 +38,7 @@ from app.streams.kept import KeptStreams
 from app.streams.kept import StreamOptions as KeptStreamOptions
 from app.streams.log import StreamOwner
 from app.tenants.models import Principal
+from app.usage.call_meter import CallMeter
 from app.usage.counting import prompt_upper_bound
 from app.usage.lifecycle import MeteredRequest, PlannedCall
 
@@ -162,6 +163,47 @@ class ModelCalls:
     async def answer(
         self, call: Translation, request: Request, principal: Principal, metered: MeteredRequest
     ) -> Response:
+        if call.stream:
+            id_, events = await self.streamed(call, request, principal, metered)
+            options = call.kept()
+            if options.kept:
+                owner = StreamOwner(principal.tenant.id, call.route)
+                return await self._streams.start(id_, owner, events, metered, options)
+            return StreamingResponse(events, media_type="text/event-stream")
+        meter, payload = await self._admitted(call, principal, metered)
+        answering = self._dispatcher.complete(call.alias, call.endpoint, payload,
+                                              account=meter.account)  # fmt: skip
+        answer = await until_disconnected(request, answering)
+        request_state(request).upstream_seconds += answer.upstream_seconds
+        meter.end_call(CALL)
+        input_tokens, output_tokens, _ = meter.usage() or (0, 0, None)
+        await metered.close(200)
+        return JSONResponse(await call.whole(answer.data, input_tokens, output_tokens))
+
+    async def streamed(
+        self, call: Translation, request: Request, principal: Principal,
+        metered: MeteredRequest, *, detached: bool = False,
+    ) -> tuple[str, AsyncIterator[str]]:  # fmt: skip
+        """The stream's id and its frames in the call's dialect. Its first content is awaited
+        first (so that a failure before it is still an HTTP status) unless the stream is
+        `detached` from its request: then it opens as it is read, whatever the client does."""
+        meter, payload = await self._admitted(call, principal, metered)
+        opening = self._dispatcher.stream(call.alias, call.endpoint, payload,
+                                          account=meter.account)  # fmt: skip
+        if detached:
+            opened: ChunkStream | asyncio.Task[ChunkStream] = asyncio.ensure_future(opening)
+        else:
+            opened = await self._opened(request, opening)
+            if not isinstance(opened, asyncio.Task):
+                request_state(request).upstream_seconds += opened.upstream_seconds
+        id_ = call.new_id()
+        return id_, self._relay(call.relay(id_), opened, metered)
+
+    async def _admitted(
+        self, call: Translation, principal: Principal, metered: MeteredRequest
+    ) -> tuple[CallMeter, dict[str, Any]]:
+        """The request admitted for the call and its call opened: its meter, and the upstream
+        request's body."""
         alias = self.known(call.alias)
         self._dispatcher.serving(alias, call.endpoint)  # a 400 before anything is reserved
         limit = self._settings.max_tokens_limit
@@ -175,27 +217,7 @@ class ModelCalls:
         meter = await metered.admit(principal, call.route, [planned])
         payload = call.payload(max_tokens)
         await meter.start_call(CALL, alias, prompt, output_bound)
-        account = meter.account
-        state = request_state(request)
-        if call.stream:
-            opening = self._dispatcher.stream(alias, call.endpoint, payload, account=account)
-            opened = await self._opened(request, opening)
-            if not isinstance(opened, asyncio.Task):
-                state.upstream_seconds += opened.upstream_seconds
-            id_ = call.new_id()
-            events = self._relay(call.relay(id_), opened, metered)
-            options = call.kept()
-            if options.kept:
-                owner = StreamOwner(principal.tenant.id, call.route)
-                return await self._streams.start(id_, owner, events, metered, options)
-            return StreamingResponse(events, media_type="text/event-stream")
-        answering = self._dispatcher.complete(alias, call.endpoint, payload, account=account)
-        answer = await until_disconnected(request, answering)
-        state.upstream_seconds += answer.upstream_seconds
-        meter.end_call(CALL)
-        input_tokens, output_tokens, _ = meter.usage() or (0, 0, None)
-        await metered.close(200)
-        return JSONResponse(await call.whole(answer.data, input_tokens, output_tokens))
+        return meter, payload
 
     async def _opened(
         self, request: Request, opening: Awaitable[ChunkStream]

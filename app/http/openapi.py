@@ -111,9 +111,12 @@ TYPED_EVENT = {
 }
 
 
-def event_stream(events: dict[str, Any]) -> dict[str, Any]:
-    """The `openapi_extra` of a GET route answering Server-Sent Events like `events`."""
-    content = {"text/event-stream": {"schema": events}}
+def event_stream(events: dict[str, Any], *, answers_json: bool = False) -> dict[str, Any]:
+    """The `openapi_extra` of a GET route answering Server-Sent Events like `events` (or, if
+    `answers_json`, some JSON object, as the client asks)."""
+    content: dict[str, Any] = {"text/event-stream": {"schema": events}}
+    if answers_json:
+        content["application/json"] = {"schema": {"type": "object"}}
     return {"responses": {"200": {"description": "Successful Response", "content": content}}}
 
 

@@ -148,6 +148,11 @@ class Settings(BaseSettings):
         300.0, gt=0, description="How long a resumable stream's events are kept after its last "
         "one, for a client that reconnects."
     )  # fmt: skip
+    background_check_seconds: float = Field(
+        2.0, gt=0, description="How often a replica answering a background response checks "
+        "that it was not cancelled (on any replica), and shows it is still answering it; one "
+        "not shown for 5 times this is reported failed (its replica stopped)."
+    )  # fmt: skip
     stream_keepalive_seconds: float = Field(
         15.0, gt=0, description="A stream waiting this long for its next event (a queued call, "
         "a long map-reduce step) sends an SSE comment, so idle-timing proxies keep it open."

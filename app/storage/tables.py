@@ -137,3 +137,7 @@ class ResponseRow(Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The body's status, to be changed only while it is live (queued or in_progress).
+    status: Mapped[str] = mapped_column(String(16), server_default="completed")
+    #: When the replica working on a live background response last showed it still was.
+    alive_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -57,10 +57,15 @@ class StreamOptions:
 
 
 def _event(frame: Frame) -> Event | None:
-    """The event a frame sends; None for a comment (a keep-alive: the connection sends its own)."""
-    if isinstance(frame, str):
-        return Event(None, frame[5:].strip()) if frame.startswith("data:") else None
-    return Event(frame.get("event"), str(frame.get("data", "")))
+    """The event a frame sends; None for a comment (a keep-alive: the connection sends its own).
+    A text frame is `data: ...`, after an `event: name` line if its event is named."""
+    if isinstance(frame, Mapping):
+        return Event(frame.get("event"), str(frame.get("data", "")))
+    name = None
+    if frame.startswith("event:"):
+        line, _, frame = frame.partition("\n")
+        name = line[6:].strip()
+    return Event(name, frame[5:].strip()) if frame.startswith("data:") else None
 
 
 class KeptStreams:

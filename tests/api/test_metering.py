@@ -44,6 +44,7 @@ NOT_MODEL_CALLS = {
     "/signout",
     "/v1/{path:path}",  # what /v1 does not serve: a 404 or 405 (not_served.py)
     "/v1/messages/count_tokens",  # counted by the platform, as the ledger counts a prompt
+    "/v1/responses/{response_id}/cancel",  # stops a call the response's own request metered
 }
 METERING = MeteredRequestDep.__metadata__[0].dependency
 PNG = base64.b64decode(PIXEL)

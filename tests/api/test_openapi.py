@@ -24,7 +24,11 @@ from app.settings import ModelSpec, Settings
 from tests.support.tenancy import Platform
 
 #: POST routes that take no body: an action on the resource the path names.
-NO_BODY = {("post", "/admin/keys/{key_id}/revoke"), ("post", "/signout")}
+NO_BODY = {
+    ("post", "/admin/keys/{key_id}/revoke"),
+    ("post", "/signout"),
+    ("post", "/v1/responses/{response_id}/cancel"),
+}
 
 
 @pytest.fixture(scope="module")

@@ -244,7 +244,7 @@ HOSTILE = [
     ({"model": "ok", "input": "Hi", "max_output_tokens": 0}, "max_output_tokens"),
     ({"model": "ok", "input": "Hi", "tools": [{"type": "web_search"}]}, "tools.0"),
     ({"model": "ok", "input": "Hi", "text": {"format": {"type": "json_schema"}}}, "text.format"),
-    ({"model": "ok", "input": "Hi", "background": True}, "background"),
+    ({"model": "ok", "input": "Hi", "background": True, "store": False}, "background"),
     ({"model": "ok", "input": "Hi", "previous_response_id": "resp_never"},
      "previous_response_id"),
     ({"model": "ok", "input": "Hi", "temperature": "hot"}, "temperature"),

@@ -56,6 +56,7 @@ def replicas(tmp_path_factory, upstream) -> Iterator[list[RunningPlatform]]:
         "GENAI_REDIS_PREFIX": fresh_prefix(),
         "GENAI_SECRET_KEY": "replicas-share-this-secret",
         "GENAI_HOST": "127.0.0.1",
+        "GENAI_BACKGROUND_CHECK_SECONDS": "0.2",
     }
     folder = tmp_path_factory.mktemp("replicas")
     shared["GENAI_CONFIG_FILE"] = str(upstream_config(folder, upstream[0]))
@@ -126,6 +127,36 @@ async def test_a_response_is_continued_on_another_replica_by_its_id(replicas, up
     await first.responses.delete(one.id)
     with pytest.raises(openai.NotFoundError):
         await third.responses.retrieve(one.id)
+
+
+def _sdks(replicas: list[RunningPlatform], key: str) -> list[openai.AsyncOpenAI]:
+    return [openai.AsyncOpenAI(base_url=f"{replica.url}/v1", api_key=key, max_retries=0)
+            for replica in replicas]  # fmt: skip
+
+
+async def _status_becomes(sdk: openai.AsyncOpenAI, response_id: str, status: str) -> None:
+    for _ in range(200):
+        if (await sdk.responses.retrieve(response_id)).status == status:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{response_id} never became {status}")
+
+
+async def test_a_background_response_is_cancelled_from_another_replica(replicas, upstream):
+    key = await _tenant(replicas[0], "canceller")
+    first, second, _ = _sdks(replicas, key)
+    queued = await first.responses.create(model="slow", input="Hi", background=True)
+    await _status_becomes(second, queued.id, "in_progress")  # replica 1 is answering it
+    upstream[1].state.closed_at.pop("slow", None)
+    assert (await second.responses.cancel(queued.id)).status == "cancelled"
+    for _ in range(100):  # replica 1 sees the cancel at its next check (0.2 s) and stops
+        if "slow" in upstream[1].state.closed_at:
+            break
+        await asyncio.sleep(0.05)
+    assert "slow" in upstream[1].state.closed_at, "the upstream call was closed"
+    assert (await first.responses.retrieve(queued.id)).status == "cancelled"
+    [row] = await _ledger(replicas[0], "canceller")
+    assert (row["status"], row["interrupted"]) == (499, True)
 
 
 async def test_a_budget_is_never_overspent_across_replicas(replicas):
@@ -208,3 +239,14 @@ async def test_killing_a_replica_mid_load_loses_no_row_of_a_completed_request(re
     assert 0 < len(completed) < 30  # the killed replica's requests failed
     stored = {row["request_id"] for row in await _ledger(replicas[0], "steady")}
     assert completed <= stored
+
+
+async def test_a_background_response_its_replica_died_answering_is_reported_failed(replicas):
+    key = await _tenant(replicas[0], "orphaned")
+    first, second, _ = _sdks(replicas, key)
+    queued = await second.responses.create(model="slow", input="Hi", background=True)
+    await _status_becomes(first, queued.id, "in_progress")
+    os.kill(replicas[1].pid, signal.SIGKILL)
+    await _status_becomes(first, queued.id, "failed")  # after 5 checks not shown alive: 1 s
+    failed = await first.responses.retrieve(queued.id)
+    assert failed.error.code == "server_error" and "stopped" in failed.error.message

@@ -10,12 +10,14 @@ from app.settings import ModelSpec
 
 
 def upstream_config(folder: Path, upstream_url: str) -> Path:
-    """A config file: alias "fast" answers at once, "paced" takes 2 s, "priced" costs money."""
+    """A config file: alias "fast" answers at once, "paced" takes 2 s, "slow" ticks until it
+    is stopped, "priced" costs money."""
     models = {
         alias: {"provider": "openai-compatible", "base_url": upstream_url, "model": model, **price}
         for alias, model, price in (
             ("fast", "ok", {}),
             ("paced", "paced", {}),
+            ("slow", "slow", {}),
             (
                 "priced",
                 "ok",

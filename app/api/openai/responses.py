@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
 from app.api.model_calls import ModelCalls, OntoChat, parse_body
+from app.api.openai.responses_background import BackgroundResponses
 from app.api.openai.responses_output import (
     ResponseEvents,
     ResponseHead,
@@ -33,7 +34,8 @@ from app.api.openai.responses_request import (
     chat_options,
 )
 from app.errors import BadRequest, NotFound, PlatformError
-from app.storage.responses import ResponseStore
+from app.storage.responses import ResponseStore, StoredResponse
+from app.streams.log import StreamOwner
 from app.tenants.models import Principal
 from app.usage.lifecycle import MeteredRequest
 
@@ -42,17 +44,26 @@ _ITEM: TypeAdapter[Item] = TypeAdapter(Item)
 
 
 class ResponsesServing:
-    def __init__(self, calls: ModelCalls, store: ResponseStore) -> None:
+    def __init__(
+        self, calls: ModelCalls, store: ResponseStore, background: BackgroundResponses
+    ) -> None:
         self._calls = calls
         self._store = store
+        self._background = background
 
     async def create(
         self, request: Request, principal: Principal, metered: MeteredRequest
     ) -> Response:
         body = await parse_body(ResponseRequest, request)
+        if body.background and not body.store:
+            raise BadRequest("background: true needs store: true: a background response is "
+                             "kept, to be polled, streamed again or cancelled.",
+                             param="background")  # fmt: skip
         tenant_id = principal.tenant.id
         history = await self._history(tenant_id, body.previous_response_id)
         call = ResponseCall(body, history, self._store if body.store else None, tenant_id)
+        if body.background:
+            return await self._background.start(call, request, principal, metered)
         return await self._calls.answer(call, request, principal, metered)
 
     async def _history(self, tenant_id: str, previous_id: str | None) -> list[dict[str, Any]]:
@@ -67,10 +78,29 @@ class ResponsesServing:
                 "as input instead.",
                 param="previous_response_id", code="previous_response_not_found",
             )  # fmt: skip
+        if stored.live:
+            raise BadRequest(
+                f"Previous response '{previous_id}' is still {stored.body['status']}: "
+                "poll it until it ends, then follow it up.",
+                param="previous_response_id", code="previous_response_not_ended",
+            )  # fmt: skip
         return [*stored.items, *stored.body["output"]]
 
-    async def retrieve(self, response_id: str, principal: Principal) -> dict[str, Any]:
-        return (await self._stored(response_id, principal)).body
+    async def retrieve(
+        self, response_id: str, principal: Principal, *, stream: bool,
+        starting_after: int | None,
+    ) -> Response | dict[str, Any]:  # fmt: skip
+        """The response as it stands or, `stream`ed, a background response's events after
+        `starting_after`, then the live rest."""
+        stored = await self._stored(response_id, principal)
+        if stream:
+            owner = StreamOwner(principal.tenant.id, ROUTE)
+            return await self._background.stream(stored, owner, starting_after)
+        return await self._background.current(stored, principal.tenant.id)
+
+    async def cancel(self, response_id: str, principal: Principal) -> dict[str, Any]:
+        stored = await self._stored(response_id, principal)
+        return await self._background.cancel(stored, principal.tenant.id)
 
     async def delete(self, response_id: str, principal: Principal) -> dict[str, Any]:
         if not await self._store.delete(principal.tenant.id, response_id):
@@ -97,7 +127,7 @@ class ResponsesServing:
                 "first_id": page[0]["id"] if page else None,
                 "last_id": page[-1]["id"] if page else None}  # fmt: skip
 
-    async def _stored(self, response_id: str, principal: Principal) -> Any:
+    async def _stored(self, response_id: str, principal: Principal) -> StoredResponse:
         stored = await self._store.get(principal.tenant.id, response_id)
         if stored is None:
             raise _not_found(response_id)
@@ -127,12 +157,16 @@ class ResponseCall(OntoChat):
             raise PlatformError("A stored conversation could not be read.") from None
         messages = chat_messages(body.instructions, [*earlier, *body.input],
                                  first_new=len(earlier))  # fmt: skip
-        super().__init__(body.model, body.stream, body.max_output_tokens, messages,
-                         chat_options(body))  # fmt: skip
-        self._items = [*history, *(_listed(item) for item in body.input)]
+        background = bool(body.background)  # answered as a stream, kept in the event log
+        super().__init__(body.model, body.stream or background, body.max_output_tokens,
+                         messages, chat_options(body))  # fmt: skip
+        self.answers_stream = body.stream
+        self.items = [*history, *(_listed(item) for item in body.input)]
+        self._background = background
         self._store = store
         self._tenant_id = tenant_id
         self._head = ResponseHead(item_id("resp"), body.model, _echoed(body))
+        self._events = ResponseEvents(self._head)
 
     async def whole(
         self, upstream: dict[str, Any], input_tokens: int, output_tokens: int
@@ -147,11 +181,23 @@ class ResponseCall(OntoChat):
         return self._head.id
 
     def relay(self, id_: str) -> ResponseRelay:
-        return ResponseRelay(ResponseEvents(self._head), self)
+        return ResponseRelay(self._events, self)
+
+    def queued(self) -> dict[str, Any]:
+        return self._head.body("queued", [])
+
+    def cancelled(self) -> list[str]:
+        return self._events.failed(None, "cancelled")[1]
 
     async def keep(self, body: dict[str, Any]) -> None:
-        if self._store is not None:
-            await self._store.save(self._tenant_id, body, self._items)
+        """Keep the response as it ended: a background one was kept queued, and ends once
+        (unless it was cancelled first)."""
+        if self._store is None:
+            return
+        if self._background:
+            await self._store.end(self._tenant_id, body["id"], lambda _: body)
+        else:
+            await self._store.save(self._tenant_id, body, self.items)
 
 
 class ResponseRelay:
@@ -178,6 +224,7 @@ class ResponseRelay:
 def _echoed(body: ResponseRequest) -> dict[str, Any]:
     """What a response repeats of its request."""
     return {
+        "background": bool(body.background),
         "instructions": body.instructions,
         "max_output_tokens": body.max_output_tokens,
         "metadata": body.metadata,

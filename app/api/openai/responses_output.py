@@ -17,7 +17,7 @@ import orjson
 
 from app.errors import PlatformError
 
-Status = Literal["in_progress", "completed", "incomplete", "failed"]
+Status = Literal["queued", "in_progress", "completed", "incomplete", "failed", "cancelled"]
 
 
 def item_id(prefix: str) -> str:
@@ -81,7 +81,7 @@ class ResponseHead:
         incomplete = {"reason": "max_output_tokens"} if status == "incomplete" else None
         return {
             "id": self.id, "object": "response", "created_at": self.created_at,
-            "status": status, "background": False, "error": error_of(error),
+            "status": status, "error": error_of(error),
             "incomplete_details": incomplete, "model": self.model, "output": output,
             "usage": usage, **self.request,
         }  # fmt: skip
@@ -213,8 +213,12 @@ class ResponseEvents:
         body = self.head.body(status, self.output, usage)
         return body, [*frames, self._event(f"response.{status}", response=body)]
 
-    def failed(self, error: PlatformError) -> tuple[dict[str, Any], list[str]]:
-        """The response as it stood when it failed, and the frames that end its stream."""
+    def failed(
+        self, error: PlatformError | None, status: Status = "failed"
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The response as it stood when it failed (or was cancelled: the Responses API has no
+        event of its own for that, and a failure's is what tells a client the answer is not
+        whole), and the frames that end its stream."""
         frames = [*self._beginning(), *self._closed()]
-        body = self.head.body("failed", self.output, None, error)
+        body = self.head.body(status, self.output, None, error)
         return body, [*frames, self._event("response.failed", response=body)]

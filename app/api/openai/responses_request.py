@@ -153,9 +153,12 @@ class ResponseRequest(_Strict):
     user: StrictStr | None = None
     truncation: Literal["disabled"] = "disabled"
     include: list[StrictStr] | None = None
-    background: Literal[False] | None = Field(
-        None, description="Background responses are not served yet: stream instead."
-    )
+    background: StrictBool | None = Field(
+        None, description="Answer at once with the response queued, and answer it in the "
+        "background: poll it with GET /v1/responses/{id}, stream it (again) with "
+        "GET /v1/responses/{id}?stream=true&starting_after=N, stop it with "
+        "POST /v1/responses/{id}/cancel. Needs store: true."
+    )  # fmt: skip
     # Accepted, not translated: chat completions has no such setting, or it changes nothing.
     reasoning: dict[str, Any] | None = None
     service_tier: StrictStr | None = None

@@ -59,8 +59,15 @@ def build_router(
     ) -> Response:
         return await responses.create(request, principal, metered)
 
-    async def read_response(response_id: str, principal: Caller) -> dict[str, Any]:
-        return await responses.retrieve(response_id, principal)
+    async def read_response(
+        response_id: str, principal: Caller, stream: bool = False,
+        starting_after: Annotated[int | None, Query(ge=0)] = None,
+    ) -> Any:  # fmt: skip
+        return await responses.retrieve(response_id, principal, stream=stream,
+                                        starting_after=starting_after)  # fmt: skip
+
+    async def cancel_response(response_id: str, principal: Caller) -> dict[str, Any]:
+        return await responses.cancel(response_id, principal)
 
     async def delete_response(response_id: str, principal: Caller) -> dict[str, Any]:
         return await responses.delete(response_id, principal)
@@ -122,7 +129,10 @@ def build_router(
             path, endpoint, methods=["GET"], response_model=None,
             openapi_extra=event_stream(OPENAI_EVENT),
         )  # fmt: skip
-    router.add_api_route("/responses/{response_id}", read_response, methods=["GET"])
+    router.add_api_route("/responses/{response_id}", read_response, methods=["GET"],
+                         response_model=None,
+                         openapi_extra=event_stream(TYPED_EVENT, answers_json=True))  # fmt: skip
+    router.add_api_route("/responses/{response_id}/cancel", cancel_response, methods=["POST"])
     router.add_api_route("/responses/{response_id}", delete_response, methods=["DELETE"])
     router.add_api_route("/responses/{response_id}/input_items", list_input_items,
                          methods=["GET"])  # fmt: skip
