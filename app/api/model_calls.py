@@ -108,7 +108,8 @@ class OntoChat:
         self._options = options
 
     def prompt(self) -> Prompt:
-        return prompt_of(self.endpoint, {"messages": self.messages})
+        return prompt_of(self.endpoint, {"messages": self.messages,
+                                         "tools": self._options.get("tools")})  # fmt: skip
 
     def payload(self, max_tokens: int) -> dict[str, Any]:
         payload = {"model": self.alias, "messages": self.messages, "max_tokens": max_tokens,

@@ -9,12 +9,16 @@ what it produced. The usage meter counts every call with its own prompt, so a co
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 #: A chat prompt as (role, text) pairs, roles as OpenAI names them; or a raw text prompt.
 Prompt = Sequence[tuple[str, str]] | str
+#: The role of a chat prompt's first pair when it offers tools: their definitions, as JSON (a
+#: model reads those too).
+TOOLS = "tools"
 
 CallRole = Literal["answer", "continuation", "hedge"]
 
@@ -81,10 +85,12 @@ def tool_call_texts(tool_calls: Any) -> list[str]:
 
 
 def prompt_of(endpoint: str, body: Mapping[str, Any]) -> Prompt:
-    """The prompt a request body sends: its messages as (role, text), or its raw prompt (an
-    embedding's texts, an image's description)."""
+    """The prompt a request body sends: its messages as (role, text), after its tools' if it
+    offers any, or its raw prompt (an embedding's texts, an image's description)."""
     if endpoint == "chat/completions":
-        return [prompt_pair(message) for message in body.get("messages") or []]
+        pairs = [prompt_pair(message) for message in body.get("messages") or []]
+        tools = body.get("tools")
+        return [(TOOLS, json.dumps(tools)), *pairs] if tools else pairs
     given = body.get("input" if endpoint == "embeddings" else "prompt")
     if isinstance(given, list):
         given = "".join(part for part in given if isinstance(part, str))

@@ -8,12 +8,13 @@ given), then tokenized like the server does. Loading takes ~0.2 s and a few MB.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from app.errors import ProviderRefused
-from app.providers.calls import prompt_of
+from app.providers.calls import TOOLS, prompt_of
 
 
 class LocalTokenizer:
@@ -30,7 +31,13 @@ class LocalTokenizer:
         )
 
     def count_chat(self, messages: Sequence[tuple[str, str]]) -> int:
-        rendered = self._format(messages=[{"role": r, "content": t} for r, t in messages])
+        """A chat prompt's tokens, rendered as the server renders it: its tools (`TOOLS`
+        pairs) given to the template, which shows them as it does."""
+        tools = [tool for role, text in messages if role == TOOLS for tool in json.loads(text)]
+        rendered = self._format(
+            messages=[{"role": r, "content": t} for r, t in messages if r != TOOLS],
+            tools=tools or None,
+        )
         return len(
             self._llama.tokenize(
                 rendered.prompt.encode(), add_bos=not rendered.added_special, special=True

@@ -147,6 +147,25 @@ async def test_tool_use_whole_and_streamed_and_the_result_goes_back(sdk, upstrea
     assert sent["messages"][3]["content"] == "Error: Rain"
     assert sent["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
     assert sent["tools"][0]["function"]["parameters"] == WEATHER_TOOL["input_schema"]
+    pictured = [*turn[:2], {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": uses[0].id, "content": [
+            {"type": "text", "text": "The sky:"},
+            {"type": "image", "source": {"type": "url", "url": "https://example.org/sky.png"}},
+        ]},
+        {"type": "tool_result", "tool_use_id": uses[1].id, "content": "Rain"},
+        {"type": "text", "text": "Which is nicer?"},
+    ]}]  # fmt: skip
+    await sdk.messages.create(model="ok", max_tokens=16, messages=pictured)
+    sent = upstream_app.state.bodies["ok"]["messages"]
+    assert sent[2:] == [
+        {"role": "tool", "tool_call_id": uses[0].id, "content": "The sky:"},
+        {"role": "tool", "tool_call_id": uses[1].id, "content": "Rain"},
+        {"role": "user", "content": [
+            {"type": "text", "text": f"The images tool call {uses[0].id} returned:"},
+            {"type": "image_url", "image_url": {"url": "https://example.org/sky.png"}},
+            {"type": "text", "text": "Which is nicer?"},
+        ]},
+    ], "a tool result's image reaches the model, after the tool messages"  # fmt: skip
 
 
 async def test_structured_output_is_sent_as_the_chat_response_format(sdk, upstream_app):
@@ -167,6 +186,13 @@ async def test_count_tokens_counts_the_prompt_as_the_ledger_does(sdk, client):
     assert counted.input_tokens == message.usage.input_tokens > 0
     longer = await sdk.messages.count_tokens(model="ok", system="Be brief.", messages=HI)
     assert longer.input_tokens > counted.input_tokens
+    with_tools = await sdk.messages.count_tokens(model="ok", messages=HI, tools=[WEATHER_TOOL])
+    async with sdk.messages.stream(model="ok", max_tokens=8, messages=HI,
+                                   tools=[WEATHER_TOOL]) as stream:  # fmt: skip
+        offered = await stream.get_final_message()  # streamed: no usage from this provider
+    assert with_tools.input_tokens == offered.usage.input_tokens > counted.input_tokens, (
+        "a model reads the tools it is offered: they are counted, and billed alike"
+    )
 
 
 async def test_errors_are_anthropics_shape_and_the_sdks_exceptions(platform, sdk, client):

@@ -4,7 +4,8 @@ completions.
 Blocks are typed strictly, so an unknown block type is a 400 naming it, and a `tool_result`
 must answer a `tool_use` the conversation made. The translation keeps all that both sides
 express: `system` becomes the system message, `tool_use` blocks an assistant message's tool
-calls, `tool_result` blocks tool messages, images image parts. `top_k` has no counterpart in
+calls, `tool_result` blocks tool messages, images image parts (a tool result's images, which a
+tool message cannot hold, in the user message that follows it). `top_k` has no counterpart in
 chat completions and is accepted but not sent.
 """
 
@@ -74,14 +75,21 @@ class ToolUseBlock(_Strict):
 class ToolResultBlock(_Strict):
     type: Literal["tool_result"]
     tool_use_id: StrictStr = Field(min_length=1)
-    content: StrictStr | list[TextBlock] = ""
+    content: (
+        StrictStr | list[Annotated[TextBlock | ImageBlock, Field(discriminator="type")]]
+    ) = ""  # fmt: skip
     is_error: StrictBool = False
 
     def text(self) -> str:
         text = self.content if isinstance(self.content, str) else "".join(
-            block.text for block in self.content
+            block.text for block in self.content if isinstance(block, TextBlock)
         )  # fmt: skip
         return f"Error: {text}" if self.is_error else text
+
+    def images(self) -> list[ImageBlock]:
+        return [] if isinstance(self.content, str) else [
+            block for block in self.content if isinstance(block, ImageBlock)
+        ]  # fmt: skip
 
 
 Block = Annotated[
@@ -160,6 +168,17 @@ class CountTokensRequest(BaseModel):
     tool_choice: ToolChoice | None = None
     thinking: dict[str, Any] | None = None  # accepted; the platform's models do not think
 
+    def chat_tools(self) -> list[dict[str, Any]]:
+        """The tools offered, as chat completions defines them; none if `tool_choice` is
+        none."""
+        if self.tool_choice and self.tool_choice.type == "none":
+            return []
+        return [
+            {"type": "function", "function": {"name": tool.name,
+             "description": tool.description or "", "parameters": tool.input_schema}}
+            for tool in self.tools
+        ]  # fmt: skip
+
     def chat_messages(self) -> list[dict[str, Any]]:
         """The conversation as chat messages (module doc)."""
         messages: list[dict[str, Any]] = []
@@ -207,10 +226,14 @@ def _user(blocks: list[Block], used: set[str], index: int) -> list[dict[str, Any
                 )  # fmt: skip
             messages.append({"role": "tool", "tool_call_id": block.tool_use_id,
                              "content": block.text()})  # fmt: skip
+            if images := block.images():  # a tool message holds text only: they follow it
+                parts.append({"type": "text",
+                              "text": f"The images tool call {block.tool_use_id} returned:"})
+                parts += [_image_part(image) for image in images]  # fmt: skip
         elif isinstance(block, TextBlock):
             parts.append({"type": "text", "text": block.text})
         elif isinstance(block, ImageBlock):
-            parts.append({"type": "image_url", "image_url": {"url": block.source.url_of()}})
+            parts.append(_image_part(block))
         else:
             raise BadRequest(
                 f"messages.{index}.content.{at}: a tool_use block belongs to an assistant turn.",
@@ -221,6 +244,10 @@ def _user(blocks: list[Block], used: set[str], index: int) -> list[dict[str, Any
         content = "".join(part["text"] for part in parts) if only_text else parts
         messages.append({"role": "user", "content": content})
     return messages
+
+
+def _image_part(block: ImageBlock) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": block.source.url_of()}}
 
 
 class MessagesRequest(CountTokensRequest):
@@ -255,12 +282,9 @@ class MessagesRequest(CountTokensRequest):
             schema = {"name": "output", "schema": self.output_config.format.schema_}
             options["response_format"] = {"type": "json_schema", "json_schema": schema}
         choice = self.tool_choice
-        if self.tools and not (choice and choice.type == "none"):
-            options["tools"] = [
-                {"type": "function", "function": {"name": tool.name,
-                 "description": tool.description or "", "parameters": tool.input_schema}}
-                for tool in self.tools
-            ]  # fmt: skip
+        tools = self.chat_tools()
+        if tools:
+            options["tools"] = tools
             if choice is not None:
                 options["tool_choice"] = (
                     {"type": "function", "function": {"name": choice.name}}

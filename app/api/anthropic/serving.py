@@ -36,7 +36,8 @@ class MessagesServing:
         alias = self._calls.known(body.model)
         if not principal.may_use_model(alias):
             raise unknown_model(alias)
-        prompt = prompt_of(OntoChat.endpoint, {"messages": body.chat_messages()})
+        prompt = prompt_of(OntoChat.endpoint, {"messages": body.chat_messages(),
+                                               "tools": body.chat_tools()})  # fmt: skip
         return {"input_tokens": self._metering.prompt_tokens(alias, prompt)}
 
 
