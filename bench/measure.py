@@ -22,6 +22,7 @@ SUMMARY_TEXT = (
     "postponed the road repairs until spring, and asked for a report on water prices."
 )
 CHAT = {"model": "mock", "messages": [{"role": "user", "content": SUMMARY_TEXT}]}
+RESPONSES, MESSAGES = "platform /v1/responses", "platform /v1/messages"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,16 @@ class Target:
 
 def chat_target(label: str, server: Server, path: str = "/chat/completions") -> Target:
     return Target(label, server, path, CHAT)
+
+
+def dialect_targets(server: Server) -> list[Target]:
+    """The same question in the Responses and Messages dialects, on the platform's /v1."""
+    asked = CHAT["messages"]
+    return [
+        Target(RESPONSES, server, "/v1/responses", {"model": "mock", "input": asked}),
+        Target(MESSAGES, server, "/v1/messages",
+               {"model": "mock", "max_tokens": 1024, "messages": asked}),
+    ]  # fmt: skip
 
 
 def chain_target(label: str, server: Server) -> Target:

@@ -84,9 +84,10 @@ def overhead_and_throughput(
             *_targets(mock, gp, ls, ll), floor,
             *_previous_targets(stack, workdir, mock.url, previous),
         ]  # fmt: skip
+        timed = [*targets, *measure.dialect_targets(gp)]  # each dialect: latency only
         print("sequential latency…", flush=True)
-        results["sequential"] = measure.sequential(targets, plan.rounds, plan.per_round, False)
-        streaming = [t.streaming() for t in targets]
+        results["sequential"] = measure.sequential(timed, plan.rounds, plan.per_round, False)
+        streaming = [t.streaming() for t in timed]
         results["streaming"] = measure.sequential(streaming, plan.rounds, plan.per_round, True)
         print("throughput, one worker…", flush=True)
         results["throughput"] = {"1": _throughput(targets, plan)}

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.main import create_app
 from tests.support.tenancy import PRICED_MODELS, Platform, build_platform
+from tests.support.upstream_config import fault_aliases
 
 
 @pytest.fixture
@@ -76,3 +78,30 @@ async def test_metrics_need_an_admin_key(platform):
         assert (await anonymous.get("/metrics")).status_code == 401
     async with platform.client(platform.key("alpha")) as tenant:
         assert (await tenant.get("/metrics")).status_code == 403
+
+
+async def test_metrics_name_the_dialect_each_request_came_in(make_settings, upstream):
+    settings = make_settings(auth_enabled=True, models=fault_aliases(upstream, "ok"),
+                             default_model="ok")  # fmt: skip
+    platform = Platform(create_app(settings))
+    platform.tenant("alpha")
+    key = platform.key("alpha")
+    hi = [{"role": "user", "content": "Hi"}]
+    async with platform.client(key) as alpha:
+        for stream in (False, True):
+            for path, body in (
+                ("/v1/chat/completions", {"model": "ok", "messages": hi}),
+                ("/v1/responses", {"model": "ok", "input": "Hi"}),
+                ("/v1/messages", {"model": "ok", "max_tokens": 8, "messages": hi}),
+            ):
+                answered = await alpha.post(path, json={**body, "stream": stream})
+                assert answered.status_code == 200, answered.text
+    async with platform.client(platform.services.local_admin_key) as admin:
+        found = samples((await admin.get("/metrics")).text)
+    for route in ("v1/chat/completions", "v1/responses", "v1/messages"):
+        labels = {"route": route, "model": "ok"}
+        assert value(found, "genai_requests_total", tenant="alpha", status="200", **labels) == 2
+        assert value(found, "genai_request_seconds_count", **labels) == 2
+        assert value(found, "genai_time_to_first_token_seconds_count", **labels) >= 1, (
+            "its stream's first token"
+        )
