@@ -171,9 +171,9 @@ class ModelCalls:
                 owner = StreamOwner(principal.tenant.id, call.route)
                 return await self._streams.start(id_, owner, events, metered, options)
             return StreamingResponse(events, media_type="text/event-stream")
-        meter, payload = await self._admitted(call, principal, metered)
+        meter, payload, prompt = await self._admitted(call, principal, metered)
         answering = self._dispatcher.complete(call.alias, call.endpoint, payload,
-                                              account=meter.account)  # fmt: skip
+                                              account=meter.account, prompt=prompt)  # fmt: skip
         answer = await until_disconnected(request, answering)
         request_state(request).upstream_seconds += answer.upstream_seconds
         meter.end_call(CALL)
@@ -188,9 +188,9 @@ class ModelCalls:
         """The stream's id and its frames in the call's dialect. Its first content is awaited
         first (so that a failure before it is still an HTTP status) unless the stream is
         `detached` from its request: then it opens as it is read, whatever the client does."""
-        meter, payload = await self._admitted(call, principal, metered)
+        meter, payload, prompt = await self._admitted(call, principal, metered)
         opening = self._dispatcher.stream(call.alias, call.endpoint, payload,
-                                          account=meter.account)  # fmt: skip
+                                          account=meter.account, prompt=prompt)  # fmt: skip
         if detached:
             opened: ChunkStream | asyncio.Task[ChunkStream] = asyncio.ensure_future(opening)
         else:
@@ -202,9 +202,9 @@ class ModelCalls:
 
     async def _admitted(
         self, call: Translation, principal: Principal, metered: MeteredRequest
-    ) -> tuple[CallMeter, dict[str, Any]]:
-        """The request admitted for the call and its call opened: its meter, and the upstream
-        request's body."""
+    ) -> tuple[CallMeter, dict[str, Any], Prompt]:
+        """The request admitted for the call and its call opened: its meter, the upstream
+        request's body, and its prompt."""
         alias = self.known(call.alias)
         self._dispatcher.serving(alias, call.endpoint)  # a 400 before anything is reserved
         limit = self._settings.max_tokens_limit
@@ -216,9 +216,8 @@ class ModelCalls:
         output_bound = max_tokens * call.generations  # every answer the provider generates
         planned = PlannedCall(alias, prompt_upper_bound(prompt) + output_bound)
         meter = await metered.admit(principal, call.route, [planned])
-        payload = call.payload(max_tokens)
-        await meter.start_call(CALL, alias, prompt, output_bound)
-        return meter, payload
+        meter.start_admitted(CALL, alias, prompt, planned.tokens)
+        return meter, call.payload(max_tokens), prompt
 
     async def _opened(
         self, request: Request, opening: Awaitable[ChunkStream]

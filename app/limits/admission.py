@@ -42,11 +42,14 @@ def budget_period(period: str, now: datetime) -> tuple[datetime, datetime]:
 def _scopes(principal: Principal) -> tuple[Scope, ...]:
     """The key's and the tenant's limits; one with no limit at all is not tracked."""
     key, tenant = principal.key, principal.tenant
-    scopes = (
+    limited: tuple[Scope, ...] = ()
+    for scope in (
         Scope(f"key:{key.id}", key.rpm, key.tpm, key.max_concurrent, key.ipm),
         Scope(f"tenant:{tenant.id}", tenant.rpm, tenant.tpm, tenant.max_concurrent, tenant.ipm),
-    )
-    return tuple([scope for scope in scopes if scope.limited])
+    ):
+        if scope.limited:
+            limited += (scope,)
+    return limited
 
 
 def _refusal(denied: Denied, principal: Principal, budget_end: datetime | None) -> RateLimited:

@@ -8,7 +8,7 @@ from app.providers.accounting import AccountHolder, CallAccount
 from app.providers.alias_model import ChatRunnable
 from app.providers.answers import Answer, ChunkStream
 from app.providers.breaker import CircuitBreakers, RedisCircuitBreakers, State
-from app.providers.calls import Prompt, message_text, prompt_of, tool_call_texts
+from app.providers.calls import Prompt, prompt_of
 from app.providers.clients import uses_llama_cpp
 from app.providers.dispatcher import Dispatcher
 from app.providers.model_providers import ModelProviders
@@ -30,8 +30,6 @@ __all__ = [
     "RedisCircuitBreakers",
     "State",
     "Upload",
-    "message_text",
     "prompt_of",
-    "tool_call_texts",
     "uses_llama_cpp",
 ]

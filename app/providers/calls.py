@@ -69,7 +69,8 @@ def texts_of(choices: list[Any]) -> list[str]:
         text = holder.get("content") if "text" not in holder else holder.get("text")
         if isinstance(text, str) and text:
             texts.append(text)
-        texts += tool_call_texts(holder.get("tool_calls"))
+        if tool_calls := holder.get("tool_calls"):
+            texts += tool_call_texts(tool_calls)
     return texts
 
 
@@ -88,9 +89,11 @@ def prompt_of(endpoint: str, body: Mapping[str, Any]) -> Prompt:
     """The prompt a request body sends: its messages as (role, text), after its tools' if it
     offers any, or its raw prompt (an embedding's texts, an image's description)."""
     if endpoint == "chat/completions":
-        pairs = [prompt_pair(message) for message in body.get("messages") or []]
         tools = body.get("tools")
-        return [(TOOLS, json.dumps(tools)), *pairs] if tools else pairs
+        pairs = [(TOOLS, json.dumps(tools))] if tools else []
+        for message in body.get("messages") or ():
+            pairs.append(prompt_pair(message))
+        return pairs
     given = body.get("input" if endpoint == "embeddings" else "prompt")
     if isinstance(given, list):
         given = "".join(part for part in given if isinstance(part, str))
@@ -112,7 +115,9 @@ def items_asked(endpoint: str, body: Mapping[str, Any]) -> int | None:
 def prompt_pair(message: Mapping[str, Any]) -> tuple[str, str]:
     """A chat message as its prompt counts: its role, and its text with its tool calls'."""
     text = message_text(message.get("content"))
-    return message.get("role", ""), text + "".join(tool_call_texts(message.get("tool_calls")))
+    if tool_calls := message.get("tool_calls"):
+        text += "".join(tool_call_texts(tool_calls))
+    return message.get("role", ""), text
 
 
 def message_text(content: Any) -> str:

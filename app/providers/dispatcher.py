@@ -20,6 +20,7 @@ from app.errors import BadRequest
 from app.providers.accounting import CallAccount
 from app.providers.answers import Answer, ChunkStream, EventStream
 from app.providers.breaker import CircuitBreakers
+from app.providers.calls import Prompt, prompt_of
 from app.providers.clients import Client, client_for
 from app.providers.continuation import ContinuedStream
 from app.providers.failover import FailoverState, Route
@@ -66,20 +67,24 @@ class Dispatcher:
         return self._clients[alias][0].counts_exactly
 
     async def complete(
-        self, alias: str, endpoint: str, body: Mapping[str, Any], *, account: CallAccount
-    ) -> Answer:
-        """A whole answer from the first deployment of `alias` that gives one."""
-        answer = await self._route(alias, endpoint, body, account, stream=False).answered()
+        self, alias: str, endpoint: str, body: Mapping[str, Any], *, account: CallAccount,
+        prompt: Prompt | None = None,
+    ) -> Answer:  # fmt: skip
+        """A whole answer from the first deployment of `alias` that gives one. `prompt` is
+        the body's, if the caller worked it out already (`prompt_of`)."""
+        route = self._route(alias, endpoint, body, account, prompt, stream=False)
+        answer = await route.answered()
         assert isinstance(answer, Answer)
         return answer
 
     async def stream(
-        self, alias: str, endpoint: str, body: Mapping[str, Any], *, account: CallAccount
-    ) -> ChunkStream:
+        self, alias: str, endpoint: str, body: Mapping[str, Any], *, account: CallAccount,
+        prompt: Prompt | None = None,
+    ) -> ChunkStream:  # fmt: skip
         """An event stream whose first content has arrived; the account holds it until the
         request ends, so it is closed even if its reader never is. A chat answer is continued
         on the next deployment if its own cuts it short (continuation.py)."""
-        route = self._route(alias, endpoint, body, account, stream=True)
+        route = self._route(alias, endpoint, body, account, prompt, stream=True)
         first = await route.answered()
         assert isinstance(first, EventStream)
         stream: ChunkStream = first
@@ -95,13 +100,14 @@ class Dispatcher:
 
     def _route(
         self, alias: str, endpoint: str, body: Mapping[str, Any], account: CallAccount,
-        stream: bool,
+        prompt: Prompt | None, stream: bool,
     ) -> Route:  # fmt: skip
         """The call's way through the alias's deployments that serve `endpoint` (failover.py):
         in turn, or a slow one raced against the next if the alias hedges."""
         hedges = self._models[alias].hedge_after_ms is not None
         clients = self.serving(alias, endpoint)
-        return Route(clients, self._state, alias, endpoint, body, account, stream, hedges)
+        prompt = prompt_of(endpoint, body) if prompt is None else prompt
+        return Route(clients, self._state, alias, endpoint, body, prompt, account, stream, hedges)
 
     def _serving_of(self, alias: str, endpoint: str) -> list[Client]:
         """The alias's deployments whose provider serves `endpoint`, worked out once."""

@@ -31,7 +31,7 @@ from app.errors import PlatformError, ProviderRefused, ServiceUnavailable
 from app.providers.accounting import CallAccount
 from app.providers.answers import EventStream
 from app.providers.breaker import CircuitBreakers
-from app.providers.calls import CallRole, UpstreamCall, prompt_of
+from app.providers.calls import CallRole, Prompt, UpstreamCall, prompt_of
 from app.providers.clients import Answered, Client, EmbedderClient, encoded
 from app.providers.continuation import Partial, continuation_body
 from app.providers.failures import Failure, timed_out
@@ -57,10 +57,11 @@ class Route:
 
     def __init__(
         self, clients: list[Client], state: FailoverState, alias: str, endpoint: str,
-        body: Mapping[str, Any], account: CallAccount, stream: bool, hedges: bool,
+        body: Mapping[str, Any], prompt: Prompt, account: CallAccount, stream: bool,
+        hedges: bool,
     ) -> None:  # fmt: skip
         self._clients, self._state = clients, state
-        self._alias, self._endpoint, self._body = alias, endpoint, body
+        self._alias, self._endpoint, self._body, self._prompt = alias, endpoint, body, prompt
         self._account, self._stream, self._hedges = account, stream, hedges
         self._waiting = iter(range(len(clients)))
         self._partial: Partial | None = None
@@ -172,13 +173,12 @@ class Route:
             if not await self._state.breakers.allow(deployment.name):
                 self.skipped.append(deployment.name)
                 continue
-            payload = self._body
-            if self._partial is not None:
+            payload, prompt = self._body, self._prompt
+            if self._partial is not None:  # the prompt holds the answer so far
                 payload = continuation_body(payload, self._partial, deployment.continuation)
-            call = UpstreamCall(
-                self._alias, deployment.name, client.counts_exactly,
-                prompt_of(self._endpoint, payload), role or self._role,
-            )  # fmt: skip
+                prompt = prompt_of(self._endpoint, payload)
+            call = UpstreamCall(self._alias, deployment.name, client.counts_exactly, prompt,
+                                role or self._role)  # fmt: skip
             self._account.record(call)
             return call, self._tried(client, payload, call)
         return None

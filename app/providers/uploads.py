@@ -22,8 +22,10 @@ class Upload:
 
 def has_uploads(payload: Mapping[str, Any]) -> bool:
     for value in payload.values():
-        if isinstance(value, Upload) or (isinstance(value, list) and _uploads(value)):
+        if isinstance(value, Upload):
             return True
+        if isinstance(value, list) and value and isinstance(value[0], Upload) and _uploads(value):
+            return True  # (a list of messages is not looked into: its first item tells)
     return False
 
 

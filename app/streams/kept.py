@@ -52,8 +52,9 @@ class StreamOptions:
 
     @property
     def kept(self) -> bool:
-        """Served through an event log (otherwise streamed straight to the client)."""
-        return self.resumable or self.policy == "continue"
+        """Served through an event log (otherwise streamed straight to the client): the
+        resumable ones, and those whose answer goes on when the client leaves (`policy`)."""
+        return self.resumable or self.on_disconnect == "continue"
 
 
 def _event(frame: Frame) -> Event | None:

@@ -152,15 +152,24 @@ class CallMeter(AsyncCallbackHandler, AccountHolder):
         if alias is not None and not self.principal.may_use_model(alias):
             raise model_not_allowed(self.principal, alias)
         bound = prompt_upper_bound(prompt) + max_tokens
-        cost_bound = self._services.prices.upper_bound(alias, bound) + images * image_price
-        call = ModelCall(alias, prompt, bound, cost_bound, image_price)
-        self._calls[call_id] = call
-        calls = self._calls.values()
-        tokens = sum([call.bound for call in calls]) - self.ticket.tokens
-        cost = sum([call.cost_bound for call in calls]) - self.ticket.cost
+        call = self.start_admitted(call_id, alias, prompt, bound, images, image_price)
+        tokens, cost = -self.ticket.tokens, -self.ticket.cost
+        for one in self._calls.values():
+            tokens, cost = tokens + one.bound, cost + one.cost_bound
         if tokens > 0 or cost > 0:
             admission = self._services.admission
             await admission.extend(self.principal, self.ticket, max(tokens, 0), max(cost, 0.0))
+        return call
+
+    def start_admitted(
+        self, call_id: object, alias: str | None, prompt: Prompt, bound: int, images: int = 0,
+        image_price: float = 0.0,
+    ) -> ModelCall:  # fmt: skip
+        """Note a model call the request was admitted for: its alias allowed, and `bound`
+        tokens (its prompt's upper bound and its output's) reserved."""
+        cost_bound = self._services.prices.upper_bound(alias, bound) + images * image_price
+        call = ModelCall(alias, prompt, bound, cost_bound, image_price)
+        self._calls[call_id] = call
         return call
 
     async def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
@@ -209,24 +218,25 @@ class CallMeter(AsyncCallbackHandler, AccountHolder):
         if self._tallied is not None:
             return self._tallied
         count = self._services.counter.count
+        tallies: list[Tally] = []
         if self.account.calls:
-            tallies: list[Tally] = [
-                (one.alias, one.usage.input_tokens, one.usage.output_tokens, "provider")
-                if one.usage is not None
-                else (one.alias, *count(one.local, one.prompt, "".join(one.output)))
-                for one in self.account.calls
-                if one.did_work
-            ]
+            for one in self.account.calls:  # loops: a comprehension is a call in 3.11
+                if one.usage is not None:
+                    usage = one.usage
+                    tallies.append((one.alias, usage.input_tokens, usage.output_tokens, "provider"))
+                elif one.did_work:
+                    tallies.append((one.alias, *count(one.local, one.prompt, "".join(one.output))))
         else:
-            tallies = []
             for call in self._calls.values():
                 if call.usage is None and call.output:
                     local = call.alias in self._services.local_aliases
                     call.usage = count(local, call.prompt, "".join(call.output))
                 if call.usage is not None:
                     tallies.append((call.alias, *call.usage))
-        if all(call.ended for call in self._calls.values()):
-            self._tallied = tallies
+        for call in self._calls.values():
+            if not call.ended:
+                return tallies
+        self._tallied = tallies
         return tallies
 
     def usage(self) -> tuple[int, int, TokenSource] | None:
@@ -236,7 +246,9 @@ class CallMeter(AsyncCallbackHandler, AccountHolder):
     def _images(self) -> tuple[int, float]:
         """The images made, and what they cost: only /v1's image routes make any, in the one
         model call of their request, at that call's price per image."""
-        images = sum([one.images for one in self.account.calls])
+        images = 0
+        for one in self.account.calls:
+            images += one.images
         if not images:
             return 0, 0.0
         price = next((call.image_price for call in self._calls.values() if call.image_price), 0.0)
@@ -245,19 +257,22 @@ class CallMeter(AsyncCallbackHandler, AccountHolder):
     def _count(self) -> tuple[int, int, float, TokenSource | None, int]:
         tallies = self._tallies()
         prices = self._services.prices
-        cost = sum(
-            [prices.cost(alias, used_in, used_out) for alias, used_in, used_out, _ in tallies]
-        )
+        cost = 0.0
+        for alias, used_in, used_out, _ in tallies:
+            cost += prices.cost(alias, used_in, used_out)
         images, image_cost = self._images()
         input_tokens, output_tokens, source = _summed(tallies) or (0, 0, None)
         return input_tokens, output_tokens, cost + image_cost, source, images
 
     def _served(self) -> tuple[str | None, bool, bool]:
         """The deployments that did work, in order; whether an answer was continued, hedged."""
-        done = [one for one in self.account.calls if one.did_work]
-        names = ",".join(dict.fromkeys([one.deployment for one in done]))
-        roles = {one.role for one in done}
-        return names[:512] or None, "continuation" in roles, "hedge" in roles
+        names: dict[str, None] = {}
+        roles = set()
+        for one in self.account.calls:
+            if one.did_work:
+                names[one.deployment] = None
+                roles.add(one.role)
+        return ",".join(names)[:512] or None, "continuation" in roles, "hedge" in roles
 
     async def finish(self, status: int, interrupted: bool) -> LedgerEntry:
         """Count, settle the reservation and write the ledger row (run it shielded)."""

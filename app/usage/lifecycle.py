@@ -61,13 +61,14 @@ class Metering:
         request_id: str, client_request_id: str | None,
     ) -> CallMeter:  # fmt: skip
         """Check the model allow-list and admit the request (or raise 403 / 429)."""
-        aliases = list(dict.fromkeys([call.alias for call in planned]))
-        for alias in aliases:
-            if not principal.may_use_model(alias):
-                raise model_not_allowed(principal, alias)
+        aliases: list[str] = []
         prices = self._services.prices
         tokens = cost = images = 0
         for call in planned:
+            if call.alias not in aliases:
+                if not principal.may_use_model(call.alias):
+                    raise model_not_allowed(principal, call.alias)
+                aliases.append(call.alias)
             tokens += call.tokens
             cost += prices.upper_bound(call.alias, call.tokens) + call.images * call.image_price
             images += call.images

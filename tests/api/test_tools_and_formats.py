@@ -153,3 +153,28 @@ def test_the_embedded_model_is_sent_a_json_schema_as_llama_cpp_takes_it():
     )  # fmt: skip
     assert local.payload(body)["response_format"] == {"type": "json_object", "schema": schema}
     assert remote.payload(body)["response_format"] == body["response_format"]
+
+
+async def test_the_tools_offered_count_in_the_tokens_reserved_and_billed(
+    make_settings, upstream, upstream_app
+):
+    """A model reads the tools it is offered: tools alone beyond the tenant's tokens per
+    minute are refused before anything is sent, and a streamed answer's prompt (counted, the
+    provider reports no usage) is billed for them."""
+    models = {"ok": ModelSpec(provider="openai-compatible", model="ok", base_url=upstream,
+                              max_retries=0)}  # fmt: skip
+    platform = Platform(create_app(make_settings(auth_enabled=True, models=models,
+                                                 default_model="ok")))  # fmt: skip
+    platform.tenant("acme", tpm=2000)
+    huge = [{**TOOLS[0], "function": {**TOOLS[0]["function"], "description": "x" * 12_000}}]
+    body = {"model": "ok", "messages": MESSAGES, "max_tokens": 16, "stream": True}
+    async with platform.client(platform.key("acme")) as client:
+        sent_before = upstream_app.state.hits["ok"]
+        refused = await client.post("/v1/chat/completions", json={**body, "tools": huge})
+        assert (refused.status_code, refused.json()["error"]["code"]) == (429, "tpm_exceeded")
+        assert upstream_app.state.hits["ok"] == sent_before, "nothing was sent"
+        for tools in ([], TOOLS):
+            streamed = await client.post("/v1/chat/completions", json={**body, "tools": tools})
+            assert streamed.status_code == 200
+        plain, offered = (await client.get("/usage")).json()["records"]
+    assert offered["input_tokens"] - plain["input_tokens"] >= len(json.dumps(TOOLS)) // 4

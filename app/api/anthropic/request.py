@@ -227,8 +227,9 @@ def _user(blocks: list[Block], used: set[str], index: int) -> list[dict[str, Any
             messages.append({"role": "tool", "tool_call_id": block.tool_use_id,
                              "content": block.text()})  # fmt: skip
             if images := block.images():  # a tool message holds text only: they follow it
-                parts.append({"type": "text",
-                              "text": f"The images tool call {block.tool_use_id} returned:"})
+                parts.append(
+                    {"type": "text", "text": f"The images tool call {block.tool_use_id} returned:"}
+                )
                 parts += [_image_part(image) for image in images]  # fmt: skip
         elif isinstance(block, TextBlock):
             parts.append({"type": "text", "text": block.text})

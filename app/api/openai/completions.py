@@ -14,7 +14,6 @@ from app.api.openai.protocol import (
     ChatCompletionRequest,
     CompletionRequest,
     StreamOptions,
-    chat_chunk_choices,
     chat_completion,
     new_id,
     text_choices,
@@ -22,7 +21,7 @@ from app.api.openai.protocol import (
     usage_body,
 )
 from app.errors import PlatformError
-from app.providers import Prompt
+from app.providers import Prompt, prompt_of
 from app.streams.kept import StreamOptions as KeptStreamOptions
 
 
@@ -40,27 +39,7 @@ class Dialect:
     chunk_object: str
     id_prefix: str
     whole: Callable[[dict[str, Any], str, dict[str, int]], dict[str, Any]]
-    chunk_choices: Callable[[dict[str, Any]], list[dict[str, Any]]]
-
-
-CHAT = Dialect(
-    route="v1/chat/completions",
-    endpoint="chat/completions",
-    request=ChatCompletionRequest,
-    chunk_object="chat.completion.chunk",
-    id_prefix="chatcmpl",
-    whole=chat_completion,
-    chunk_choices=chat_chunk_choices,
-)
-COMPLETION = Dialect(
-    route="v1/completions",
-    endpoint="completions",
-    request=CompletionRequest,
-    chunk_object="text_completion",
-    id_prefix="cmpl",
-    whole=text_completion,
-    chunk_choices=text_choices,
-)
+    relay: type[ChunkRelay]
 
 
 class OpenAICall:
@@ -71,6 +50,7 @@ class OpenAICall:
     def __init__(self, dialect: Dialect, body: ChatCompletionRequest | CompletionRequest) -> None:
         self._dialect = dialect
         self._body = body
+        self._sent = body.model_dump(exclude_none=True, by_alias=True)
         self.route = dialect.route
         self.endpoint = dialect.endpoint
         self.alias = body.model
@@ -79,10 +59,10 @@ class OpenAICall:
         self.generations = body.generations
 
     def prompt(self) -> Prompt:
-        return self._body.prompt_pairs()
+        return prompt_of(self.endpoint, self._sent)  # the one rule, on what is sent
 
     def payload(self, max_tokens: int) -> dict[str, Any]:
-        payload = self._body.model_dump(exclude_none=True, by_alias=True)
+        payload = dict(self._sent)
         if self.requested_max_tokens is None:
             payload["max_tokens"] = max_tokens  # the bound the reservation was made for
         if self.stream:
@@ -98,7 +78,7 @@ class OpenAICall:
         return new_id(self._dialect.id_prefix)
 
     def relay(self, id_: str) -> ChunkRelay:
-        return ChunkRelay(self._dialect, self.alias, id_, self._body.include_usage)
+        return self._dialect.relay(self._dialect, self.alias, id_, self._body.include_usage)
 
     def kept(self) -> KeptStreamOptions:
         given: StreamOptions | None = self._body.stream_options
@@ -109,17 +89,18 @@ class OpenAICall:
 
 class ChunkRelay:
     """OpenAI's chunks; the usage chunk if asked for, then `[DONE]`. A failure is an error
-    chunk and no `[DONE]`."""
+    chunk and no `[DONE]`. Each dialect shapes its chunks' choices (`frames`, run per chunk)."""
 
     def __init__(self, dialect: Dialect, alias: str, id_: str, include_usage: bool) -> None:
-        self._choices = dialect.chunk_choices
         self._include_usage = include_usage
         self._head: dict[str, Any] = {
             "id": id_, "object": dialect.chunk_object, "created": int(time.time()), "model": alias
         }  # fmt: skip
 
     def frames(self, chunk: dict[str, Any]) -> list[str]:
-        choices = self._choices(chunk)
+        raise NotImplementedError
+
+    def _frame(self, choices: list[dict[str, Any]]) -> list[str]:
         if not choices:
             return []
         self._head["choices"] = choices
@@ -135,3 +116,49 @@ class ChunkRelay:
     async def failing(self, error: PlatformError) -> list[str]:
         error.message = f"{error.message} The answer is incomplete."
         return [sse(error.body())]
+
+
+class ChatChunkRelay(ChunkRelay):
+    def frames(self, chunk: dict[str, Any]) -> list[str]:
+        """A chat chunk's choices, their deltas held to OpenAI's fields."""
+        choices = []
+        for index, choice in enumerate(chunk.get("choices") or []):
+            given, delta = choice.get("delta") or {}, {}
+            for key in _DELTA_FIELDS:  # a loop, not a comprehension: no call per chunk
+                if given.get(key) is not None:
+                    delta[key] = given[key]
+            choices.append({"index": choice.get("index", index), "delta": delta,
+                            "logprobs": choice.get("logprobs"),
+                            "finish_reason": choice.get("finish_reason")})  # fmt: skip
+        if not choices:
+            return []
+        self._head["choices"] = choices
+        return [f"data: {orjson.dumps(self._head).decode()}\n\n"]  # _frame, inline: per chunk
+
+
+class TextChunkRelay(ChunkRelay):
+    def frames(self, chunk: dict[str, Any]) -> list[str]:
+        return self._frame(text_choices(chunk))
+
+
+_DELTA_FIELDS = ("role", "content", "tool_calls", "refusal")
+
+
+CHAT = Dialect(
+    route="v1/chat/completions",
+    endpoint="chat/completions",
+    request=ChatCompletionRequest,
+    chunk_object="chat.completion.chunk",
+    id_prefix="chatcmpl",
+    whole=chat_completion,
+    relay=ChatChunkRelay,
+)
+COMPLETION = Dialect(
+    route="v1/completions",
+    endpoint="completions",
+    request=CompletionRequest,
+    chunk_object="text_completion",
+    id_prefix="cmpl",
+    whole=text_completion,
+    relay=TextChunkRelay,
+)

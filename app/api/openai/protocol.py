@@ -24,8 +24,6 @@ from pydantic import (
     model_validator,
 )
 
-from app.providers import message_text, tool_call_texts
-
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
 # Values are typed strictly (no "0.5" for a number, no `true` for a count) and bounded as
@@ -84,12 +82,6 @@ class RequestMessage(BaseModel):
     role: Role
     content: StrictStr | list[dict[str, Any]] | None = None
 
-    def text(self) -> str:
-        """Its text as its prompt counts: the content's, and its tool calls' (if any)."""
-        text = message_text(self.content)
-        extra = self.model_extra
-        return text + "".join(tool_call_texts(extra.get("tool_calls"))) if extra else text
-
 
 class _Sampling(BaseModel):
     """Parameters both endpoints share; unknown ones are passed on to the provider."""
@@ -134,9 +126,6 @@ class ChatCompletionRequest(_Sampling):
     def requested_max_tokens(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
 
-    def prompt_pairs(self) -> list[tuple[str, str]]:
-        return [(message.role, message.text()) for message in self.messages]
-
 
 class CompletionRequest(_Sampling):
     prompt: StrictStr | list[StrictStr] = Field(min_length=1)
@@ -162,10 +151,6 @@ class CompletionRequest(_Sampling):
     @property
     def requested_max_tokens(self) -> int | None:
         return self.max_tokens
-
-    def prompt_pairs(self) -> str:
-        """The raw prompt text (legacy completions apply no chat template)."""
-        return self.prompt if isinstance(self.prompt, str) else "".join(self.prompt)
 
 
 def usage_body(input_tokens: int, output_tokens: int) -> dict[str, int]:
@@ -207,25 +192,6 @@ def chat_completion(upstream: dict[str, Any], alias: str, usage: dict[str, int])
         "choices": choices,
         "usage": usage,
     }
-
-
-def chat_chunk_choices(upstream: dict[str, Any]) -> list[dict[str, Any]]:
-    choices = []
-    for index, choice in enumerate(upstream.get("choices") or []):
-        given = choice.get("delta") or {}
-        delta = {}
-        for key in ("role", "content", "tool_calls", "refusal"):
-            if given.get(key) is not None:
-                delta[key] = given[key]
-        choices.append(
-            {
-                "index": choice.get("index", index),
-                "delta": delta,
-                "logprobs": choice.get("logprobs"),
-                "finish_reason": choice.get("finish_reason"),
-            }
-        )
-    return choices
 
 
 def text_completion(upstream: dict[str, Any], alias: str, usage: dict[str, int]) -> dict[str, Any]:
