@@ -20,7 +20,7 @@
 Every error renders as `{"error": {"message", "type", "param", "code"}}` (OpenAI's shape) with
 its status, both as an HTTP response and, after a stream has started, as an SSE `error` event;
 under Anthropic's paths (/v1/messages) as `{"type": "error", "error": {"type", "message"}}`
-with Anthropic's status and type, which its SDK reads (`error_response`).
+with Anthropic's status and type, which its SDK reads (app/http/error_responses.py).
 Failures of model providers are mapped onto the tree where they happen, in app/providers/
 (failures.py): no exception of the HTTP client that calls them gets past that boundary.
 `platform_error` maps any exception onto the tree: the one mapping behind every handler, the
@@ -38,9 +38,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
@@ -208,40 +206,6 @@ def client_error(exc: BaseException) -> PlatformError:
     return error
 
 
-#: Paths that answer in Anthropic's dialect, errors included.
-ANTHROPIC_PATHS = "/v1/messages"
-OPENAI_PATHS = "/v1/"
-#: Anthropic's error type for each status; any other 5xx is its `api_error`.
-_ANTHROPIC_TYPES = {
-    400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
-    403: "permission_error", 404: "not_found_error", 413: "request_too_large",
-    429: "rate_limit_error", 504: "timeout_error", 529: "overloaded_error",
-}  # fmt: skip
-
-
-def anthropic_status(error: PlatformError) -> int:
-    """The status Anthropic answers `error` with: a request it cannot read is a 400."""
-    return 400 if error.status_code in (415, 422) else error.status_code
-
-
-def anthropic_body(error: PlatformError) -> dict[str, Any]:
-    """`error` in Anthropic's shape; its message names the field, as in OpenAI's."""
-    status = anthropic_status(error)
-    kind = _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-    return {"type": "error", "error": {"type": kind, "message": error.message}}
-
-
-def error_response(error: PlatformError, path: str = "") -> JSONResponse:
-    """The error's response, in the dialect of the path it answers."""
-    if path.startswith(ANTHROPIC_PATHS):
-        body, status = anthropic_body(error), anthropic_status(error)
-    elif path.startswith(OPENAI_PATHS) and error.status_code == 422:
-        body, status = error.body(), 400  # OpenAI's status for a request it cannot read
-    else:
-        body, status = error.body(), error.status_code
-    return JSONResponse(body, status_code=status, headers=error.headers)
-
-
 def sse_error_event(exc: BaseException) -> dict[str, str]:
     """The SSE `error` event for a failure after a stream began (LangServe's event shape)."""
     error = client_error(exc)
@@ -296,14 +260,3 @@ def _named_field(fields: list[str]) -> str:
 def invalid_json(reason: str | None, kind: type[InvalidRequest] = InvalidRequest) -> InvalidRequest:
     because = f": {reason}" if reason else ""
     return kind(f"The request body is not valid JSON{because}.", code="invalid_json")
-
-
-def register_error_handlers(app: FastAPI) -> None:
-    """Render the expected exceptions as platform error bodies. Anything else is a bug, answered
-    in the same shape by `Edge` (which Starlette's last-resort handler would bypass)."""
-
-    async def render(request: Request, exc: Exception) -> JSONResponse:
-        return error_response(client_error(exc), request.url.path)
-
-    for expected in (PlatformError, RequestValidationError, HTTPException):
-        app.add_exception_handler(expected, render)

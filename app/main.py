@@ -22,10 +22,10 @@ from app.api.openai.responses_background import BackgroundResponses
 from app.api.openai.router import build_router as openai_routes
 from app.api.openai.serving import OpenAIServing
 from app.api.use_cases.mount import mount_use_cases
-from app.errors import register_error_handlers
 from app.http.body_limit import BodySizeLimit
 from app.http.drain import DrainGate
 from app.http.edge import Edge
+from app.http.error_responses import register_error_handlers
 from app.http.json_body import JsonRoute
 from app.http.openapi import Documented
 from app.server.heap import freeze_startup_objects

@@ -23,9 +23,9 @@ from app.errors import (
     ProviderRateLimited,
     ProviderTimeout,
     ServiceUnavailable,
-    error_response,
     platform_error,
 )
+from app.http.error_responses import error_response
 from app.providers.failures import (
     Failure,
     early_failure,

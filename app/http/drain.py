@@ -11,7 +11,8 @@ import asyncio
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.errors import ServiceUnavailable, error_response
+from app.errors import ServiceUnavailable
+from app.http.error_responses import error_response
 
 #: Routes a load balancer or Prometheus keeps calling while the replica drains.
 ALWAYS_SERVED = frozenset({"/health", "/ready", "/metrics"})

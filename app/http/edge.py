@@ -25,7 +25,8 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import client_error, error_response
+from app.errors import client_error
+from app.http.error_responses import error_response
 from app.http.request_state import RequestState
 from app.observability.logs import request_log
 

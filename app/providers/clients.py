@@ -10,7 +10,8 @@ attempt. `client_for` is the registry, and the only code that names the kinds.
     │   │                       tokens counted exactly, prompts past its context refused first
     │   ├── AzureClient         Azure OpenAI: the deployment in the URL, `api-key`, `api-version`
     │   └── AnthropicClient     Anthropic's Messages API, translated (anthropic_wire.py)
-    └── EmbedderClient      the embedded embedding model, in this process (no HTTP at all)
+    └── EmbedderClient      the embedded embedding model, in this process, no HTTP at all
+                            (embedder_client.py)
 
 What an attempt's failures mean is decided once, in failures.py; answers are read by
 answers.py. The retries, the next deployment and hedging are the failover loop's (failover.py).
@@ -20,8 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
@@ -32,6 +31,8 @@ from app.errors import PlatformError, ProviderRefused
 from app.providers import anthropic_wire
 from app.providers.answers import ANSWER_ITEMS, Answer, EventStream, parse_answer
 from app.providers.calls import UpstreamCall, items_asked
+from app.providers.deployment_client import DeploymentClient
+from app.providers.embedder_client import EmbedderClient
 from app.providers.failures import (
     TRANSPORT_ERRORS,
     Failure,
@@ -40,8 +41,7 @@ from app.providers.failures import (
     status_failure,
     transport_failure,
 )
-from app.providers.fair_queue import FairQueue, Waiter
-from app.providers.http import HttpPool
+from app.providers.http import HttpPool, proxy_for
 from app.providers.local_embedder import LocalEmbedder
 from app.providers.local_tokenizer import ContextLimit
 from app.providers.uploads import form_data, has_uploads
@@ -62,29 +62,6 @@ def encoded(payload: dict[str, Any]) -> Body:
         return lambda: form_data(payload)
     data = orjson.dumps(payload)
     return lambda: data
-
-
-class DeploymentClient:
-    """What every client shares: its deployment, the endpoints it serves, the body it takes."""
-
-    #: The endpoints it is sent; None: every one (it refuses what its model cannot do).
-    endpoints: ClassVar[tuple[str, ...] | None] = None
-    #: Its tokens are counted exactly when it reports none (the embedded model's tokenizer).
-    counts_exactly: ClassVar[bool] = False
-
-    def __init__(self, deployment: Deployment) -> None:
-        self.deployment = deployment
-
-    def serves(self, endpoint: str) -> bool:
-        return self.endpoints is None or endpoint in self.endpoints
-
-    def payload(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """The body as this provider takes it: the deployment's model named."""
-        return {**body, "model": self.deployment.model or "local"}
-
-    def refusal(self, endpoint: str, payload: Mapping[str, Any]) -> ProviderRefused | None:
-        """What the provider would refuse of the request, known before asking it."""
-        return None
 
 
 class ProviderClient(DeploymentClient):
@@ -270,41 +247,6 @@ class AnthropicClient(ProviderClient):
         return anthropic_wire.chat_chunk_lines(lines)
 
 
-class EmbedderClient(DeploymentClient):
-    """The embedded embedding model, run in this process, a slice of texts per fair turn."""
-
-    endpoints = ("embeddings",)
-    counts_exactly = True
-
-    def __init__(self, deployment: Deployment, embedder: LocalEmbedder) -> None:
-        super().__init__(deployment)
-        self._embedder = embedder
-
-    async def embed(
-        self, payload: dict[str, Any], call: UpstreamCall, queue: FairQueue | None,
-        waiter: Waiter,
-    ) -> Answer:  # fmt: skip
-        """The answer, a slice per turn of its queue, so another tenant's request waits for
-        one slice; what it refuses is the client's to fix."""
-        try:
-            embedding = await asyncio.to_thread(self._embedder.plan, payload)
-        except ProviderRefused as refusal:
-            raise Failure(refusal, counts=False, retryable=False) from None
-        for texts in embedding.slices:
-            release = await queue.acquire(waiter) if queue is not None else None
-            try:
-                await asyncio.to_thread(self._embedder.run, embedding, texts)
-            finally:
-                if release is not None:
-                    release()
-        answer = embedding.answer()
-        call.usage = answer.usage
-        return answer
-
-    async def probe(self) -> str | None:
-        return None  # a model in this process: nothing to ask
-
-
 Client = ProviderClient | EmbedderClient
 
 
@@ -346,13 +288,3 @@ def _note(call: UpstreamCall, endpoint: str, answer: Answer) -> None:
         call.choices.extend(answer.data["choices"])
     elif endpoint.startswith("images/"):
         call.images = len(answer.data["data"])
-
-
-def proxy_for(url: str) -> str | None:
-    """The proxy the environment names for `url` (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), as the
-    OpenAI SDK honours them. Read once: aiohttp's `trust_env` reads the environment and
-    ~/.netrc again on every request, which cost a third of a /v1 request's CPU."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
-        return None
-    return urllib.request.getproxies().get(parts.scheme)

@@ -32,8 +32,9 @@ from app.providers.accounting import CallAccount
 from app.providers.answers import EventStream
 from app.providers.breaker import CircuitBreakers
 from app.providers.calls import CallRole, Prompt, UpstreamCall, prompt_of
-from app.providers.clients import Answered, Client, EmbedderClient, encoded
+from app.providers.clients import Answered, Client, encoded
 from app.providers.continuation import Partial, continuation_body
+from app.providers.embedder_client import EmbedderClient
 from app.providers.failures import Failure, timed_out
 from app.providers.fair_queue import FairQueue, Waiter
 from app.providers.hedging import Hedging

@@ -7,6 +7,9 @@ aiohttp requires, and closed at shutdown.
 
 from __future__ import annotations
 
+import urllib.parse
+import urllib.request
+
 import aiohttp
 
 #: Room for one line of an upstream event stream (aiohttp's default is 256 KiB).
@@ -32,3 +35,13 @@ class HttpPool:
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), as the
+    OpenAI SDK honours them. Read once: aiohttp's `trust_env` reads the environment and
+    ~/.netrc again on every request, which cost a third of a /v1 request's CPU."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)

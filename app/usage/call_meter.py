@@ -1,6 +1,7 @@
 """Metering one request: a check and a reservation before each model call, the row at the end.
 
-A `CallMeter` rides along the chain as a LangChain callback handler (/v1 calls it directly).
+/v1 calls a `CallMeter` directly; a chain reaches it through its run's callbacks, by the thin
+adapter in meter_callbacks.py.
 Before every model call it refuses a model the tenant may not use (403), and makes sure the
 request's reservation covers an upper bound of every call so far (the prompts' bytes +
 max_tokens, in tokens and in dollars at each call's own price), reserving more if needed — a
@@ -21,30 +22,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-from uuid import UUID
-
-from langchain_core.callbacks import AsyncCallbackHandler
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import LLMResult
 
 from app.errors import Forbidden
 from app.limits.admission import Admission
 from app.limits.store import Ticket
-from app.providers import MODEL_ALIAS_METADATA, AccountHolder, CallAccount
+from app.providers import AccountHolder, CallAccount
 from app.tenants.models import Principal
 from app.usage.counting import Prompt, TokenCounter, TokenSource, prompt_upper_bound
 from app.usage.ledger import LedgerEntry, UsageLedger
 from app.usage.pricing import PriceTable
 
 _SOURCE_RANK = {"provider": 0, "counted": 1, "estimated": 2}
-
-
-_ROLES = {"human": "user", "ai": "assistant"}
-
-
-def as_prompt(messages: list[BaseMessage]) -> Prompt:
-    return [(_ROLES.get(message.type, message.type), message.text) for message in messages]
 
 
 def model_not_allowed(principal: Principal, alias: str) -> Forbidden:
@@ -83,12 +71,9 @@ class MeterServices:
     local_aliases: frozenset[str]
 
 
-class CallMeter(AsyncCallbackHandler, AccountHolder):
+class CallMeter(AccountHolder):
     """One admitted request's model calls: each is allow-listed and reserved for as it starts,
-    and counted as it ends (a LangChain callback for the chains; called directly by /v1)."""
-
-    raise_error = True  # a refused call or reservation must stop the model call
-    run_inline = True  # ...before the call starts, in order
+    and counted as it ends (called by /v1; by the chains through `MeterCallbacks`)."""
 
     def __init__(
         self,
@@ -128,20 +113,6 @@ class CallMeter(AsyncCallbackHandler, AccountHolder):
 
     # --- callbacks -----------------------------------------------------------------------
 
-    async def on_chat_model_start(
-        self,
-        serialized: dict[str, Any],
-        messages: list[list[BaseMessage]],
-        *,
-        run_id: UUID,
-        invocation_params: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        alias = (metadata or {}).get(MODEL_ALIAS_METADATA, self.model)
-        max_tokens = int((invocation_params or {}).get("max_tokens") or 0)
-        await self.start_call(run_id, alias, as_prompt(messages[0]), max_tokens)
-
     async def start_call(
         self, call_id: object, alias: str | None, prompt: Prompt, max_tokens: int,
         images: int = 0, image_price: float = 0.0,
@@ -172,10 +143,8 @@ class CallMeter(AsyncCallbackHandler, AccountHolder):
         self._calls[call_id] = call
         return call
 
-    async def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
-        call = self._calls.get(run_id)
-        if call is not None:
-            self.add_output(call, token)
+    def model_call(self, call_id: object) -> ModelCall | None:
+        return self._calls.get(call_id)
 
     def add_output(self, call: ModelCall, text: str) -> None:
         self.output_began()
@@ -185,21 +154,6 @@ class CallMeter(AsyncCallbackHandler, AccountHolder):
         """Output is going out (its time is the request's time to first token)."""
         if self.first_token is None:
             self.first_token = time.perf_counter()
-
-    async def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        call = self.end_call(run_id)
-        if call is None:
-            return
-        generation = response.generations[0][0] if response.generations else None
-        message = getattr(generation, "message", None)
-        usage = getattr(message, "usage_metadata", None)
-        if usage:
-            call.usage = (usage["input_tokens"], usage["output_tokens"], "provider")
-        if not call.output and generation is not None:
-            call.output.append(generation.text)
-
-    async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self.end_call(run_id)
 
     def end_call(self, call_id: object) -> ModelCall | None:
         call = self._calls.get(call_id)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from app.main import create_app
-from app.providers.clients import proxy_for
+from app.providers.http import proxy_for
 from app.providers.local_server import free_loopback_port
 from app.settings import ModelSpec
 from tests.conftest import asgi_client

@@ -109,8 +109,13 @@ def test_anthropic_messages_whole_streamed_and_counted(claude_sdk, platform):
     whole = raw.parse()
     assert whole.content[0].text.strip() and whole.stop_reason in ("end_turn", "max_tokens")
     assert whole.usage.input_tokens == counted.input_tokens, "counted as the ledger counts"
-    tools = [{"name": "get_weather", "description": "The weather in a city.",
-              "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+    tools = [
+        {
+            "name": "get_weather",
+            "description": "The weather in a city.",
+            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+        }
+    ]
     offered = claude_sdk.messages.create(model="local", max_tokens=4, messages=hi, tools=tools)
     assert claude_sdk.messages.count_tokens(model="local", messages=hi, tools=tools).input_tokens \
         == offered.usage.input_tokens, "tools counted as llama.cpp renders them"  # fmt: skip

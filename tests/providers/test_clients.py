@@ -11,11 +11,11 @@ from app.providers.clients import (
     AnthropicClient,
     AzureClient,
     CompatibleClient,
-    EmbedderClient,
     LlamaCppClient,
     OpenAIClient,
     client_for,
 )
+from app.providers.embedder_client import EmbedderClient
 from app.providers.http import HttpPool
 from app.providers.local_embedder import LocalEmbedder
 from app.settings import Deployment, ProviderKind

@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from app.errors import PlatformError, anthropic_body
+from app.errors import PlatformError
+from app.http.error_responses import anthropic_body
 
 #: chat completions' finish reason -> Anthropic's stop reason
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",

@@ -15,6 +15,7 @@ from app.settings import Settings
 from app.tenants.models import Principal
 from app.usage.call_meter import CallMeter
 from app.usage.lifecycle import TEMPLATE_ALLOWANCE, MeteredRequest, PlannedCall, ledger_label
+from app.usage.meter_callbacks import MeterCallbacks
 from app.use_cases.kit import TENANT_ID
 from app.use_cases.versions import PROMPT_VERSION, load_prompt_versions
 
@@ -82,8 +83,9 @@ class RunAdmission:
         configurable: dict[str, Any] = {TENANT_ID: principal.tenant.id}  # last: clients can't
         if prompt_version is not None:
             configurable[PROMPT_VERSION] = prompt_version
+        metered = MeterCallbacks(meter)
         return {
-            "callbacks": [meter, tracing.chain_spans()] if tracing else [meter],
+            "callbacks": [metered, tracing.chain_spans()] if tracing else [metered],
             "configurable": configurable,
             # Carried to LangSmith runs when LangSmith tracing is on.
             "metadata": {
