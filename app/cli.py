@@ -28,6 +28,7 @@ from app.settings import (
     is_loopback,
     load_settings,
 )
+from app.storage.group_commit import GroupCommit
 from app.tenants.models import KeyCreate, TenantChanges, TenantCreate
 from app.tenants.service import TenantService
 from app.usage.ledger import UsageFilter, UsageLedger
@@ -148,7 +149,7 @@ def _usage(settings: Settings, args: argparse.Namespace) -> int:
         tenant_id=args.tenant, since=args.since, until=args.until, route=args.route,
         model=args.model,
     )  # fmt: skip
-    ledger = UsageLedger(engine)
+    ledger = UsageLedger(engine, GroupCommit(engine))  # it only reads
     columns = ["created_at", "tenant_id", "route", "model", "status", "input_tokens",
                "output_tokens", "token_source", "cost_usd", "latency_ms"]  # fmt: skip
     for number, page in enumerate(ledger.pages(where)):  # every row, a page at a time

@@ -24,6 +24,7 @@ from app.providers import ChatRunnable, CircuitBreakers, ModelProviders, RedisCi
 from app.settings import InvalidSettings, Settings
 from app.storage.chat_history import ChatHistoryStore
 from app.storage.database import create_database_engine, migrate
+from app.storage.group_commit import GroupCommit
 from app.storage.responses import ResponseStore
 from app.streams.kept import KeptStreams
 from app.streams.log import EventLog, InMemoryEventLog
@@ -61,6 +62,7 @@ class Services:
     streams: KeptStreams
     documents: DocumentReader
     local_admin_key: str | None
+    writes: GroupCommit  # the rows a request stores before it is answered
     redis: Redis | None = None
     drain: Drain = field(default_factory=Drain)
     tracing: Tracing | None = None
@@ -83,7 +85,7 @@ class Services:
 
     async def stop(self) -> None:
         await self.metering.drain()
-        self.ledger.close()
+        self.writes.close()
         await self.providers.stop()
         if self.redis is not None:
             await self.redis.aclose()
@@ -168,7 +170,8 @@ def build_services(
         enabled=settings.auth_enabled,
         local_admin_key=local_admin_key,
     )
-    ledger = UsageLedger(engine)
+    writes = GroupCommit(engine)
+    ledger = UsageLedger(engine, writes)
     local_aliases = frozenset(
         alias for alias in settings.models if providers.dispatcher.counts_exactly(alias)
     )
@@ -192,7 +195,7 @@ def build_services(
         engine=engine,
         providers=providers,
         history=history,
-        responses=ResponseStore(engine),
+        responses=ResponseStore(engine, writes),
         tenants=tenants,
         authenticator=authenticator,
         ledger=ledger,
@@ -201,6 +204,7 @@ def build_services(
         streams=KeptStreams(event_log(settings, redis), settings.stream_keepalive_seconds),
         documents=DocumentReader(settings),
         local_admin_key=local_admin_key,
+        writes=writes,
         redis=redis,
         tracing=tracing,
         chains=chains,

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol, TypeVar
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import ORJSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
 from app.errors import (
@@ -178,8 +178,10 @@ class ModelCalls:
         request_state(request).upstream_seconds += answer.upstream_seconds
         meter.end_call(CALL)
         input_tokens, output_tokens, _ = meter.usage() or (0, 0, None)
-        await metered.close(200)
-        return JSONResponse(await call.whole(answer.data, input_tokens, output_tokens))
+        # The ledger row and the dialect's body (which a dialect may keep) are written at once.
+        body, _ = await asyncio.gather(call.whole(answer.data, input_tokens, output_tokens),
+                                       metered.close(200))  # fmt: skip
+        return ORJSONResponse(body)  # orjson: a third of json.dumps' time for an answer
 
     async def streamed(
         self, call: Translation, request: Request, principal: Principal,

@@ -6,8 +6,9 @@ conversation it answered. A background one is written when it is accepted, live 
 in progress), and then changed once: to how it ended, or cancelled, whichever comes first;
 while live, the replica answering it shows so (`alive`). The row's status is the response's.
 
-Writes are shielded from the request's cancellation, so a client that leaves as its stream
-ends does not lose the response it was shown.
+A new response is written by group commit, with its request's ledger row as a rule
+(storage/group_commit.py). Writes outlast the request's cancellation, so a client that leaves
+as its stream ends does not lose the response it was shown.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import anyio
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
+from app.storage.group_commit import GroupCommit
 from app.storage.tables import ResponseRow
 
 LIVE = ("queued", "in_progress")
@@ -44,16 +46,9 @@ def _now() -> datetime:
 
 
 class ResponseStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, writes: GroupCommit) -> None:
         self._engine = engine
-
-    def _save(self, tenant_id: str, body: dict[str, Any], items: list[dict[str, Any]]) -> None:
-        now = _now()
-        row = ResponseRow(id=body["id"], tenant_id=tenant_id, body=body, items=items,
-                          created_at=now, status=body["status"],
-                          alive_at=now if body["status"] in LIVE else None)  # fmt: skip
-        with Session(self._engine) as session, session.begin():
-            session.add(row)
+        self._writes = writes
 
     def _get(self, tenant_id: str, response_id: str) -> StoredResponse | None:
         with Session(self._engine) as session:
@@ -106,7 +101,12 @@ class ResponseStore:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def save(self, tenant_id: str, body: dict[str, Any], items: list[dict[str, Any]]) -> None:
-        await _shielded(self._save, tenant_id, body, items)
+        """Store a new response, by group commit: with its request's ledger row, as a rule."""
+        now = _now()
+        row = {"id": body["id"], "tenant_id": tenant_id, "body": body, "items": items,
+               "created_at": now, "status": body["status"],
+               "alive_at": now if body["status"] in LIVE else None}  # fmt: skip
+        await self._writes.insert(ResponseRow, row)
 
     async def end(
         self, tenant_id: str, response_id: str, ended: Callable[[dict[str, Any]], dict[str, Any]]

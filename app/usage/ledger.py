@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import anyio
-from sqlalchemy import Engine, Select, case, func, insert, select
+from sqlalchemy import Engine, Select, case, func, select
 from sqlalchemy.orm import Session
 
+from app.storage.group_commit import GroupCommit
 from app.storage.tables import UsageRow
 
 
@@ -65,72 +64,18 @@ class UsageFilter:
         return query
 
 
-def _settle(stored: asyncio.Future[None], error: Exception | None) -> None:
-    if stored.done():  # its request was cancelled meanwhile; the row is stored all the same
-        return
-    if error is None:
-        stored.set_result(None)
-    else:
-        stored.set_exception(error)
-
-
 class UsageLedger:
-    """The ledger, written by group commit: rows that arrive while a write is under way go
-    together in the next transaction, and each caller waits until its own row is stored."""
+    """The ledger: a request's row is written by group commit (storage/group_commit.py) with
+    the rows of the requests, and of its own writes, that arrive with it; read a page at a
+    time."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, writes: GroupCommit) -> None:
         self._engine = engine
-        self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
-        #: Its own thread, started on first use: no tenant's work in the loop's shared
-        #: executor can hold a row back.
-        self._thread: ThreadPoolExecutor | None = None
-
-    def close(self) -> None:
-        """End the writer's thread, once the rows under way are written (at shutdown); an app
-        started again over the same services starts a new one."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.shutdown(wait=True)
-
-    def _insert(self, rows: list[dict[str, Any]]) -> None:
-        """Plain INSERTs in one transaction (the ORM's unit of work costs more than the write)."""
-        with self._engine.begin() as connection:
-            connection.execute(insert(UsageRow), rows)
-
-    async def _in_thread(self, rows: list[dict[str, Any]]) -> None:
-        """The INSERTs in the ledger's own thread (one writer: a batch at a time)."""
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows)
+        self._writes = writes
 
     async def arecord(self, entry: LedgerEntry) -> None:
         """Store the row; returns once it is committed."""
-        stored = asyncio.get_running_loop().create_future()
-        self._waiting.append((vars(entry), stored))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_waiting())
-        await stored
-
-    async def _write_waiting(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            try:
-                await self._in_thread([values for values, _ in batch])
-            except Exception:
-                for values, stored in batch:
-                    await self._write_one(values, stored)
-            else:
-                for _, stored in batch:
-                    _settle(stored, None)
-
-    async def _write_one(self, values: dict[str, Any], stored: asyncio.Future[None]) -> None:
-        try:
-            await self._in_thread([values])
-        except Exception as exc:
-            _settle(stored, exc)
-        else:
-            _settle(stored, None)
+        await self._writes.insert(UsageRow, vars(entry))
 
     def page(
         self, where: UsageFilter, limit: int, after: int | None = None

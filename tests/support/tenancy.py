@@ -8,10 +8,12 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import insert
 
 from app.main import create_app
 from app.services import Services, build_services
 from app.settings import ModelSpec, Settings
+from app.storage.tables import UsageRow
 from app.tenants.models import KeyCreate, Tenant, TenantCreate
 from app.usage.ledger import LedgerEntry
 from tests.conftest import asgi_client
@@ -63,7 +65,8 @@ class Platform:
             ))
             for index in range(count)
         ]  # fmt: skip
-        self.services.ledger._insert(rows)
+        with self.services.engine.begin() as connection:
+            connection.execute(insert(UsageRow), rows)
 
 
 def build_platform(settings: Settings, delay: float = 0.0) -> Platform:

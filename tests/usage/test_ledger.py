@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from app.storage.database import create_database_engine, migrate
+from app.storage.group_commit import GroupCommit
 from app.storage.tables import UsageRow
 from app.usage.ledger import LedgerEntry, UsageLedger
 
@@ -26,14 +27,15 @@ def _entry(request_id: str) -> LedgerEntry:
     )  # fmt: skip
 
 
-def _ledger(tmp_path: Path) -> tuple[UsageLedger, object]:
+def _ledger(tmp_path: Path) -> tuple[UsageLedger, GroupCommit, object]:
     engine = create_database_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
     migrate(engine)
-    return UsageLedger(engine), engine
+    writes = GroupCommit(engine)
+    return UsageLedger(engine, writes), writes, engine
 
 
 async def test_a_caller_that_stops_waiting_does_not_hold_back_the_rows_of_its_group(tmp_path):
-    ledger, engine = _ledger(tmp_path)
+    ledger, writes, engine = _ledger(tmp_path)
     # Another writer holds the database: the first group's transaction waits on it, so the
     # next rows gather into the group after it.
     holder = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
@@ -50,22 +52,22 @@ async def test_a_caller_that_stops_waiting_does_not_hold_back_the_rows_of_its_gr
     with engine.connect() as connection:  # type: ignore[attr-defined]
         stored = connection.execute(select(func.count()).select_from(UsageRow)).scalar()
     assert stored == 3, "the cancelled caller's row is stored too"
-    ledger.close()
+    writes.close()
 
 
 def _ledger_threads() -> set[threading.Thread]:
-    return {thread for thread in threading.enumerate() if thread.name.startswith("ledger")}
+    return {thread for thread in threading.enumerate() if thread.name.startswith("group-commit")}
 
 
-async def test_closing_the_ledger_ends_its_writer_thread_and_a_restart_writes_again(tmp_path):
-    ledger, engine = _ledger(tmp_path)
+async def test_closing_the_writes_ends_their_thread_and_a_restart_writes_again(tmp_path):
+    ledger, writes, engine = _ledger(tmp_path)
     before = _ledger_threads()  # other tests' apps, never shut down, may hold theirs
     await ledger.arecord(_entry("one"))
     assert _ledger_threads() - before, "the writer's thread started on first use"
-    ledger.close()
+    writes.close()
     assert not _ledger_threads() - before, "and ended when the ledger closed"
     await ledger.arecord(_entry("two"))  # the app started again over the same services
-    ledger.close()
+    writes.close()
     with engine.connect() as connection:  # type: ignore[attr-defined]
         stored = connection.execute(select(func.count()).select_from(UsageRow)).scalar()
     assert stored == 2

@@ -1,0 +1,90 @@
+"""Rows written by group commit: a request's rows that must be stored before it is answered
+(its ledger row, the response it keeps) cost one transaction and one thread hop between them,
+and between every request's that arrive together.
+
+Rows that arrive while a write is under way go together in the next transaction, written by a
+thread of the writer's own (no tenant's work in the loop's shared executor can hold a row
+back), and each caller waits until its own row is committed. A batch that fails is written
+again a row at a time, so that a bad row fails its own caller only. A caller that is cancelled
+while it waits does not take its row back: it is stored all the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import Engine, insert
+
+from app.storage.database import Base
+
+Row = tuple[type[Base], dict[str, Any]]
+
+
+def _settle(stored: asyncio.Future[None], error: Exception | None) -> None:
+    if stored.done():  # its caller was cancelled meanwhile; the row is stored all the same
+        return
+    if error is None:
+        stored.set_result(None)
+    else:
+        stored.set_exception(error)
+
+
+class GroupCommit:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._waiting: list[tuple[Row, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._thread: ThreadPoolExecutor | None = None  # started on first use
+
+    def close(self) -> None:
+        """End the writer's thread, once the rows under way are written (at shutdown); an app
+        started again over the same services starts a new one."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.shutdown(wait=True)
+
+    async def insert(self, table: type[Base], values: dict[str, Any]) -> None:
+        """Store the row; returns once it is committed."""
+        stored = asyncio.get_running_loop().create_future()
+        self._waiting.append(((table, values), stored))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_waiting())
+        await stored
+
+    def _insert(self, rows: list[Row]) -> None:
+        """Plain INSERTs in one transaction (the ORM's unit of work costs more than the write),
+        one statement per table."""
+        by_table: dict[type[Base], list[dict[str, Any]]] = {}
+        for table, values in rows:
+            by_table.setdefault(table, []).append(values)
+        with self._engine.begin() as connection:
+            for table, values_of in by_table.items():
+                connection.execute(insert(table), values_of)
+
+    async def _in_thread(self, rows: list[Row]) -> None:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows)
+
+    async def _write_waiting(self) -> None:
+        await asyncio.sleep(0)  # the rows its request writes beside this one join it
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self._in_thread([row for row, _ in batch])
+            except Exception:
+                for row, stored in batch:
+                    await self._write_one(row, stored)
+            else:
+                for _, stored in batch:
+                    _settle(stored, None)
+
+    async def _write_one(self, row: Row, stored: asyncio.Future[None]) -> None:
+        try:
+            await self._in_thread([row])
+        except Exception as exc:
+            _settle(stored, exc)
+        else:
+            _settle(stored, None)
