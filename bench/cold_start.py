@@ -65,14 +65,18 @@ def first_answers(
     workdir: Path, upstream: str, rounds: int, roots: dict[str, Path]
 ) -> dict[str, dict[str, float]]:
     """Seconds from spawning the process to the first 200 on /v1, over `rounds` starts of the
-    code at each root, the roots taking turns."""
-    with systems.platform(workdir, upstream, name="cold") as server:  # creates the database
-        headers = server.headers
-    env = systems.platform_env(workdir, upstream, "cold")
+    code at each root, the roots taking turns. Each root has a data folder of its own, made by
+    its own first start (an older head cannot open a database a newer one migrated)."""
+    started: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
+    for key, root in roots.items():
+        name = f"cold-{key}"
+        with systems.platform(workdir, upstream, name=name, root=root) as server:
+            started[key] = systems.platform_env(workdir, upstream, name), server.headers
     log = workdir / "cold-starts.log"
     samples: dict[str, list[float]] = {key: [] for key in roots}
     for _ in range(rounds):
         for key, root in roots.items():
+            env, headers = started[key]
             samples[key].append(_first_answer_seconds(env, headers, log, root))
     return {
         key: {"median": statistics.median(values), "min": min(values), "max": max(values)}

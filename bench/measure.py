@@ -22,7 +22,8 @@ SUMMARY_TEXT = (
     "postponed the road repairs until spring, and asked for a report on water prices."
 )
 CHAT = {"model": "mock", "messages": [{"role": "user", "content": SUMMARY_TEXT}]}
-RESPONSES, MESSAGES = "platform /v1/responses", "platform /v1/messages"
+DIALECT_CHAT = "dialects: /v1/chat/completions"
+RESPONSES, MESSAGES = "dialects: /v1/responses", "dialects: /v1/messages"
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,11 @@ def chat_target(label: str, server: Server, path: str = "/chat/completions") -> 
 
 
 def dialect_targets(server: Server) -> list[Target]:
-    """The same question in the Responses and Messages dialects, on the platform's /v1."""
+    """The same question in each dialect of /v1, on a platform of their own (their rows and
+    responses do not weigh on the other targets' database)."""
     asked = CHAT["messages"]
     return [
+        Target(DIALECT_CHAT, server, "/v1/chat/completions", CHAT),
         Target(RESPONSES, server, "/v1/responses", {"model": "mock", "input": asked}),
         Target(MESSAGES, server, "/v1/messages",
                {"model": "mock", "max_tokens": 1024, "messages": asked}),

@@ -84,7 +84,8 @@ def overhead_and_throughput(
             *_targets(mock, gp, ls, ll), floor,
             *_previous_targets(stack, workdir, mock.url, previous),
         ]  # fmt: skip
-        timed = [*targets, *measure.dialect_targets(gp)]  # each dialect: latency only
+        dialects = stack.enter_context(systems.platform(workdir, mock.url, name="dialects"))
+        timed = [*targets, *measure.dialect_targets(dialects)]  # each dialect: latency only
         print("sequential latency…", flush=True)
         results["sequential"] = measure.sequential(timed, plan.rounds, plan.per_round, False)
         streaming = [t.streaming() for t in timed]
