@@ -21,16 +21,20 @@ from app.api.openai.responses import ResponsesServing
 from app.api.openai.responses_background import BackgroundResponses
 from app.api.openai.router import build_router as openai_routes
 from app.api.openai.serving import OpenAIServing
-from app.api.use_cases.mount import mount_use_cases
+from app.api.use_cases.mounting import UseCaseMounting
 from app.http.body_limit import BodySizeLimit
 from app.http.drain import DrainGate
 from app.http.edge import Edge
 from app.http.error_responses import register_error_handlers
 from app.http.json_body import JsonRoute
+from app.http.loading_gate import LoadingGate
 from app.http.openapi import Documented
 from app.server.heap import freeze_startup_objects
 from app.services import Services, build_services
 from app.settings import Settings, load_settings
+
+#: What is served from startup on; every other path waits for the use cases to be mounted.
+SERVED_BEFORE_USE_CASES = ("/v1/", "/health", "/ready", "/metrics")
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -41,6 +45,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await services.start()
         freeze_startup_objects()
+        use_cases.start()  # loaded while /v1 already answers
         try:
             yield
         finally:
@@ -61,9 +66,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
+    documented = Documented()
+    app.state.use_cases = use_cases = UseCaseMounting(app, services, documented)
+    app.add_middleware(LoadingGate, loaded=use_cases.done, served_before=SERVED_BEFORE_USE_CASES)
     app.add_middleware(DrainGate, drain=services.drain)
     app.add_middleware(Edge)  # outermost: ids, times and logs everything, errors included
-    documented = Documented()
     # The routes that carry the traffic first: Starlette tries the routes in order.
     dispatcher, streams = services.providers.dispatcher, services.streams
     calls = ModelCalls(settings, dispatcher, streams)
@@ -73,7 +80,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     responses = ResponsesServing(calls, services.responses, background)
     app.include_router(messages_routes(MessagesServing(calls, services.metering), documented))
     app.include_router(openai_routes(openai, responses, documented))  # last: its catch-all
-    mount_use_cases(app, services, documented)
     for module in (health, home, me, docs, usage, admin, chat_sessions, metrics):
         app.include_router(module.router)
     home.mount_console(app)

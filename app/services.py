@@ -8,11 +8,11 @@ Nothing else builds a service.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.runnables import Runnable
 from sqlalchemy import Engine
 
 from app.documents.reader import DocumentReader
@@ -20,7 +20,7 @@ from app.http.drain import Drain
 from app.limits.admission import Admission
 from app.limits.store import InMemoryLimitStore, LimitStore
 from app.observability.metrics import Metrics
-from app.providers import ChatRunnable, CircuitBreakers, ModelProviders, RedisCircuitBreakers
+from app.providers import CircuitBreakers, ModelProviders, RedisCircuitBreakers
 from app.settings import InvalidSettings, Settings
 from app.storage.chat_history import ChatHistoryStore
 from app.storage.database import create_database_engine, migrate
@@ -38,13 +38,46 @@ from app.usage.counting import TokenCounter
 from app.usage.ledger import UsageLedger
 from app.usage.lifecycle import Metering
 from app.usage.pricing import PriceTable
-from app.use_cases.kit import ChainContext, UseCase
-from app.use_cases.registry import discover_use_cases
 
 if TYPE_CHECKING:  # imported where they are configured: a quicker cold start
+    from langchain_core.runnables import Runnable
     from redis.asyncio import Redis
 
     from app.observability.tracing import Tracing
+    from app.providers import ChatRunnable
+    from app.use_cases.kit import UseCase
+
+
+class UseCases:
+    """The use cases found in `chains/`, each with its chain built: loaded once, by the first
+    caller that needs them (main.py starts that right after startup). LangChain and the chains
+    are imported then, so that a cold start answers /v1 without them."""
+
+    def __init__(
+        self, settings: Settings, providers: ModelProviders, history: ChatHistoryStore
+    ) -> None:
+        self._settings, self._providers, self._history = settings, providers, history
+        self._lock = threading.Lock()
+        self._chains: list[tuple[UseCase, Runnable[Any, Any]]] | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._chains is not None
+
+    def load(self) -> list[tuple[UseCase, Runnable[Any, Any]]]:
+        """Every use case with its chain (built on the first call, in any thread)."""
+        with self._lock:
+            if self._chains is None:
+                from app.use_cases.kit import ChainContext
+                from app.use_cases.registry import discover_use_cases
+
+                models = self._providers.models
+                self._chains = [
+                    (use_case, use_case.build(ChainContext(use_case.name, self._settings,
+                                                           models, self._history)))
+                    for use_case in discover_use_cases()
+                ]  # fmt: skip
+            return self._chains
 
 
 @dataclass
@@ -62,16 +95,12 @@ class Services:
     streams: KeptStreams
     documents: DocumentReader
     local_admin_key: str | None
+    #: Every use case found in `chains/`, with its chain built once loaded (after startup).
+    use_cases: UseCases
     writes: GroupCommit  # the rows a request stores before it is answered
     redis: Redis | None = None
     drain: Drain = field(default_factory=Drain)
     tracing: Tracing | None = None
-    #: Every use case found in `chains/`, with its chain built.
-    chains: list[tuple[UseCase, Runnable[Any, Any]]] = field(default_factory=list)
-
-    @property
-    def use_cases(self) -> list[str]:
-        return [use_case.name for use_case, _ in self.chains]
 
     async def start(self) -> None:
         if self.redis is not None:
@@ -186,10 +215,6 @@ def build_services(
         local_aliases=local_aliases,
     )
     history = ChatHistoryStore(engine)
-    chains = [
-        (use_case, use_case.build(ChainContext(use_case.name, settings, providers.models, history)))
-        for use_case in discover_use_cases()
-    ]
     return Services(
         settings=settings,
         engine=engine,
@@ -207,5 +232,5 @@ def build_services(
         writes=writes,
         redis=redis,
         tracing=tracing,
-        chains=chains,
+        use_cases=UseCases(settings, providers, history),
     )

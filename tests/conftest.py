@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import gc
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -67,7 +68,15 @@ def echo_app(make_settings: MakeSettings) -> FastAPI:
     """The platform with every model alias answered by an EchoChat."""
     settings = make_settings(models=ECHO_MODELS)
     models = {"local": EchoChat(label="local"), "other": EchoChat(label="other")}
-    return create_app(services=build_services(settings, models))
+    return mounted(create_app(services=build_services(settings, models)))
+
+
+def mounted(app: FastAPI) -> FastAPI:
+    """The app with its use cases' routes mounted, as a server has them once it started (they
+    load after startup): for a test that reads the routes themselves, from outside an event
+    loop."""
+    asyncio.run(app.state.use_cases.done())
+    return app
 
 
 def api_routes(app: FastAPI) -> list[RouteContext]:

@@ -4,7 +4,6 @@ are 404."""
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query
-from langchain_core.messages import message_to_dict
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ServicesDep, route_guard
@@ -38,6 +37,8 @@ async def read_history(
     messages = await services.history.aload(principal.tenant.id, session_id)
     if not messages:
         raise _no_session(session_id)
+    from langchain_core.messages import message_to_dict  # loaded with the use cases
+
     return {"session_id": session_id, "messages": [message_to_dict(m) for m in messages]}
 
 

@@ -1,6 +1,8 @@
 """/me: who the caller is and what its tenant may use and has used now; /signin, /signout."""
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -8,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.deps import CurrentPrincipal, ServicesDep
 from app.http.json_body import api_router
 from app.tenants.auth import SESSION_COOKIE
-from app.use_cases.kit import UseCase
+
+if TYPE_CHECKING:  # the use cases load after startup
+    from app.use_cases.kit import UseCase
 
 router = api_router(tags=["me"])
 
@@ -36,7 +40,7 @@ async def read_me(principal: CurrentPrincipal, services: ServicesDep) -> dict[st
                 "workspace": _workspace(use_case),
                 "document_field": use_case.document_field,
             }
-            for use_case, _ in services.chains
+            for use_case, _ in services.use_cases.load()  # loaded: /me waits for them
             if principal.may_use_route(use_case.name)
         ],
         "refused": services.metering.metrics.refusals(tenant.id),

@@ -18,8 +18,9 @@ import json
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol, TypeVar
 
+import orjson
 from fastapi import Request
-from fastapi.responses import ORJSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
 from app.errors import (
@@ -181,7 +182,8 @@ class ModelCalls:
         # The ledger row and the dialect's body (which a dialect may keep) are written at once.
         body, _ = await asyncio.gather(call.whole(answer.data, input_tokens, output_tokens),
                                        metered.close(200))  # fmt: skip
-        return ORJSONResponse(body)  # orjson: a third of json.dumps' time for an answer
+        # orjson: a third of json.dumps' time for an answer
+        return Response(orjson.dumps(body), media_type="application/json")
 
     async def streamed(
         self, call: Translation, request: Request, principal: Principal,

@@ -3,9 +3,9 @@
 The layer that holds a request's bill (app/usage) opens the request's account at admission and
 passes it down: /v1 as an argument of the dispatcher's calls; a chain through its run's config,
 whose callbacks hold the request's meter (`AccountHolder`), so a chat model of the platform
-finds the account there (`account_in`). The providers write into it what each call to a
-deployment did and which streams are still open; the bill's holder reads it when the request
-ends. Nothing here calls back up.
+finds the account there (`account_in`, alias_model.py). The providers write into it what each
+call to a deployment did and which streams are still open; the bill's holder reads it when the
+request ends. Nothing here calls back up.
 
 A chat model whose run's config holds no open account is refused: no route, batch item or
 chain step can reach a model unmetered, and forgetting the meter is a loud failure, not free
@@ -17,10 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from langchain_core.callbacks import BaseCallbackManager
-from langchain_core.runnables import RunnableConfig
-
-from app.errors import PlatformError
 from app.providers.calls import UpstreamCall
 
 
@@ -57,16 +53,3 @@ class AccountHolder:
     def __init__(self, account: CallAccount) -> None:
         self.account = account
         self.closed = False
-
-
-def account_in(config: RunnableConfig | None) -> CallAccount:
-    """The account a chat model run with `config` is charged to; a bug (500) if it has none."""
-    callbacks = (config or {}).get("callbacks")
-    handlers = callbacks.handlers if isinstance(callbacks, BaseCallbackManager) else callbacks
-    for handler in handlers or ():
-        if isinstance(handler, AccountHolder) and not handler.closed:
-            return handler.account
-    raise PlatformError(
-        "A model call was attempted outside an admitted request; it was refused.",
-        code="unmetered_model_call",
-    )

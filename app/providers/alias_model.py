@@ -14,7 +14,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    BaseCallbackManager,
+    CallbackManagerForLLMRun,
+)
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import (
@@ -35,7 +39,8 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict
 
-from app.providers.accounting import CallAccount, account_in
+from app.errors import PlatformError
+from app.providers.accounting import AccountHolder, CallAccount
 from app.providers.calls import Usage
 from app.providers.dispatcher import Dispatcher
 
@@ -222,3 +227,16 @@ def _tool_call_chunks(given: Any) -> list[ToolCallChunk]:
 def alias_models(aliases: Mapping[str, Any], dispatcher: Dispatcher) -> dict[str, ChatRunnable]:
     """The chat model of every alias, each over the platform's one dispatcher."""
     return {alias: AliasChatModel(alias=alias, dispatcher=dispatcher) for alias in aliases}
+
+
+def account_in(config: RunnableConfig | None) -> CallAccount:
+    """The account a chat model run with `config` is charged to; a bug (500) if it has none."""
+    callbacks = (config or {}).get("callbacks")
+    handlers = callbacks.handlers if isinstance(callbacks, BaseCallbackManager) else callbacks
+    for handler in handlers or ():
+        if isinstance(handler, AccountHolder) and not handler.closed:
+            return handler.account
+    raise PlatformError(
+        "A model call was attempted outside an admitted request; it was refused.",
+        code="unmetered_model_call",
+    )

@@ -4,8 +4,8 @@ pool and circuit breakers they share, and the embedded models when an alias uses
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from app.providers.alias_model import AliasChatModel, ChatRunnable, alias_models
 from app.providers.breaker import CircuitBreakers
 from app.providers.clients import uses_embedder, uses_llama_cpp
 from app.providers.dispatcher import Dispatcher
@@ -14,6 +14,9 @@ from app.providers.local_embedder import LocalEmbedder
 from app.providers.local_server import LocalModelServer
 from app.providers.local_tokenizer import ContextLimit, LocalTokenizer
 from app.settings import Settings
+
+if TYPE_CHECKING:  # LangChain is loaded with the use cases, after startup: /v1 needs none
+    from app.providers.alias_model import ChatRunnable
 
 
 class ModelProviders:
@@ -45,8 +48,19 @@ class ModelProviders:
             if self.local_tokenizer else None,
             LocalEmbedder.packaged() if uses_embedder(deployments) else None,
         )  # fmt: skip
-        self.models = dict(models or alias_models(settings.models, self.dispatcher))
+        self._given = dict(models) if models is not None else None
+        self._models: dict[str, ChatRunnable] | None = self._given
+        self._specs = settings.models
         self.default_alias = settings.default_model
+
+    @property
+    def models(self) -> dict[str, ChatRunnable]:
+        """Each alias's chat model (LangChain's), for the chains: built on first use."""
+        if self._models is None:
+            from app.providers.alias_model import alias_models
+
+            self._models = dict(alias_models(self._specs, self.dispatcher))
+        return self._models
 
     async def start(self) -> None:
         if self.local_server is not None:
@@ -59,6 +73,6 @@ class ModelProviders:
 
     async def readiness_problem(self) -> str | None:
         """None when the default model's provider answers, else what is wrong."""
-        if not isinstance(self.models[self.default_alias], AliasChatModel):
-            return None  # not a provider's model: nothing to ask
+        if self._given is not None:
+            return None  # not a provider's models: nothing to ask
         return await self.dispatcher.probe(self.default_alias)

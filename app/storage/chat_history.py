@@ -13,13 +13,16 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import anyio
-from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
 from sqlalchemy import Engine, delete, exists, select, text, update
 from sqlalchemy.orm import Session
 
 from app.storage.tables import ChatMessageRow
+
+if TYPE_CHECKING:  # LangChain is the chains', loaded after startup
+    from langchain_core.messages import BaseMessage
 
 #: Marks a stored reply that was cut short (a disconnect or an error), in its response metadata.
 INTERRUPTED = "interrupted"
@@ -46,6 +49,8 @@ class ChatHistoryStore:
                 .where(ChatMessageRow.session_id == session_id)
                 .order_by(ChatMessageRow.id)
             ).all()
+        from langchain_core.messages import messages_from_dict
+
         return messages_from_dict([json.loads(row) for row in rows])
 
     def sessions(self, tenant_id: str) -> list[str]:
@@ -72,7 +77,7 @@ class ChatHistoryStore:
             ChatMessageRow(
                 tenant_id=tenant_id,
                 session_id=session_id,
-                message=json.dumps(message_to_dict(message)),
+                message=json.dumps(_as_dict(message)),
                 interrupted=interrupted and message is reply,
                 created_at=now,
             )
@@ -137,3 +142,9 @@ class ChatHistoryStore:
         )
         write.add_done_callback(_log_failure)
         await asyncio.shield(write)
+
+
+def _as_dict(message: BaseMessage) -> dict:
+    from langchain_core.messages import message_to_dict
+
+    return message_to_dict(message)

@@ -22,7 +22,7 @@ from app.errors import PlatformError
 from app.main import create_app
 from app.settings import ModelSpec
 from app.usage.lifecycle import TEMPLATE_ALLOWANCE
-from tests.conftest import api_routes
+from tests.conftest import api_routes, mounted
 from tests.support.fault_upstream import PIXEL
 from tests.support.tenancy import Platform
 
@@ -61,7 +61,7 @@ def platform(make_settings, upstream) -> Platform:
 
     models = {"cheap": alias(0.0), "priced": alias(1000.0)}
     settings = make_settings(auth_enabled=True, models=models, default_model="cheap")
-    platform = Platform(create_app(settings))
+    platform = Platform(mounted(create_app(settings)))  # every route is enumerated
     platform.tenant("payer")
     platform.tenant("narrow", allowed_models=["cheap"])
     platform.tenant("one-a-minute", rpm=1)

@@ -21,6 +21,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from app.main import create_app
 from app.settings import ModelSpec, Settings
+from tests.conftest import mounted
 from tests.support.tenancy import Platform
 
 #: POST routes that take no body: an action on the resource the path names.
@@ -41,7 +42,7 @@ def fuzzed(
         data_dir=Path(tmp_path_factory.mktemp("fuzzed")), auth_enabled=True,
         models={"ok": model}, default_model="ok",
     )  # fmt: skip
-    platform = Platform(create_app(settings_))
+    platform = Platform(mounted(create_app(settings_)))  # every route is documented
     platform.tenant("fuzzer")
     yield platform, platform.key("fuzzer", admin=True)
     shutdown_lifespans()

@@ -149,12 +149,15 @@ def document_form(name: str, field: str, runnable: Runnable[Any, Any]) -> type[B
     )
 
 
-def mount_use_cases(app: FastAPI, services: Services, documented: Documented) -> None:
+def mount_use_cases(
+    app: FastAPI, chains: list[tuple[UseCase, Runnable[Any, Any]]], services: Services,
+    documented: Documented,
+) -> None:  # fmt: skip
     """Every use case's routes, the model calls of all first: Starlette tries the routes in
     order, so a request walks past every route added before its own. Schemas and playgrounds
     come next, the playground's share links (`c/{config_hash}`) last."""
-    routes = [_UseCaseRoutes(use_case, chain, services) for use_case, chain in services.chains]
-    for use_case, _ in services.chains:
+    routes = [_UseCaseRoutes(use_case, chain, services) for use_case, chain in chains]
+    for use_case, _ in chains:
         if use_case.document_field:
             route = next(one for one in routes if one.name == use_case.name)
             route.add_document_route(app, use_case.document_field, documented, services.documents)
