@@ -88,6 +88,7 @@ def _wait(condition, seconds: float = 15.0) -> None:
 async def test_a_chain_request_is_one_trace_and_a_langsmith_run(traced):
     platform, receiver = traced
     async with platform.client() as client:
+        await client.get("/me")  # waits for the use cases, which load after startup
         invoked = await client.post(
             "/generate/invoke",
             json={"input": {"prompt": PROMPT}},
