@@ -22,7 +22,8 @@ ServicesDep = Annotated[Services, Depends(_services)]
 
 async def current_principal(request: Request) -> Principal:
     """The caller. It needs no other dependency: every level of them costs on each request."""
-    principal = await (await _services(request)).authenticator.principal(request)
+    services: Services = request.app.state.services
+    principal = await services.authenticator.principal(request)
     request_state(request).tenant_id = principal.tenant.id
     return principal
 
@@ -60,7 +61,7 @@ async def _metered_request(request: Request) -> AsyncIterator[MeteredRequest]:
     """The request's metering, closed when the request ends (after its response was sent, or
     with the exception that ended it): every route that can reach a model takes it."""
     state = request_state(request)
-    metering = (await _services(request)).metering
+    metering = request.app.state.services.metering
     metered = MeteredRequest(metering, state.request_id, state.client_request_id)
     try:
         yield metered

@@ -220,7 +220,7 @@ class ModelCalls:
         output_bound = max_tokens * call.generations  # every answer the provider generates
         planned = PlannedCall(alias, prompt_upper_bound(prompt) + output_bound)
         meter = await metered.admit(principal, call.route, [planned])
-        meter.start_admitted(CALL, alias, prompt, planned.tokens)
+        meter.start_admitted(CALL, alias, prompt, planned.tokens, meter.ticket.cost)  # its own
         return meter, call.payload(max_tokens), prompt
 
     async def _opened(

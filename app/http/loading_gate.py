@@ -17,9 +17,14 @@ class LoadingGate:
         self._served_before = served_before
         self._open = False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        waits = scope["type"] == "http" and not scope["path"].startswith(self._served_before)
-        if waits and not self._open:
-            await self._loaded()  # raises what the client should hear if it failed
-            self._open = True
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The app's own coroutine for a request that need not wait (no frame of the gate's
+        stays under it), else one that waits first."""
+        if self._open or scope["type"] != "http" or scope["path"].startswith(self._served_before):
+            return self.app(scope, receive, send)
+        return self._after_loading(scope, receive, send)
+
+    async def _after_loading(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._loaded()  # raises what the client should hear if it failed
+        self._open = True
         await self.app(scope, receive, send)

@@ -34,6 +34,7 @@ class CallAccount:
     request_id: str  # the platform's id of the request the call is part of
     calls: list[UpstreamCall] = field(default_factory=list)
     held: list[Closable] = field(default_factory=list)
+    closed: bool = False  # its request ended: nothing more is charged to it
 
     def record(self, call: UpstreamCall) -> None:
         self.calls.append(call)
@@ -47,9 +48,8 @@ class CallAccount:
 
 
 class AccountHolder:
-    """What holds a request's account among a run's callbacks (the request's meter); once the
-    request is closed, nothing more is charged to it."""
+    """What holds a request's account among a run's callbacks (the request's meter's
+    adapter)."""
 
     def __init__(self, account: CallAccount) -> None:
         self.account = account
-        self.closed = False

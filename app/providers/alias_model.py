@@ -234,7 +234,7 @@ def account_in(config: RunnableConfig | None) -> CallAccount:
     callbacks = (config or {}).get("callbacks")
     handlers = callbacks.handlers if isinstance(callbacks, BaseCallbackManager) else callbacks
     for handler in handlers or ():
-        if isinstance(handler, AccountHolder) and not handler.closed:
+        if isinstance(handler, AccountHolder) and not handler.account.closed:
             return handler.account
     raise PlatformError(
         "A model call was attempted outside an admitted request; it was refused.",

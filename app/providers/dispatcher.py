@@ -105,7 +105,7 @@ class Dispatcher:
         """The call's way through the alias's deployments that serve `endpoint` (failover.py):
         in turn, or a slow one raced against the next if the alias hedges."""
         hedges = self._models[alias].hedge_after_ms is not None
-        clients = self.serving(alias, endpoint)
+        clients = self._serving.get((alias, endpoint)) or self.serving(alias, endpoint)
         prompt = prompt_of(endpoint, body) if prompt is None else prompt
         return Route(clients, self._state, alias, endpoint, body, prompt, account, stream, hedges)
 

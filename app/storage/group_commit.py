@@ -63,10 +63,10 @@ class GroupCommit:
             for table, values_of in by_table.items():
                 connection.execute(insert(table), values_of)
 
-    async def _in_thread(self, rows: list[Row]) -> None:
+    def _in_thread(self, rows: list[Row]) -> asyncio.Future[None]:
         if self._thread is None:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows)
+        return asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows)
 
     async def _write_waiting(self) -> None:
         await asyncio.sleep(0)  # the rows its request writes beside this one join it

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import anyio
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -35,6 +37,9 @@ def _tenant(row: TenantRow) -> Tenant:
     return Tenant.model_validate(row, from_attributes=True)
 
 
+logger = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True)
 class _Known:
     secret_hash: str
@@ -51,6 +56,7 @@ class TenantService:
         # by another process (a replica, the CLI) within `cache_seconds`.
         self._cache_seconds = cache_seconds
         self._known: dict[str, _Known] = {}
+        self._refreshing: set[str] = set()  # keys being read again in the background
 
     # --- tenants -------------------------------------------------------------------------
 
@@ -177,11 +183,36 @@ class TenantService:
         key_id = key_id_of(raw_key)
         known = self._cached(key_id) if key_id else None
         if known is not None:
+            self._refresh_ahead(key_id, known)
             return self._check(known, raw_key)
-        return await anyio.to_thread.run_sync(self.authenticate, raw_key)
+        return await _in_thread(self.authenticate, raw_key)
 
     async def aprincipal_for_key_id(self, key_id: str) -> Principal:
         known = self._cached(key_id)
         if known is not None:
+            self._refresh_ahead(key_id, known)
             return self._check(known, raw_key=None)
-        return await anyio.to_thread.run_sync(self.principal_for_key_id, key_id)
+        return await _in_thread(self.principal_for_key_id, key_id)
+
+    def _refresh_ahead(self, key_id: str, known: _Known) -> None:
+        """A key in use is read again in the background once half its freshness has gone, so
+        that its requests do not wait on the database; a record is still trusted for
+        `cache_seconds` at most, so a revocation applies as soon as before."""
+        if known.fresh_until - time.monotonic() > self._cache_seconds / 2:
+            return
+        if key_id in self._refreshing:
+            return
+        self._refreshing.add(key_id)
+        reading = asyncio.get_running_loop().run_in_executor(None, self._load, key_id)
+        reading.add_done_callback(lambda read: self._refreshed(key_id, read))
+
+    def _refreshed(self, key_id: str, read: asyncio.Future[_Known | None]) -> None:
+        self._refreshing.discard(key_id)
+        if not read.cancelled() and read.exception() is not None:  # the next request retries
+            logger.warning("could not read key %s again: %s", key_id, read.exception())
+
+
+async def _in_thread(read: Callable[[str], Principal], argument: str) -> Principal:
+    """A database read off the event loop: the loop's executor, one suspension (anyio's
+    to_thread takes three, each resuming the whole middleware stack)."""
+    return await asyncio.get_running_loop().run_in_executor(None, read, argument)

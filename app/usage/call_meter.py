@@ -123,7 +123,8 @@ class CallMeter(AccountHolder):
         if alias is not None and not self.principal.may_use_model(alias):
             raise model_not_allowed(self.principal, alias)
         bound = prompt_upper_bound(prompt) + max_tokens
-        call = self.start_admitted(call_id, alias, prompt, bound, images, image_price)
+        cost_bound = self._services.prices.upper_bound(alias, bound) + images * image_price
+        call = self.start_admitted(call_id, alias, prompt, bound, cost_bound, image_price)
         tokens, cost = -self.ticket.tokens, -self.ticket.cost
         for one in self._calls.values():
             tokens, cost = tokens + one.bound, cost + one.cost_bound
@@ -133,12 +134,11 @@ class CallMeter(AccountHolder):
         return call
 
     def start_admitted(
-        self, call_id: object, alias: str | None, prompt: Prompt, bound: int, images: int = 0,
-        image_price: float = 0.0,
+        self, call_id: object, alias: str | None, prompt: Prompt, bound: int,
+        cost_bound: float, image_price: float = 0.0,
     ) -> ModelCall:  # fmt: skip
         """Note a model call the request was admitted for: its alias allowed, and `bound`
-        tokens (its prompt's upper bound and its output's) reserved."""
-        cost_bound = self._services.prices.upper_bound(alias, bound) + images * image_price
+        tokens (its prompt's upper bound and its output's) and `cost_bound` reserved."""
         call = ModelCall(alias, prompt, bound, cost_bound, image_price)
         self._calls[call_id] = call
         return call

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,9 +73,9 @@ class UsageLedger:
         self._engine = engine
         self._writes = writes
 
-    async def arecord(self, entry: LedgerEntry) -> None:
-        """Store the row; returns once it is committed."""
-        await self._writes.insert(UsageRow, vars(entry))
+    def arecord(self, entry: LedgerEntry) -> Awaitable[None]:
+        """Store the row: awaited, it returns once the row is committed."""
+        return self._writes.insert(UsageRow, vars(entry))
 
     def page(
         self, where: UsageFilter, limit: int, after: int | None = None

@@ -85,7 +85,7 @@ class Metering:
 
     def close(self, meter: CallMeter, status: int, interrupted: bool) -> asyncio.Task[Any]:
         """Write the ledger row in a task of its own: a disconnect cannot cancel it."""
-        meter.closed = True  # no model call is charged to it any more
+        meter.account.closed = True  # no model call is charged to it any more
         task = asyncio.get_running_loop().create_task(self._finish(meter, status, interrupted))
         self._closing.add(task)
         task.add_done_callback(self._closed)

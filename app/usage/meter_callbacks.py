@@ -12,7 +12,7 @@ from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
-from app.providers import MODEL_ALIAS_METADATA, AccountHolder, CallAccount
+from app.providers import MODEL_ALIAS_METADATA, AccountHolder
 from app.usage.call_meter import CallMeter
 from app.usage.counting import Prompt
 
@@ -28,15 +28,8 @@ class MeterCallbacks(AsyncCallbackHandler, AccountHolder):
     run_inline = True  # ...before the call starts, in order
 
     def __init__(self, meter: CallMeter) -> None:
+        AccountHolder.__init__(self, meter.account)  # its account is closed with the request
         self._meter = meter
-
-    @property
-    def account(self) -> CallAccount:  # type: ignore[override]
-        return self._meter.account
-
-    @property
-    def closed(self) -> bool:  # type: ignore[override]
-        return self._meter.closed
 
     async def on_chat_model_start(
         self,
