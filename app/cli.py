@@ -1,12 +1,16 @@
-"""The `genai` command line: serve, and manage tenants, keys and usage in the database."""
+"""The `genai` command line: serve, and manage tenants, keys, usage and batches in the
+database."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import logging
 import logging.config
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +20,8 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from app.api.openai.batch_results import CANCELLED
+from app.api.openai.batches import batch_object
 from app.errors import NotFound, PlatformError
 from app.observability.logs import logging_config, skip_unused_record_fields
 from app.server.graceful import GracefulServer
@@ -28,7 +34,9 @@ from app.settings import (
     is_loopback,
     load_settings,
 )
+from app.storage.batches import BatchStore
 from app.storage.group_commit import GroupCommit
+from app.storage.tables import BatchRow
 from app.tenants.models import KeyCreate, TenantChanges, TenantCreate
 from app.tenants.service import TenantService
 from app.usage.ledger import UsageFilter, UsageLedger
@@ -147,7 +155,7 @@ def _usage(settings: Settings, args: argparse.Namespace) -> int:
     engine = _existing_database(settings)
     where = UsageFilter(
         tenant_id=args.tenant, since=args.since, until=args.until, route=args.route,
-        model=args.model,
+        model=args.model, batch_id=args.batch_id,
     )  # fmt: skip
     ledger = UsageLedger(engine, GroupCommit(engine))  # it only reads
     columns = ["created_at", "tenant_id", "route", "model", "status", "input_tokens",
@@ -160,6 +168,44 @@ def _usage(settings: Settings, args: argparse.Namespace) -> int:
         f"{totals['output_tokens']} output tokens, ${totals['cost_usd']:.6f}"
     )
     return 0
+
+
+def _batches(settings: Settings) -> BatchStore:
+    return BatchStore(_existing_database(settings))
+
+
+def _batches_list(settings: Settings, args: argparse.Namespace) -> int:
+    rows = asyncio.run(_batches(settings).page(args.tenant, args.limit, None))
+    shown = [{"id": row.id, "tenant_id": row.tenant_id, "endpoint": row.endpoint,
+              "status": row.status, "total": row.total, "completed": row.completed,
+              "failed": row.failed,
+              "created_at": datetime.fromtimestamp(row.created_at, UTC).isoformat()}
+             for row in rows]  # fmt: skip
+    print(_table(shown, ["id", "tenant_id", "endpoint", "status", "total", "completed",
+                         "failed", "created_at"]))  # fmt: skip
+    return 0
+
+
+def _batch(store: BatchStore, batch_id: str) -> BatchRow:
+    row = asyncio.run(store.get(None, batch_id))
+    if row is None:
+        raise NotFound(f"No batch '{batch_id}'; `genai batches list` lists them.")
+    return row
+
+
+def _batches_show(settings: Settings, args: argparse.Namespace) -> int:
+    row = _batch(_batches(settings), args.batch_id)
+    print(json.dumps({"tenant_id": row.tenant_id, **batch_object(row)}, indent=2))
+    return 0
+
+
+def _batches_cancel(settings: Settings, args: argparse.Namespace) -> int:
+    store = _batches(settings)
+    row = _batch(store, args.batch_id)
+    if row.status == "in_progress":
+        row = asyncio.run(store.cancel(None, row.id, time.time(), CANCELLED)) or row
+    print(f"Batch {row.id} of tenant {row.tenant_id} is {row.status}.")
+    return 0 if row.status in ("cancelling", "cancelled") else 1
 
 
 def _csv(value: str) -> list[str]:
@@ -228,9 +274,24 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--tenant")
     usage.add_argument("--route")
     usage.add_argument("--model")
+    usage.add_argument("--batch-id", help="the lines of one batch")
     usage.add_argument("--since", type=datetime.fromisoformat, help="ISO time")
     usage.add_argument("--until", type=datetime.fromisoformat, help="ISO time")
     usage.set_defaults(run=_usage)
+
+    batches = commands.add_parser("batches", help="batch jobs (/v1/batches)").add_subparsers(
+        dest="action", required=True
+    )
+    batch_list = batches.add_parser("list", help="list batches, newest first")
+    batch_list.add_argument("--tenant")
+    batch_list.add_argument("--limit", type=int, default=100)
+    batch_list.set_defaults(run=_batches_list)
+    show = batches.add_parser("show", help="a batch's state, counts and files")
+    show.add_argument("batch_id")
+    show.set_defaults(run=_batches_show)
+    cancel = batches.add_parser("cancel", help="stop a batch taking lines")
+    cancel.add_argument("batch_id")
+    cancel.set_defaults(run=_batches_cancel)
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -17,6 +18,9 @@ from app.api import admin, chat_sessions, docs, health, home, me, metrics, usage
 from app.api.anthropic.router import build_router as messages_routes
 from app.api.anthropic.serving import MessagesServing
 from app.api.model_calls import ModelCalls
+from app.api.openai.batch_runner import BatchRunner
+from app.api.openai.batches import BatchesServing
+from app.api.openai.files import FilesServing
 from app.api.openai.responses import ResponsesServing
 from app.api.openai.responses_background import BackgroundResponses
 from app.api.openai.router import build_router as openai_routes
@@ -46,9 +50,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         await services.start()
         freeze_startup_objects()
         use_cases.start()  # loaded while /v1 already answers
+        runner.start()
         try:
             yield
         finally:
+            await runner.stop(settings.shutdown_grace_seconds)
             await services.stop()
 
     app = FastAPI(
@@ -78,8 +84,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     background = BackgroundResponses(calls, services.responses, streams,
                                      settings.background_check_seconds)  # fmt: skip
     responses = ResponsesServing(calls, services.responses, background)
+    runner = BatchRunner(
+        services.batches, services.tenants, services.metering,
+        {"/v1/chat/completions": partial(openai.answer_line, "/v1/chat/completions"),
+         "/v1/completions": partial(openai.answer_line, "/v1/completions"),
+         "/v1/embeddings": partial(openai.answer_line, "/v1/embeddings"),
+         "/v1/responses": responses.answer_line},
+        services.drain, settings,
+    )  # fmt: skip
+    files = FilesServing(services.files, settings.max_file_bytes)
+    batches = BatchesServing(services.batches, files, runner, settings.max_body_bytes)
     app.include_router(messages_routes(MessagesServing(calls, services.metering), documented))
-    app.include_router(openai_routes(openai, responses, documented))  # last: its catch-all
+    app.include_router(
+        openai_routes(openai, responses, files, batches, documented)
+    )  # last: its catch-all
     for module in (health, home, me, docs, usage, admin, chat_sessions, metrics):
         app.include_router(module.router)
     home.mount_console(app)

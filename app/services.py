@@ -22,8 +22,10 @@ from app.limits.store import InMemoryLimitStore, LimitStore
 from app.observability.metrics import Metrics
 from app.providers import CircuitBreakers, ModelProviders, RedisCircuitBreakers
 from app.settings import InvalidSettings, Settings
+from app.storage.batches import BatchStore
 from app.storage.chat_history import ChatHistoryStore
 from app.storage.database import create_database_engine, migrate
+from app.storage.files import FileStore
 from app.storage.group_commit import GroupCommit
 from app.storage.responses import ResponseStore
 from app.streams.kept import KeptStreams
@@ -87,6 +89,8 @@ class Services:
     providers: ModelProviders
     history: ChatHistoryStore
     responses: ResponseStore
+    files: FileStore
+    batches: BatchStore
     tenants: TenantService
     authenticator: Authenticator
     ledger: UsageLedger
@@ -221,6 +225,8 @@ def build_services(
         providers=providers,
         history=history,
         responses=ResponseStore(engine, writes),
+        files=FileStore(engine),
+        batches=BatchStore(engine),
         tenants=tenants,
         authenticator=authenticator,
         ledger=ledger,

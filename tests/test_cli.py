@@ -116,3 +116,25 @@ def test_a_listing_names_the_database_it_read(genai, database):
     code, _, err = genai("tenants", "list")
     assert code == 0
     assert err.startswith("database: ") and ("genai.db" in err or "postgresql" in err)
+
+
+def test_batches_are_listed_shown_and_cancelled_on_the_command_line(genai, make_settings,
+                                                                     database):  # fmt: skip
+    platform = build_platform(make_settings(database_url=database))
+    row = {"id": "batch_0001", "tenant_id": "partner-a", "key_id": "k1",
+           "endpoint": "/v1/embeddings", "input_file_id": "file-1", "completion_window": "24h",
+           "status": "in_progress", "ending": "completed", "created_at": 1_700_000_000,
+           "expires_at": 1_700_086_400, "total": 2, "completed": 0, "failed": 0,
+           "turn_at": 0.0}  # fmt: skip
+    asyncio.run(platform.services.batches.create(row, [("a", {}), ("b", {})]))
+    code, out, _ = genai("batches", "list")
+    line = next(line for line in out.splitlines() if line.startswith("batch_0001"))
+    assert code == 0 and "partner-a" in line and "in_progress" in line
+    code, out, _ = genai("batches", "show", "batch_0001")
+    assert code == 0 and '"request_counts"' in out and '"total": 2' in out
+    code, out, _ = genai("batches", "cancel", "batch_0001")
+    assert code == 0 and "is cancelling" in out
+    code, out, _ = genai("batches", "show", "batch_0001")
+    assert '"failed": 2' in out, "its lines not run are reported"
+    code, _, err = genai("batches", "show", "batch_none")
+    assert code == 1 and "No batch 'batch_none'" in err

@@ -45,16 +45,20 @@ def route_guard(route: str):  # type: ignore[no-untyped-def]
     """
 
     async def guard(request: Request) -> Principal:
-        principal = await current_principal(request)
-        if not principal.may_use_route(route):
-            allowed = ", ".join(principal.tenant.allowed_routes or [])
-            raise Forbidden(
-                f"Tenant '{principal.tenant.id}' may not use /{route}; allowed: {allowed}.",
-                code="route_not_allowed",
-            )
-        return principal
+        return allowed_route(await current_principal(request), route)
 
     return guard
+
+
+def allowed_route(principal: Principal, route: str) -> Principal:
+    """The principal, if its tenant's route allow-list names `route` (else a 403)."""
+    if not principal.may_use_route(route):
+        allowed = ", ".join(principal.tenant.allowed_routes or [])
+        raise Forbidden(
+            f"Tenant '{principal.tenant.id}' may not use /{route}; allowed: {allowed}.",
+            code="route_not_allowed",
+        )
+    return principal
 
 
 async def _metered_request(request: Request) -> AsyncIterator[MeteredRequest]:

@@ -33,7 +33,7 @@ from app.errors import (
 )
 from app.http.disconnect import until_disconnected
 from app.http.request_state import request_state
-from app.providers import ChunkStream, Dispatcher, Prompt, prompt_of
+from app.providers import Answer, ChunkStream, Dispatcher, Prompt, prompt_of
 from app.settings import Settings
 from app.streams.kept import KeptStreams
 from app.streams.kept import StreamOptions as KeptStreamOptions
@@ -139,6 +139,16 @@ def validated(model: type[BodyT], given: Any) -> BodyT:
         raise invalid_request(exc.errors(), BadRequest) from None
 
 
+async def answered_for(request: Request | None, answering: Awaitable[Answer]) -> Answer:
+    """The upstream answer, its time counted as the request's; cancelled if the request's
+    client leaves first (a batch's line, with no request, has no client to leave)."""
+    if request is None:
+        return await answering
+    answer = await until_disconnected(request, answering)
+    request_state(request).upstream_seconds += answer.upstream_seconds
+    return answer
+
+
 def unknown_model(alias: str) -> NotFound:
     return NotFound(
         f"The model '{alias}' does not exist or is not available to you; "
@@ -172,18 +182,26 @@ class ModelCalls:
                 owner = StreamOwner(principal.tenant.id, call.route)
                 return await self._streams.start(id_, owner, events, metered, options)
             return StreamingResponse(events, media_type="text/event-stream")
+        body = await self.whole(call, principal, metered, request)
+        # orjson: a third of json.dumps' time for an answer
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    async def whole(
+        self, call: Translation, principal: Principal, metered: MeteredRequest,
+        request: Request | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The dialect's body of a whole answer, its ledger row written; the upstream call is
+        cancelled if the `request`'s client leaves (a batch's line has no client)."""
         meter, payload, prompt = await self._admitted(call, principal, metered)
         answering = self._dispatcher.complete(call.alias, call.endpoint, payload,
                                               account=meter.account, prompt=prompt)  # fmt: skip
-        answer = await until_disconnected(request, answering)
-        request_state(request).upstream_seconds += answer.upstream_seconds
+        answer = await answered_for(request, answering)
         meter.end_call(CALL)
         input_tokens, output_tokens, _ = meter.usage() or (0, 0, None)
         # The ledger row and the dialect's body (which a dialect may keep) are written at once.
         body, _ = await asyncio.gather(call.whole(answer.data, input_tokens, output_tokens),
                                        metered.close(200))  # fmt: skip
-        # orjson: a third of json.dumps' time for an answer
-        return Response(orjson.dumps(body), media_type="application/json")
+        return body
 
     async def streamed(
         self, call: Translation, request: Request, principal: Principal,

@@ -56,6 +56,7 @@ async def read_usage(
     until: Annotated[datetime | None, Query(description="ISO time, exclusive")] = None,
     route: str | None = None,
     model: str | None = None,
+    batch_id: Annotated[str | None, Query(description="The lines of one batch")] = None,
     tenant: Annotated[str | None, Query(description="Admins only: one tenant")] = None,
     format: Literal["json", "csv"] = "json",
     limit: Annotated[int, Query(ge=1, le=10_000, description="Rows per JSON page")] = 1000,
@@ -68,7 +69,8 @@ async def read_usage(
         if tenant not in (None, principal.tenant.id):
             raise NotFound(f"No tenant '{tenant}'.", param="tenant", code="tenant_not_found")
         tenant = principal.tenant.id
-    where = UsageFilter(tenant_id=tenant, since=since, until=until, route=route, model=model)
+    where = UsageFilter(tenant_id=tenant, since=since, until=until, route=route, model=model,
+                        batch_id=batch_id)  # fmt: skip
     ledger = services.ledger
     if format == "csv":
         return StreamingResponse(csv_pages(ledger, where), media_type="text/csv")

@@ -39,8 +39,15 @@ def budget_period(period: str, now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _scopes(principal: Principal) -> tuple[Scope, ...]:
-    """The key's and the tenant's limits; one with no limit at all is not tracked."""
+def _shared(limit: int | None, share: float) -> int | None:
+    """`share` of a limit: at least 1, so that work held to it still runs."""
+    return None if limit is None else max(1, math.floor(limit * share))
+
+
+def _scopes(principal: Principal, share: float = 1.0) -> tuple[Scope, ...]:
+    """The key's and the tenant's limits (`share` of each); one with no limit at all is not
+    tracked. A share is counted with the whole, so work held to half of a limit leaves the
+    other half to the rest."""
     key, tenant = principal.key, principal.tenant
     limited: tuple[Scope, ...] = ()
     for scope in (
@@ -48,6 +55,11 @@ def _scopes(principal: Principal) -> tuple[Scope, ...]:
         Scope(f"tenant:{tenant.id}", tenant.rpm, tenant.tpm, tenant.max_concurrent, tenant.ipm),
     ):
         if scope.limited:
+            if share < 1:
+                scope = Scope(
+                    scope.name, _shared(scope.rpm, share), _shared(scope.tpm, share),
+                    _shared(scope.max_concurrent, share), _shared(scope.ipm, share),
+                )  # fmt: skip
             limited += (scope,)
     return limited
 
@@ -117,10 +129,12 @@ class Admission:
         return budget, end
 
     async def admit(
-        self, principal: Principal, tokens: int, cost: float, images: int = 0
-    ) -> Ticket:
+        self, principal: Principal, tokens: int, cost: float, images: int = 0,
+        share: float = 1.0,
+    ) -> Ticket:  # fmt: skip
+        """Admit within `share` of each limit (all of it, but for a batch's line)."""
         budget, budget_end = await self._budget(principal.tenant)
-        scopes = _scopes(principal)
+        scopes = _scopes(principal, share)
         result = await self._store.admit(scopes, budget, tokens, cost, time.time(), images)
         if isinstance(result, Denied):
             self._on_refusal(principal.tenant.id, result.limit)

@@ -130,6 +130,15 @@ class Metrics:
             "genai_limit_rejections", "Requests refused by a limit or budget.",
             ["tenant", "limit"], registry=registry,
         )  # fmt: skip
+        self.batch_lines = Counter(
+            "genai_batch_lines", "Batch lines run, by tenant and outcome (done or failed).",
+            ["tenant", "outcome"], registry=registry,
+        )  # fmt: skip
+        self.batch_queue = Gauge(
+            "genai_batch_queue_depth", "Batch lines not settled yet, by tenant (as this replica "
+            "last counted them in the shared database).", ["tenant"], registry=registry,
+        )  # fmt: skip
+        self._queued_tenants: set[str] = set()
         self._deployments = sorted(set(deployments))
         self._circuits = _CircuitCollector(breakers)
         registry.register(self._circuits)
@@ -170,6 +179,12 @@ class Metrics:
     def refusals(self, tenant: str) -> dict[str, int]:
         """The tenant's requests refused by each limit, since this process started."""
         return {limit: n for (who, limit), n in sorted(self._refused.items()) if who == tenant}
+
+    def batch_depth(self, depth: Mapping[str, int]) -> None:
+        """The lines not settled yet, by tenant; a tenant not named has none."""
+        for tenant in self._queued_tenants | set(depth):
+            self.batch_queue.labels(tenant).set(depth.get(tenant, 0))
+        self._queued_tenants |= set(depth)
 
     async def render(self) -> bytes:
         self._circuits.states = await self._circuits.breakers.states(self._deployments)

@@ -32,6 +32,7 @@ class CallAccount:
 
     tenant_id: str
     request_id: str  # the platform's id of the request the call is part of
+    background: bool = False  # a batch's line: it waits behind interactive calls
     calls: list[UpstreamCall] = field(default_factory=list)
     held: list[Closable] = field(default_factory=list)
     closed: bool = False  # its request ended: nothing more is charged to it

@@ -67,7 +67,7 @@ class Route:
         self._waiting = iter(range(len(clients)))
         self._partial: Partial | None = None
         self._role: CallRole = "answer"
-        self._waiter = Waiter(account.tenant_id, account.request_id)
+        self._waiter = Waiter(account.tenant_id, account.request_id, account.background)
         self.failures: list[Failure] = []
         self.skipped: list[str] = []
 

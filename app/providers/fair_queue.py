@@ -12,6 +12,9 @@ it, and the requests of a tenant take turns among themselves. A call's wait is b
 long its request goes without a turn, not by how many calls of its own request are ahead of it.
 Past either bound, a clear 429 or 503 with `Retry-After`. The queue is this process's: the
 embedded model is each replica's own.
+
+A batch's line (a `background` waiter) waits behind every interactive call: a freed slot goes
+to it only while no interactive call waits, and it never takes a free slot ahead of one.
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ Release = Callable[[], None]
 
 
 class Waiter(NamedTuple):
-    """Who a call waits for: its tenant, and the request it is part of."""
+    """Who a call waits for: its tenant, the request it is part of, and whether it is a
+    batch's line (it waits behind interactive calls)."""
 
     tenant: str
     request: str
+    background: bool = False
 
 
 class _Request:
@@ -52,16 +57,20 @@ class FairQueue:
         self._lines: dict[str, dict[str, _Request]] = {}  # tenant -> its requests, in turn
         self._turns = itertools.count()
         self._last_turn: dict[str, int] = {}  # when each tenant was last given a slot
+        self._background: deque[asyncio.Future[None]] = deque()  # batches' lines, in order
 
     @property
     def waiting(self) -> int:
-        return sum(len(r.calls) for line in self._lines.values() for r in line.values())
+        interactive = sum(len(r.calls) for line in self._lines.values() for r in line.values())
+        return interactive + len(self._background)
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
 
     async def acquire(self, waiter: Waiter) -> Release:
         """Wait for a slot; returns the function that gives it back (safe to call twice)."""
+        if waiter.background:
+            return await self._acquire_background()
         if self._free > 0 and not self._lines:
             self._free -= 1
             self._last_turn[waiter.tenant] = next(self._turns)
@@ -84,6 +93,23 @@ class FairQueue:
                 await asyncio.wait({turn}, timeout=left)
         except BaseException:  # no turn in time, or the caller was cancelled (its client left)
             self._give_up(waiter, turn)
+            raise
+        return self._releaser()
+
+    async def _acquire_background(self) -> Release:
+        """A slot no interactive call waits for; a batch's line waits as long as it takes."""
+        if self._free > 0 and not self._lines and not self._background:
+            self._free -= 1
+            return self._releaser()
+        turn = asyncio.get_running_loop().create_future()
+        self._background.append(turn)
+        try:
+            await turn
+        except BaseException:
+            if turn.done() and not turn.cancelled():
+                self._release()  # the slot came just as the caller gave up: pass it on
+            elif turn in self._background:
+                self._background.remove(turn)
             raise
         return self._releaser()
 
@@ -114,6 +140,11 @@ class FairQueue:
                 del self._lines[tenant]
             if not turn.done():
                 self._last_turn[tenant] = next(self._turns)
+                turn.set_result(None)
+                return
+        while self._background:  # no interactive call waits: a batch's line may go
+            turn = self._background.popleft()
+            if not turn.done():
                 turn.set_result(None)
                 return
         self._free += 1

@@ -101,6 +101,26 @@ class Settings(BaseSettings):
         25_000_000, ge=1024, description="Largest multipart body (a form with files, such as "
         "an image to edit); other bodies have max_body_bytes."
     )  # fmt: skip
+    max_file_bytes: int = Field(
+        20_000_000, ge=1, description="Largest file uploaded to /v1/files; the form that "
+        "carries it is held to max_upload_bytes as well."
+    )  # fmt: skip
+    batch_concurrency: int = Field(
+        4, ge=1, description="Batch lines a replica runs at once (1 while it serves "
+        "interactive requests: they go first)."
+    )  # fmt: skip
+    batch_limit_share: float = Field(
+        0.5, gt=0, le=1, description="The share of each rate and concurrency limit a batch's "
+        "lines may use; the rest is kept for interactive calls."
+    )  # fmt: skip
+    batch_lease_seconds: float = Field(
+        30.0, gt=0, description="How long a replica holds the batch lines it claimed without "
+        "renewing them; a dead replica's lines are taken up again after this."
+    )  # fmt: skip
+    batch_poll_seconds: float = Field(
+        1.0, gt=0, description="How often a replica looks for batch lines to run (slowing to "
+        "8 times this while it finds none; one that creates a batch starts it at once)."
+    )  # fmt: skip
     max_header_bytes: int = Field(32_768, ge=1024, description="Request headers, in all.")
     max_headers: int = Field(100, ge=10, description="Headers a request may have.")
     header_timeout_seconds: float = Field(

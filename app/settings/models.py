@@ -87,6 +87,9 @@ class ModelSpec(BaseModel):
     deployments: list[Deployment] = Field(min_length=1)
     input_price_per_million: float = Field(0.0, ge=0, description="USD per 1M input tokens.")
     output_price_per_million: float = Field(0.0, ge=0, description="USD per 1M output tokens.")
+    batch_price_factor: float = Field(
+        0.5, ge=0, le=1, description="The share of its prices a batch's line pays (/v1/batches)."
+    )
     image_prices: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict, description="USD per image by `SIZE/QUALITY` (e.g. "
         "`1024x1024/hd`), or by `SIZE` for any quality, or `*` for any image; a size and "

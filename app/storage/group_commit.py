@@ -7,6 +7,9 @@ thread of the writer's own (no tenant's work in the loop's shared executor can h
 back), and each caller waits until its own row is committed. A batch that fails is written
 again a row at a time, so that a bad row fails its own caller only. A caller that is cancelled
 while it waits does not take its row back: it is stored all the same.
+
+A table that names a column `written_once_by` keeps the first row for each of its values and
+skips any later one (the ledger: one row per request id).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, Insert, insert
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.storage.database import Base
 
@@ -61,7 +65,14 @@ class GroupCommit:
             by_table.setdefault(table, []).append(values)
         with self._engine.begin() as connection:
             for table, values_of in by_table.items():
-                connection.execute(insert(table), values_of)
+                connection.execute(self._statement(table), values_of)
+
+    def _statement(self, table: type[Base]) -> Insert:
+        once_by = getattr(table, "written_once_by", None)
+        if once_by is None:
+            return insert(table)
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table).on_conflict_do_nothing(index_elements=[once_by])
 
     def _in_thread(self, rows: list[Row]) -> asyncio.Future[None]:
         if self._thread is None:

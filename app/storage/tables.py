@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -84,6 +95,8 @@ class UsageRow(Base):
 
     __tablename__ = "usage"
     __table_args__ = (Index("ix_usage_tenant_created", "tenant_id", "created_at"),)
+    #: A request's row is written once (a batch's line run again after its replica died).
+    written_once_by = "request_id"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     request_id: Mapped[str] = mapped_column(String(64), unique=True)  # the platform's own
@@ -106,6 +119,9 @@ class UsageRow(Base):
     status: Mapped[int] = mapped_column(Integer)
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The batch the request is a line of, and the line's `custom_id`.
+    batch_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    custom_id: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     def as_dict(self) -> dict[str, Any]:
         return {column.name: getattr(self, column.name) for column in self.__table__.columns}
@@ -141,3 +157,72 @@ class ResponseRow(Base):
     status: Mapped[str] = mapped_column(String(16), server_default="completed")
     #: When the replica working on a live background response last showed it still was.
     alive_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class FileRow(Base):
+    """A file a tenant uploaded (/v1/files), or a batch's output, kept in the database so
+    that every replica reads it."""
+
+    __tablename__ = "files"
+    __table_args__ = (Index("ix_files_tenant", "tenant_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(512))
+    purpose: Mapped[str] = mapped_column(String(32))
+    bytes: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[int] = mapped_column(Integer)  # Unix seconds, as the API shows it
+
+
+class BatchRow(Base):
+    """A batch job (/v1/batches): its state, counts and moments (Unix seconds, as the API
+    shows them). `ending` is the status it ends in once its open lines are settled."""
+
+    __tablename__ = "batches"
+    __table_args__ = (Index("ix_batches_tenant", "tenant_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32))
+    endpoint: Mapped[str] = mapped_column(String(64))
+    input_file_id: Mapped[str] = mapped_column(String(64))
+    completion_window: Mapped[str] = mapped_column(String(8))
+    batch_metadata: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    ending: Mapped[str] = mapped_column(String(16), default="completed")
+    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    output_file_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_file_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[int] = mapped_column(Integer)
+    in_progress_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    finalizing_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ended_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cancelling_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: When lines were last claimed from it: the batch claimed from least recently goes next.
+    turn_at: Mapped[float] = mapped_column(Float, default=0.0)
+    #: Until when a replica finalizing it holds it (one that died lets it go).
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class BatchLineRow(Base):
+    """One request of a batch: pending, leased by a replica working on it, or settled (done,
+    failed, or not run) with the line of the output or error file it answers with."""
+
+    __tablename__ = "batch_lines"
+    __table_args__ = (Index("ix_batch_lines_state", "batch_id", "state"),)
+
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    custom_id: Mapped[str] = mapped_column(Text)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(8), default="pending")
+    lease: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    not_before: Mapped[float] = mapped_column(Float, default=0.0)
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

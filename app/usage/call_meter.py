@@ -61,6 +61,15 @@ Tally = tuple[str | None, int, int, TokenSource]  # alias, input and output toke
 
 
 @dataclass(frozen=True)
+class BatchLine:
+    """The batch line a request runs (/v1/batches): its row names them, it pays the batch
+    price, and it waits behind interactive calls for shared capacity."""
+
+    batch_id: str
+    custom_id: str
+
+
+@dataclass(frozen=True)
 class MeterServices:
     """What every meter needs, built once at startup."""
 
@@ -85,8 +94,11 @@ class CallMeter(AccountHolder):
         model: str | None,
         request_id: str,
         client_request_id: str | None,
+        batch: BatchLine | None = None,
     ) -> None:
-        AccountHolder.__init__(self, CallAccount(principal.tenant.id, request_id))
+        account = CallAccount(principal.tenant.id, request_id, background=batch is not None)
+        AccountHolder.__init__(self, account)
+        self.batch = batch
         self._services = services
         self.principal = principal
         self.ticket = ticket
@@ -123,7 +135,8 @@ class CallMeter(AccountHolder):
         if alias is not None and not self.principal.may_use_model(alias):
             raise model_not_allowed(self.principal, alias)
         bound = prompt_upper_bound(prompt) + max_tokens
-        cost_bound = self._services.prices.upper_bound(alias, bound) + images * image_price
+        prices, batch = self._services.prices, self.batch is not None
+        cost_bound = prices.upper_bound(alias, bound, batch) + images * image_price
         call = self.start_admitted(call_id, alias, prompt, bound, cost_bound, image_price)
         tokens, cost = -self.ticket.tokens, -self.ticket.cost
         for one in self._calls.values():
@@ -210,10 +223,10 @@ class CallMeter(AccountHolder):
 
     def _count(self) -> tuple[int, int, float, TokenSource | None, int]:
         tallies = self._tallies()
-        prices = self._services.prices
+        prices, batch = self._services.prices, self.batch is not None
         cost = 0.0
         for alias, used_in, used_out, _ in tallies:
-            cost += prices.cost(alias, used_in, used_out)
+            cost += prices.cost(alias, used_in, used_out, batch)
         images, image_cost = self._images()
         input_tokens, output_tokens, source = _summed(tallies) or (0, 0, None)
         return input_tokens, output_tokens, cost + image_cost, source, images
@@ -263,6 +276,8 @@ class CallMeter(AccountHolder):
             status=status,
             interrupted=interrupted,
             created_at=datetime.now(UTC),
+            batch_id=self.batch.batch_id if self.batch else None,
+            custom_id=self.batch.custom_id if self.batch else None,
         )
         await self._services.ledger.arecord(row)
         return row

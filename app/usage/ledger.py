@@ -39,6 +39,8 @@ class LedgerEntry:
     status: int
     interrupted: bool
     created_at: datetime
+    batch_id: str | None = None  # the batch the request is a line of
+    custom_id: str | None = None  # that line's custom_id
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,14 @@ class UsageFilter:
     until: datetime | None = None
     route: str | None = None
     model: str | None = None
+    batch_id: str | None = None
 
     def applied(self, query: Select[Any]) -> Select[Any]:
         for column, value in (
             (UsageRow.tenant_id, self.tenant_id),
             (UsageRow.route, self.route),
             (UsageRow.model, self.model),
+            (UsageRow.batch_id, self.batch_id),
         ):
             if value is not None:
                 query = query.where(column == value)
@@ -74,7 +78,9 @@ class UsageLedger:
         self._writes = writes
 
     def arecord(self, entry: LedgerEntry) -> Awaitable[None]:
-        """Store the row: awaited, it returns once the row is committed."""
+        """Store the row: awaited, it returns once the row is committed. A request's row is
+        written once: another with its request id (a batch's line run again after its
+        replica died) is not stored."""
         return self._writes.insert(UsageRow, vars(entry))
 
     def page(

@@ -26,7 +26,7 @@ from app.observability.metrics import Metrics
 from app.providers import Prompt
 from app.settings import Settings
 from app.tenants.models import Principal
-from app.usage.call_meter import CallMeter, MeterServices, model_not_allowed
+from app.usage.call_meter import BatchLine, CallMeter, MeterServices, model_not_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +58,12 @@ class Metering:
 
     async def admit(
         self, principal: Principal, route: str, planned: Sequence[PlannedCall],
-        request_id: str, client_request_id: str | None,
+        request_id: str, client_request_id: str | None, batch: BatchLine | None = None,
     ) -> CallMeter:  # fmt: skip
-        """Check the model allow-list and admit the request (or raise 403 / 429)."""
+        """Check the model allow-list and admit the request (or raise 403 / 429); a batch's
+        line within `batch_limit_share` of each limit, the rest kept for interactive calls."""
         aliases: list[str] = []
-        prices = self._services.prices
+        prices, batched = self._services.prices, batch is not None
         tokens = cost = images = 0
         for call in planned:
             if call.alias not in aliases:
@@ -70,12 +71,14 @@ class Metering:
                     raise model_not_allowed(principal, call.alias)
                 aliases.append(call.alias)
             tokens += call.tokens
-            cost += prices.upper_bound(call.alias, call.tokens) + call.images * call.image_price
+            cost += prices.upper_bound(call.alias, call.tokens, batched)
+            cost += call.images * call.image_price
             images += call.images
-        ticket = await self._services.admission.admit(principal, tokens, cost, images)
+        share = self._settings.batch_limit_share if batched else 1.0
+        ticket = await self._services.admission.admit(principal, tokens, cost, images, share)
         return CallMeter(
             self._services, principal, ticket, route=route, model=ledger_label(aliases),
-            request_id=request_id, client_request_id=client_request_id,
+            request_id=request_id, client_request_id=client_request_id, batch=batch,
         )  # fmt: skip
 
     def prompt_tokens(self, alias: str, prompt: Prompt) -> int:
@@ -133,12 +136,14 @@ class MeteredRequest:
     """One request's metering, from admission to its one ledger row (see the module doc)."""
 
     def __init__(
-        self, metering: Metering, request_id: str, client_request_id: str | None = None
-    ) -> None:
+        self, metering: Metering, request_id: str, client_request_id: str | None = None,
+        batch: BatchLine | None = None,
+    ) -> None:  # fmt: skip
         self._metering = metering
         self.metrics: Metrics = metering.metrics
         self.request_id = request_id
         self.client_request_id = client_request_id
+        self._batch = batch
         self._meter: CallMeter | None = None
         self._closing: asyncio.Task[Any] | None = None
         self._goes_on: asyncio.Task[Any] | None = None
@@ -155,7 +160,7 @@ class MeteredRequest:
         if self._meter is not None:
             raise RuntimeError("a request is admitted once")
         self._meter = await self._metering.admit(
-            principal, route, planned, self.request_id, self.client_request_id
+            principal, route, planned, self.request_id, self.client_request_id, self._batch
         )
         return self._meter
 

@@ -10,20 +10,29 @@ from app.settings import ModelSpec
 
 
 class PriceTable:
+    """Prices by alias; a batch's line (`batch`) pays the alias's `batch_price_factor` of
+    them."""
+
     def __init__(self, models: Mapping[str, ModelSpec]) -> None:
         self._prices = {
             alias: (spec.input_price_per_million, spec.output_price_per_million)
             for alias, spec in models.items()
         }
+        self._batch_factors = {alias: spec.batch_price_factor for alias, spec in models.items()}
         self._image_prices = {alias: spec.image_prices for alias, spec in models.items()}
 
-    def upper_bound(self, alias: str | None, tokens: int) -> float:
+    def upper_bound(self, alias: str | None, tokens: int, batch: bool = False) -> float:
         """The most `tokens` can cost, whether they turn out input or output."""
-        return tokens * max(self._prices.get(alias or "", (0.0, 0.0))) / 1_000_000
+        price = max(self._prices.get(alias or "", (0.0, 0.0)))
+        factor = self._batch_factors.get(alias or "", 1.0) if batch else 1.0
+        return tokens * price * factor / 1_000_000
 
-    def cost(self, alias: str | None, input_tokens: int, output_tokens: int) -> float:
+    def cost(
+        self, alias: str | None, input_tokens: int, output_tokens: int, batch: bool = False
+    ) -> float:
         input_price, output_price = self._prices.get(alias or "", (0.0, 0.0))
-        return (input_tokens * input_price + output_tokens * output_price) / 1_000_000
+        factor = self._batch_factors.get(alias or "", 1.0) if batch else 1.0
+        return (input_tokens * input_price + output_tokens * output_price) * factor / 1_000_000
 
     def image_price(self, alias: str, size: str, quality: str) -> float:
         """USD per image of `size` and `quality`: listed as `SIZE/QUALITY`, `SIZE` or `*`;

@@ -10,6 +10,7 @@ import httpx
 from starlette.applications import Starlette
 
 from app.main import create_app
+from app.providers.fair_queue import FairQueue, Waiter
 from app.settings import ModelSpec
 from tests.support.tenancy import Platform
 
@@ -127,3 +128,26 @@ async def test_one_requests_many_calls_wait_in_its_own_line_not_the_tenants(
     assert response.status_code == 200, response.text
     assert upstream_app.state.hits["brief"] - served >= 7, "six parts and the summary"
     assert [(row["route"], row["status"]) for row in rows] == [("summarize", 200)]
+
+
+async def test_a_batch_line_waits_behind_every_interactive_call_and_never_times_out():
+    """A batch's line queued first still goes after an interactive call queued later, and
+    waits past the queue's timeout (it has no client waiting on it)."""
+    queue = FairQueue("busy", capacity=1, per_tenant=4, timeout=0.05)
+    holding = await queue.acquire(Waiter("polite", "r0"))
+    order: list[str] = []
+
+    async def take(waiter: Waiter) -> None:
+        release = await queue.acquire(waiter)
+        order.append(waiter.request)
+        await asyncio.sleep(0.01)
+        release()
+
+    line = asyncio.create_task(take(Waiter("flood", "batch-line", background=True)))
+    await asyncio.sleep(0.1)  # past the timeout: an interactive call would have given up
+    interactive = asyncio.create_task(take(Waiter("flood", "interactive")))
+    await asyncio.sleep(0)
+    holding()
+    await asyncio.gather(line, interactive)
+    assert order == ["interactive", "batch-line"]
+    assert queue.waiting == 0

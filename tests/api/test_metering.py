@@ -45,6 +45,9 @@ NOT_MODEL_CALLS = {
     "/v1/{path:path}",  # what /v1 does not serve: a 404 or 405 (not_served.py)
     "/v1/messages/count_tokens",  # counted by the platform, as the ledger counts a prompt
     "/v1/responses/{response_id}/cancel",  # stops a call the response's own request metered
+    "/v1/files",  # keeps a file
+    "/v1/batches",  # keeps the lines: each is metered as it runs (test_batches.py)
+    "/v1/batches/{batch_id}/cancel",
 }
 METERING = MeteredRequestDep.__metadata__[0].dependency
 PNG = base64.b64decode(PIXEL)

@@ -29,6 +29,7 @@ NO_BODY = {
     ("post", "/admin/keys/{key_id}/revoke"),
     ("post", "/signout"),
     ("post", "/v1/responses/{response_id}/cancel"),
+    ("post", "/v1/batches/{batch_id}/cancel"),
 }
 
 

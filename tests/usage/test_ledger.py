@@ -71,3 +71,22 @@ async def test_closing_the_writes_ends_their_thread_and_a_restart_writes_again(t
     with engine.connect() as connection:  # type: ignore[attr-defined]
         stored = connection.execute(select(func.count()).select_from(UsageRow)).scalar()
     assert stored == 2
+
+
+async def test_a_requests_row_is_written_once_even_when_it_is_recorded_again(database):
+    """A batch's line taken up again after its replica died records its row again, with the
+    same request id: the first row stays, the second is not stored (nor an error)."""
+    engine = create_database_engine(database)
+    migrate(engine)
+    writes = GroupCommit(engine)
+    ledger = UsageLedger(engine, writes)
+    first = _entry("batch_x-1")
+    again = _entry("batch_x-1")
+    again.output_tokens = 99
+    await ledger.arecord(first)
+    await asyncio.gather(ledger.arecord(again), ledger.arecord(_entry("other")))
+    await ledger.arecord(again)
+    writes.close()
+    with engine.connect() as connection:
+        rows = connection.execute(select(UsageRow.request_id, UsageRow.output_tokens)).all()
+    assert sorted(rows) == [("batch_x-1", 1), ("other", 1)]

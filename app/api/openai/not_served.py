@@ -16,9 +16,6 @@ from app.errors import InvalidRequest, NotFound
 #: OpenAI's endpoints the platform does not serve, by the path's first part
 #: after /v1, and what a client can do instead.
 INSTEAD = {
-    "files": "Files are not served yet (they come with batches): send each request to its "
-    "endpoint instead.",
-    "batches": "Batches are not served yet: send each request to its endpoint instead.",
     "audio": "Audio (speech, transcriptions, translations) is not served: no model of the "
     "platform hears or speaks.",
     "moderations": "Moderations are not served: no model of the platform classifies content.",

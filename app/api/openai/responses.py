@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
-from app.api.model_calls import ModelCalls, OntoChat, parse_body
+from app.api.model_calls import ModelCalls, OntoChat, parse_body, validated
 from app.api.openai.responses_background import BackgroundResponses
 from app.api.openai.responses_output import (
     ResponseEvents,
@@ -65,6 +65,17 @@ class ResponsesServing:
         if body.background:
             return await self._background.start(call, request, principal, metered)
         return await self._calls.answer(call, request, principal, metered)
+
+    async def answer_line(
+        self, given: dict[str, Any], principal: Principal, metered: MeteredRequest
+    ) -> dict[str, Any]:
+        """A batch's line for /v1/responses: the response, answered whole (and kept, unless
+        it says `store: false`)."""
+        body = validated(ResponseRequest, given)
+        tenant_id = principal.tenant.id
+        history = await self._history(tenant_id, body.previous_response_id)
+        call = ResponseCall(body, history, self._store if body.store else None, tenant_id)
+        return await self._calls.whole(call, principal, metered)
 
     async def _history(self, tenant_id: str, previous_id: str | None) -> list[dict[str, Any]]:
         """The conversation a follow-up continues: its previous response's, then its output."""

@@ -5,8 +5,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from app.api.deps import MeteredRequestDep, route_guard
+from app.api.openai.batches import BatchCreate, BatchesServing
 from app.api.openai.completions import CHAT, COMPLETION
 from app.api.openai.embeddings import EmbeddingRequest
+from app.api.openai.files import FilesServing, FileUpload
 from app.api.openai.images import ImageEditRequest, ImageGenerationRequest
 from app.api.openai.not_served import add_not_served_route
 from app.api.openai.protocol import ChatCompletionRequest, CompletionRequest
@@ -24,10 +26,12 @@ LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
 
 
 def build_router(
-    serving: OpenAIServing, responses: ResponsesServing, documented: Documented
-) -> APIRouter:
-    """The /v1 routes over `serving` and `responses`, the bodies they read themselves
-    documented, then a clear 404 or 405 for every other path under /v1 (not_served.py)."""
+    serving: OpenAIServing, responses: ResponsesServing, files: FilesServing,
+    batches: BatchesServing, documented: Documented,
+) -> APIRouter:  # fmt: skip
+    """The /v1 routes over `serving`, `responses`, `files` and `batches`, the bodies they read
+    themselves documented, then a clear 404 or 405 for every other path under /v1
+    (not_served.py)."""
 
     async def chat_completions(
         request: Request, principal: Caller, metered: MeteredRequestDep
@@ -90,6 +94,41 @@ def build_router(
     ) -> Response:
         return await serving.resume(COMPLETION, completion_id, principal, last_event_id)
 
+    async def upload_file(request: Request, principal: Caller) -> dict[str, Any]:
+        return await files.upload(request, principal)
+
+    async def list_files(
+        principal: Caller, after: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 10_000,
+        order: Literal["asc", "desc"] = "desc", purpose: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        return await files.listed(principal, after=after, limit=limit, order=order,
+                                  purpose=purpose)  # fmt: skip
+
+    async def read_file(file_id: str, principal: Caller) -> dict[str, Any]:
+        return await files.get(principal, file_id)
+
+    async def file_content(file_id: str, principal: Caller) -> Response:
+        return await files.content(principal, file_id)
+
+    async def delete_file(file_id: str, principal: Caller) -> dict[str, Any]:
+        return await files.delete(principal, file_id)
+
+    async def create_batch(request: Request, principal: Caller) -> dict[str, Any]:
+        return await batches.create(request, principal)
+
+    async def list_batches(
+        principal: Caller, after: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> dict[str, Any]:  # fmt: skip
+        return await batches.listed(principal, after=after, limit=limit)
+
+    async def read_batch(batch_id: str, principal: Caller) -> dict[str, Any]:
+        return await batches.get(principal, batch_id)
+
+    async def cancel_batch(batch_id: str, principal: Caller) -> dict[str, Any]:
+        return await batches.cancel(principal, batch_id)
+
     async def list_models(principal: Caller) -> dict[str, Any]:
         return serving.models(principal)
 
@@ -136,6 +175,18 @@ def build_router(
     router.add_api_route("/responses/{response_id}", delete_response, methods=["DELETE"])
     router.add_api_route("/responses/{response_id}/input_items", list_input_items,
                          methods=["GET"])  # fmt: skip
+    router.add_api_route("/files", upload_file, methods=["POST"],
+                         openapi_extra=documented.form(FileUpload))  # fmt: skip
+    router.add_api_route("/files", list_files, methods=["GET"])
+    router.add_api_route("/files/{file_id}", read_file, methods=["GET"])
+    router.add_api_route("/files/{file_id}/content", file_content, methods=["GET"],
+                         response_model=None)  # fmt: skip
+    router.add_api_route("/files/{file_id}", delete_file, methods=["DELETE"])
+    router.add_api_route("/batches", create_batch, methods=["POST"],
+                         openapi_extra=documented.body(BatchCreate, answers_json=True))  # fmt: skip
+    router.add_api_route("/batches", list_batches, methods=["GET"])
+    router.add_api_route("/batches/{batch_id}", read_batch, methods=["GET"])
+    router.add_api_route("/batches/{batch_id}/cancel", cancel_batch, methods=["POST"])
     router.add_api_route("/models", list_models, methods=["GET"])
     router.add_api_route("/models/{alias}", read_model, methods=["GET"])
     add_not_served_route(router)  # last: what no route above serves

@@ -9,14 +9,19 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from app.api.model_calls import CALL, ModelCalls, parse_body, unknown_model, validated
-from app.api.openai.completions import Dialect, OpenAICall
+from app.api.model_calls import (
+    CALL,
+    ModelCalls,
+    answered_for,
+    parse_body,
+    unknown_model,
+    validated,
+)
+from app.api.openai.completions import CHAT, COMPLETION, Dialect, OpenAICall
 from app.api.openai.embeddings import EmbeddingRequest, embedding_list
 from app.api.openai.images import ImageEditRequest, ImageGenerationRequest, image_list
 from app.api.openai.protocol import model_card
 from app.errors import BadRequest
-from app.http.disconnect import until_disconnected
-from app.http.request_state import request_state
 from app.http.uploads import read_form
 from app.providers import Answer, Dispatcher, prompt_of
 from app.settings import Settings
@@ -58,11 +63,30 @@ class OpenAIServing:
         body: Any = await parse_body(dialect.request, request)
         return await self._calls.answer(OpenAICall(dialect, body), request, principal, metered)
 
+    async def answer_line(
+        self, endpoint: str, given: dict[str, Any], principal: Principal,
+        metered: MeteredRequest,
+    ) -> dict[str, Any]:  # fmt: skip
+        """A batch's line for /v1/chat/completions, /v1/completions or /v1/embeddings: the
+        body of its whole answer, through the path of an interactive call."""
+        if endpoint == "/v1/embeddings":
+            return await self.embedding(validated(EmbeddingRequest, given), principal, metered)
+        dialect = CHAT if endpoint == "/v1/chat/completions" else COMPLETION
+        body: Any = validated(dialect.request, given)
+        return await self._calls.whole(OpenAICall(dialect, body), principal, metered)
+
     async def embed(
         self, request: Request, principal: Principal, metered: MeteredRequest
     ) -> Response:
         """/v1/embeddings: its tokens are the provider's count (the embedded model's own)."""
         body = await parse_body(EmbeddingRequest, request)
+        return JSONResponse(await self.embedding(body, principal, metered, request))
+
+    async def embedding(
+        self, body: EmbeddingRequest, principal: Principal, metered: MeteredRequest,
+        request: Request | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The embeddings' list, its ledger row written (for `request`, or a batch's line)."""
         alias = self._calls.known(body.model)
         self._dispatcher.serving(alias, EMBEDDINGS)  # a 400 before anything is reserved
         payload = body.model_dump(exclude_none=True)
@@ -72,7 +96,7 @@ class OpenAIServing:
                                                  payload, planned, prompt)  # fmt: skip
         input_tokens, _, _ = meter.usage() or (0, 0, None)
         await metered.close(200)
-        return JSONResponse(embedding_list(answer.data, alias, input_tokens))
+        return embedding_list(answer.data, alias, input_tokens)
 
     async def generate_images(
         self, request: Request, principal: Principal, metered: MeteredRequest
@@ -103,8 +127,8 @@ class OpenAIServing:
         return JSONResponse(image_list(answer.data))
 
     async def _answer(
-        self, request: Request, principal: Principal, metered: MeteredRequest, endpoint: str,
-        payload: dict[str, Any], planned: PlannedCall, prompt: str,
+        self, request: Request | None, principal: Principal, metered: MeteredRequest,
+        endpoint: str, payload: dict[str, Any], planned: PlannedCall, prompt: str,
     ) -> tuple[Answer, CallMeter]:  # fmt: skip
         """One metered call for a whole answer, admitted as `planned`."""
         meter = await metered.admit(principal, f"v1/{endpoint}", [planned])
@@ -112,8 +136,7 @@ class OpenAIServing:
         answering = self._dispatcher.complete(
             planned.alias, endpoint, payload, account=meter.account
         )
-        answer = await until_disconnected(request, answering)
-        request_state(request).upstream_seconds += answer.upstream_seconds
+        answer = await answered_for(request, answering)
         meter.end_call(CALL)
         return answer, meter
 
