@@ -4,6 +4,7 @@ committed ones), each screen is saved there."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -16,6 +17,7 @@ from tests.integration.conftest import RunningPlatform
 from tests.support.documents import pdf
 
 SCREENSHOTS = os.environ.get("GENAI_SCREENSHOTS")
+LINKS = ("Chat", "Summarize", "Generate", "Complete", "Code", "Usage", "Batches", "Admin")
 RENAMED = "renamed-chat"
 TIMEOUT = 120_000  # ms: the embedded model answers one request at a time
 PAGES = [
@@ -129,6 +131,52 @@ async def test_the_dashboard_shows_the_ledgers_numbers(admin_page, platform):
     await screenshot(page, "usage")
 
 
+async def test_a_batch_is_uploaded_watched_to_its_end_and_its_results_downloaded(
+    admin_page, tmp_path
+):
+    page = admin_page
+    lines = [{"custom_id": f"doc-{n}", "method": "POST", "url": "/v1/embeddings",
+              "body": {"model": "local-embed", "input": f"Document number {n}."}}
+             for n in range(3)]  # fmt: skip
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    await page.get_by_role("link", name="Batches").click()
+    await page.get_by_label("Requests (JSONL)").set_input_files(requests)
+    await page.get_by_label("Endpoint").select_option("/v1/embeddings")
+    await page.get_by_role("button", name="Create batch").click()
+    row = page.locator("tr[data-batch]").first
+    await expect(row.locator("[data-status]")).to_have_text("completed", timeout=TIMEOUT)
+    await expect(row.locator("[data-counts]")).to_have_text("3 of 3 done")
+    assert await row.locator("progress").get_attribute("value") == "3"
+    await screenshot(page, "batches")
+    async with page.expect_download() as download_info:
+        await row.get_by_role("link", name="Output").click()
+    download = await download_info.value
+    saved = tmp_path / "output.jsonl"
+    await download.save_as(saved)
+    answered = [json.loads(line) for line in saved.read_text().splitlines()]
+    assert sorted(line["custom_id"] for line in answered) == ["doc-0", "doc-1", "doc-2"]
+    assert all(line["response"]["status_code"] == 200 for line in answered)
+
+
+async def test_a_batch_in_progress_is_cancelled_from_its_row(admin_page, tmp_path):
+    page = admin_page
+    line = {"method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "local", "max_tokens": 64,
+                     "messages": [{"role": "user", "content": "Tell a long story."}]}}  # fmt: skip
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text("".join(json.dumps({"custom_id": f"s{n}", **line}) + "\n"
+                                for n in range(30)))  # fmt: skip
+    await page.get_by_role("link", name="Batches").click()
+    await page.get_by_label("Requests (JSONL)").set_input_files(requests)
+    await page.get_by_role("button", name="Create batch").click()
+    row = page.locator("tr[data-batch]").first
+    await expect(row.locator("[data-status]")).to_have_text("in_progress")
+    await row.get_by_role("button", name=re.compile("^Cancel")).click()
+    await expect(row.locator("[data-status]")).to_have_text("cancelled", timeout=TIMEOUT)
+    await expect(row.get_by_role("link", name="Errors")).to_be_visible()
+
+
 async def test_an_admin_creates_a_tenant_and_a_key_that_works_then_revokes_it(admin_page, platform):
     page = admin_page
     await page.get_by_role("link", name="Admin").click()
@@ -208,7 +256,7 @@ async def test_every_control_of_every_page_has_a_label(admin_page, platform):
     """Usable with a screen reader and from the keyboard: each input, select, textarea and
     button of each workspace has an accessible name."""
     page = admin_page
-    for link in ("Chat", "Summarize", "Generate", "Complete", "Code", "Usage", "Admin"):
+    for link in LINKS:
         await page.get_by_role("link", name=link, exact=True).click()
         await expect(page.get_by_role("heading", level=1)).to_be_visible()
         await page.wait_for_load_state("networkidle")
@@ -231,7 +279,7 @@ async def test_every_text_of_every_page_is_readable_against_its_background(page,
     await expect(page.get_by_label("API key")).to_be_visible()
     assert await page.evaluate(LOW_CONTRAST) == [], "sign-in"
     await sign_in(page, platform, platform.admin_key)
-    for link in ("Chat", "Summarize", "Generate", "Complete", "Code", "Usage", "Admin"):
+    for link in LINKS:
         await page.get_by_role("link", name=link, exact=True).click()
         await expect(page.get_by_role("heading", level=1)).to_be_visible()
         await page.wait_for_load_state("networkidle")
@@ -249,7 +297,7 @@ async def test_every_page_runs_within_the_content_security_policy(page, platform
         "'Content Security Policy: ' + e.violatedDirective + ' ' + e.blockedURI))"
     )
     await sign_in(page, platform, platform.admin_key)
-    for link in ("Chat", "Summarize", "Generate", "Complete", "Code", "Usage", "Admin"):
+    for link in LINKS:
         await page.get_by_role("link", name=link, exact=True).click()
         await expect(page.get_by_role("heading", level=1)).to_be_visible()
         await page.wait_for_load_state("networkidle")

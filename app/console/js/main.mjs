@@ -5,6 +5,7 @@
 import { api } from "./api.mjs";
 import { h, page } from "./dom.mjs";
 import { adminPage } from "./pages/admin.mjs";
+import { batchesPage } from "./pages/batches.mjs";
 import { conversationPage } from "./pages/conversation.mjs";
 import { documentPage } from "./pages/document.mjs";
 import { formPage } from "./pages/form.mjs";
@@ -17,6 +18,7 @@ const DRAW = {
   [PAGES.document]: documentPage,
   [PAGES.form]: formPage,
   [PAGES.usage]: usagePage,
+  [PAGES.batches]: batchesPage,
   [PAGES.admin]: adminPage,
 };
 

@@ -1,11 +1,13 @@
 // What the console shows, read from /me: a workspace per use case the tenant may use (its
-// kind says which page serves it), the usage page, and the admin page for admin keys.
+// kind says which page serves it), the usage and batches pages, and the admin page for admin
+// keys.
 
 export const PAGES = Object.freeze({
   conversation: "conversation",
   document: "document",
   form: "form",
   usage: "usage",
+  batches: "batches",
   admin: "admin",
 });
 
@@ -19,6 +21,7 @@ export function navigation(me) {
     route: useCase.name, label: title(useCase.name), page: useCase.workspace, useCase,
   }));
   links.push({ route: "usage", label: "Usage", page: PAGES.usage, useCase: null });
+  links.push({ route: "batches", label: "Batches", page: PAGES.batches, useCase: null });
   if (me.key.admin) links.push({ route: "admin", label: "Admin", page: PAGES.admin, useCase: null });
   return links;
 }

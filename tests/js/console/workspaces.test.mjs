@@ -11,13 +11,14 @@ const useCases = [
 ];
 const me = (admin, cases = useCases) => ({ key: { admin }, use_cases: cases });
 
-test("every use case /me lists gets a link to the page its kind names, then usage", () => {
+test("every use case /me lists gets a link to the page its kind names, then usage and batches", () => {
   const links = navigation(me(false)).map(({ route, label, page }) => [route, label, page]);
   assert.deepEqual(links, [
     ["chat", "Chat", "conversation"],
     ["minutes", "Minutes", "document"],
     ["translate", "Translate", "form"],
     ["usage", "Usage", "usage"],
+    ["batches", "Batches", "batches"],
   ]);
 });
 
