@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
          "/v1/completions": partial(openai.answer_line, "/v1/completions"),
          "/v1/embeddings": partial(openai.answer_line, "/v1/embeddings"),
          "/v1/responses": responses.answer_line},
-        services.drain, settings,
+        settings,
     )  # fmt: skip
     files = FilesServing(services.files, settings.max_file_bytes)
     batches = BatchesServing(services.batches, files, runner, settings.max_body_bytes)

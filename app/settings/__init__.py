@@ -106,8 +106,8 @@ class Settings(BaseSettings):
         "carries it is held to max_upload_bytes as well."
     )  # fmt: skip
     batch_concurrency: int = Field(
-        4, ge=1, description="Batch lines a replica runs at once (1 while it serves "
-        "interactive requests: they go first)."
+        4, ge=1, description="Batch lines a replica runs at once while it serves no "
+        "interactive request (while it does, one line per batch_poll_seconds)."
     )  # fmt: skip
     batch_limit_share: float = Field(
         0.5, gt=0, le=1, description="The share of each rate and concurrency limit a batch's "

@@ -64,8 +64,11 @@ def _claimable(now: float) -> Any:
 
 
 def _lapsed_too_often(now: float) -> Any:
-    return and_(BatchLineRow.state == "leased", BatchLineRow.lease_until < now,
-                BatchLineRow.claims >= MAX_CLAIMS)  # fmt: skip
+    """Leased lines of running batches (by the index of their batch and state, not a scan of
+    every batch's lines ever kept) whose leases lapsed MAX_CLAIMS times."""
+    running = select(BatchRow.id).where(BatchRow.status.in_(RUNNING))
+    return and_(BatchLineRow.batch_id.in_(running), BatchLineRow.state == "leased",
+                BatchLineRow.lease_until < now, BatchLineRow.claims >= MAX_CLAIMS)  # fmt: skip
 
 
 class BatchStore:

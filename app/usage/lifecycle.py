@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,10 @@ class Metering:
         self._settings = settings
         self.metrics = metrics
         self._closing: set[asyncio.Task[Any]] = set()
+        #: Interactive requests admitted and not closed (a batch's lines are not), and when
+        #: the last one closed (monotonic seconds): what a batch's lines give way to.
+        self.interactive = 0
+        self.interactive_ended_at = float("-inf")
 
     async def admit(
         self, principal: Principal, route: str, planned: Sequence[PlannedCall],
@@ -76,6 +81,8 @@ class Metering:
             images += call.images
         share = self._settings.batch_limit_share if batched else 1.0
         ticket = await self._services.admission.admit(principal, tokens, cost, images, share)
+        if not batched:
+            self.interactive += 1
         return CallMeter(
             self._services, principal, ticket, route=route, model=ledger_label(aliases),
             request_id=request_id, client_request_id=client_request_id, batch=batch,
@@ -89,6 +96,9 @@ class Metering:
     def close(self, meter: CallMeter, status: int, interrupted: bool) -> asyncio.Task[Any]:
         """Write the ledger row in a task of its own: a disconnect cannot cancel it."""
         meter.account.closed = True  # no model call is charged to it any more
+        if meter.batch is None:
+            self.interactive -= 1
+            self.interactive_ended_at = time.monotonic()
         task = asyncio.get_running_loop().create_task(self._finish(meter, status, interrupted))
         self._closing.add(task)
         task.add_done_callback(self._closed)

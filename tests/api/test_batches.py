@@ -398,3 +398,22 @@ async def test_metrics_count_a_tenants_batch_lines_and_its_queue(platform, sdk):
 def test_batch_price_factor_is_validated_naming_the_key(make_settings):
     with pytest.raises(ValueError, match="batch_price_factor"):
         make_settings(models={"x": ModelSpec(provider="local", batch_price_factor=2)})
+
+
+async def test_a_batch_gives_way_while_the_replica_serves_interactive_calls(sdk):
+    """While an interactive call runs, the replica starts one line per poll (0.05 s here),
+    whatever the lines cost; once none runs, the batch goes at full speed."""
+    interactive = asyncio.create_task(sdk.chat.completions.create(
+        model="paced", max_tokens=8, messages=[{"role": "user", "content": "Hi"}]
+    ))  # fmt: skip
+    await asyncio.sleep(0.2)  # admitted: it answers in 2 s
+    batch = await sdk.batches.create(
+        input_file_id=await upload(sdk, jsonl([chat_line(f"r{n}") for n in range(300)])),
+        endpoint=CHAT, completion_window="24h",
+    )  # fmt: skip
+    await asyncio.sleep(1.0)
+    during = (await sdk.batches.retrieve(batch.id)).request_counts.completed
+    assert during <= 1.0 / 0.05 + 5, f"{during} lines in 1 s beside an interactive call"
+    assert (await interactive).choices[0].message.content == ANSWER
+    done = await ended(sdk, batch.id)
+    assert done.request_counts.completed == 300

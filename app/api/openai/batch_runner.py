@@ -6,9 +6,11 @@ them through the path of an interactive call, and settles each once (storage/bat
       └── sweep: expire batches past their window, finalize those with every line settled
 
 Interactive calls go first. A line is admitted within `batch_limit_share` of each limit, waits
-behind interactive calls for a deployment's capacity (the fair queue), and this replica runs
-one line at a time while it serves interactive requests (`batch_concurrency` when idle). A
-batch whose tenant's budget is spent stops taking lines; the lines not run are reported.
+behind interactive calls for a deployment's capacity (the fair queue), and shares this
+replica's CPU as little as it may: while interactive model requests run here (or ran within
+`BUSY_SECONDS`), one line at a time is started at most once per `batch_poll_seconds`; idle,
+`batch_concurrency` at once. A batch whose tenant's budget is spent stops taking lines; the
+lines not run are reported.
 
 A line's ledger row has the request id `<batch id>-<line>`, written once: a line taken up
 again after its replica died is billed once, and settled once (by its lease's holder).
@@ -26,7 +28,6 @@ from typing import Any
 from app.api.deps import allowed_route
 from app.api.openai.batch_results import ABANDONED, EXPIRED, not_run, output_line
 from app.errors import PlatformError, RateLimited, Unauthorized, client_error
-from app.http.drain import Drain
 from app.observability.metrics import Metrics
 from app.settings import Settings
 from app.storage.batches import BatchStore, ClaimedLine
@@ -43,6 +44,8 @@ logger = logging.getLogger(__name__)
 Answerer = Callable[[dict[str, Any], Principal, MeteredRequest], Awaitable[dict[str, Any]]]
 
 
+#: How recently an interactive request must have ended for the replica to count as busy.
+BUSY_SECONDS = 0.1
 #: An idle replica's polls slow down, doubling up to 2**3 = 8 times `batch_poll_seconds`: a
 #: batch created on another replica is joined by this one within that.
 IDLE_DOUBLINGS = 4
@@ -55,7 +58,7 @@ def line_request_id(claimed: ClaimedLine) -> str:
 class BatchRunner:
     def __init__(
         self, store: BatchStore, tenants: TenantService, metering: Metering,
-        answerers: Mapping[str, Answerer], drain: Drain, settings: Settings,
+        answerers: Mapping[str, Answerer], settings: Settings,
         clock: Callable[[], float] = time.time,
     ) -> None:  # fmt: skip
         self._store = store
@@ -63,7 +66,7 @@ class BatchRunner:
         self._metering = metering
         self._metrics: Metrics = metering.metrics
         self._answerers = answerers
-        self._drain = drain
+        self._started_at = float("-inf")  # when this replica last started a line (monotonic)
         self._clock = clock
         self._concurrency = settings.batch_concurrency
         self._lease = settings.batch_lease_seconds
@@ -98,9 +101,12 @@ class BatchRunner:
     # --- the loop --------------------------------------------------------------------------
 
     def _room(self) -> int:
-        """Lines this replica may start now: one while interactive requests are in flight."""
-        limit = 1 if self._drain.in_flight else self._concurrency
-        return limit - len(self._running)
+        """Lines this replica may start now (the module doc says how interactive requests
+        hold them back)."""
+        metering, now = self._metering, time.monotonic()
+        if metering.interactive or now - metering.interactive_ended_at < BUSY_SECONDS:
+            return int(not self._running and now - self._started_at >= self._poll)
+        return self._concurrency - len(self._running)
 
     async def _work(self) -> None:
         swept = float("-inf")
@@ -108,23 +114,27 @@ class BatchRunner:
         while True:
             self._changed.clear()
             claimed: list[ClaimedLine] = []
+            room = 0
             try:
                 now = self._clock()
                 room = self._room()
                 if room > 0:
                     claimed = await self._store.claim(now, self._lease, room)
+                if claimed:
+                    self._started_at = time.monotonic()
                 for line in claimed:
                     task = asyncio.create_task(self._run(line))
                     self._running[task] = line
                     task.add_done_callback(self._ended)
-                if not claimed or now - swept >= self._poll:
+                if (room > 0 and not claimed) or now - swept >= self._poll:
                     swept = now
                     await self._sweep(now)
             except Exception:  # the database is away: try again at the next poll
                 logger.warning("batch work failed; trying again", exc_info=True)
             if claimed and self._room() > 0:
                 continue
-            idle = 0 if claimed or self._running else min(idle + 1, IDLE_DOUBLINGS)
+            found_none = room > 0 and not claimed and not self._running
+            idle = min(idle + 1, IDLE_DOUBLINGS) if found_none else 0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), self._poll * 2 ** max(idle - 1, 0))
 
