@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, embeddings, hedging, measure, previous_head, report, systems
+from bench import batches, cold_start, embeddings, hedging, measure, previous_head, report, systems
 from bench.measure import Target, chain_target, chat_target
 
 CONNECTIONS = (8, 32, 128)
@@ -34,12 +34,14 @@ class Plan:
     cold_starts: int = 7
     hedged_requests: int = 200
     embedding_rounds: int = 7
+    batch_lines: int = 10_000
+    batch_requests: int = 1000
 
     @classmethod
     def quick(cls) -> Plan:
         return cls(
             rounds=2, per_round=10, wrk_seconds=1, streams=100, model_rounds=1, cold_starts=2,
-            hedged_requests=20, embedding_rounds=1,
+            hedged_requests=20, embedding_rounds=1, batch_lines=200, batch_requests=50,
         )  # fmt: skip
 
 
@@ -167,6 +169,8 @@ def main() -> None:
         results["hedging"] = hedging.measure(workdir, plan.hedged_requests)
         print("embeddings…", flush=True)
         results["embeddings"] = embeddings.measure(workdir, plan.embedding_rounds)
+        print("batches…", flush=True)
+        results["batches"] = batches.measure(workdir, plan.batch_lines, plan.batch_requests)
         open_streams(workdir, plan, results)
         embedded_model(workdir, plan, results)
     args.out.mkdir(parents=True, exist_ok=True)
