@@ -41,6 +41,7 @@ class GroupCommit:
         self._waiting: list[tuple[Row, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._thread: ThreadPoolExecutor | None = None  # started on first use
+        self._statements: dict[type[Base], Insert] = {}
 
     def close(self) -> None:
         """End the writer's thread, once the rows under way are written (at shutdown); an app
@@ -68,11 +69,18 @@ class GroupCommit:
                 connection.execute(self._statement(table), values_of)
 
     def _statement(self, table: type[Base]) -> Insert:
-        once_by = getattr(table, "written_once_by", None)
-        if once_by is None:
-            return insert(table)
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(table).on_conflict_do_nothing(index_elements=[once_by])
+        """The table's INSERT, built once (a statement's construction costs more than its
+        cached compilation)."""
+        statement = self._statements.get(table)
+        if statement is None:
+            once_by = getattr(table, "written_once_by", None)
+            if once_by is None:
+                statement = insert(table)
+            else:
+                dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+                statement = dialect.insert(table).on_conflict_do_nothing(index_elements=[once_by])
+            self._statements[table] = statement
+        return statement
 
     def _in_thread(self, rows: list[Row]) -> asyncio.Future[None]:
         if self._thread is None:
