@@ -1,5 +1,5 @@
 """The `genai` command line: serve, and manage tenants, keys, usage and batches in the
-database."""
+database, and the answer cache the replicas share."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def _spec(args: argparse.Namespace, fields: Sequence[str]) -> dict[str, Any]:
 
 KEY_LIMITS = ("rpm", "tpm", "max_concurrent", "ipm")
 TENANT_FIELDS = ("name", *KEY_LIMITS, "budget_usd", "budget_period", "allowed_routes",
-                 "allowed_models")  # fmt: skip
+                 "allowed_models", "cache")  # fmt: skip
 
 
 def _tenants_create(settings: Settings, args: argparse.Namespace) -> int:
@@ -159,15 +159,48 @@ def _usage(settings: Settings, args: argparse.Namespace) -> int:
     )  # fmt: skip
     ledger = UsageLedger(engine, GroupCommit(engine))  # it only reads
     columns = ["created_at", "tenant_id", "route", "model", "status", "input_tokens",
-               "output_tokens", "token_source", "cost_usd", "latency_ms"]  # fmt: skip
+               "output_tokens", "token_source", "cost_usd", "cache", "latency_ms"]  # fmt: skip
     for number, page in enumerate(ledger.pages(where)):  # every row, a page at a time
         print(_table(page, columns, header=number == 0))
     totals = ledger.totals(where)
+    cache = totals["cache"]
     print(
         f"{totals['requests']} requests, {totals['input_tokens']} input tokens, "
-        f"{totals['output_tokens']} output tokens, ${totals['cost_usd']:.6f}"
+        f"{totals['output_tokens']} output tokens, ${totals['cost_usd']:.6f}; "
+        f"{cache['hits'] + cache['coalesced']} answered by the cache, "
+        f"${cache['saved_usd']:.6f} saved"
     )
     return 0
+
+
+def _cache_purge(settings: Settings, args: argparse.Namespace) -> int:
+    """Drop a tenant's cached answers from the cache the replicas share (Redis's); an
+    in-process cache is the server's own, reached through its admin API."""
+    if not settings.redis_url:
+        print(
+            "The answer cache is kept in the server's process (no redis_url): purge it with "
+            f"DELETE /admin/tenants/{args.tenant}/cache on the server.",
+            file=sys.stderr,
+        )
+        return 1
+    _tenants(settings, reading=True).get_tenant(args.tenant)  # "No tenant" if none
+    if args.model is not None and args.model not in settings.models:
+        raise NotFound(f"No model alias '{args.model}'.", param="model")
+    purged = asyncio.run(_purged(settings, args.tenant, args.model))
+    print(f"Purged {purged} cached answers of tenant {args.tenant}.")
+    return 0
+
+
+async def _purged(settings: Settings, tenant_id: str, alias: str | None) -> int:
+    from app.cache.redis_store import RedisCacheStore
+    from app.services import open_redis
+
+    redis = open_redis(settings)
+    assert redis is not None
+    try:
+        return await RedisCacheStore(redis, settings.redis_prefix).purge(tenant_id, alias)
+    finally:
+        await redis.aclose()
 
 
 def _batches(settings: Settings) -> BatchStore:
@@ -226,6 +259,8 @@ def _add_tenant_fields(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget-period", choices=["day", "month"])
     parser.add_argument("--allowed-routes", type=_csv, help="comma-separated; default: all")
     parser.add_argument("--allowed-models", type=_csv, help="comma-separated; default: all")
+    parser.add_argument("--cache", choices=["exact", "semantic", "off"],
+                        help="its own answer cache mode; default: its aliases'")  # fmt: skip
 
 
 Command = Callable[[Settings, argparse.Namespace], int]
@@ -292,6 +327,14 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = batches.add_parser("cancel", help="stop a batch taking lines")
     cancel.add_argument("batch_id")
     cancel.set_defaults(run=_batches_cancel)
+
+    cache = commands.add_parser("cache", help="the answer cache").add_subparsers(
+        dest="action", required=True
+    )
+    purge = cache.add_parser("purge", help="drop a tenant's cached answers (Redis's cache)")
+    purge.add_argument("--tenant", required=True)
+    purge.add_argument("--model", help="one model alias; default: all")
+    purge.set_defaults(run=_cache_purge)
     return parser
 
 

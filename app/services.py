@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
+from app.cache import CacheStore, MemoryCacheStore
 from app.documents.reader import DocumentReader
 from app.http.drain import Drain
 from app.limits.admission import Admission
@@ -160,6 +161,15 @@ def event_log(settings: Settings, redis: Redis | None) -> EventLog:
     return RedisEventLog(redis, settings.redis_prefix, retention)
 
 
+def cache_store(settings: Settings, redis: Redis | None) -> CacheStore:
+    """The answer cache: Redis's, shared by the replicas, when configured."""
+    if redis is None:
+        return MemoryCacheStore(settings.cache_max_bytes)
+    from app.cache.redis_store import RedisCacheStore
+
+    return RedisCacheStore(redis, settings.redis_prefix)
+
+
 def open_database(settings: Settings) -> Engine:
     """The engine, with the schema migrated to the newest version."""
     engine = create_database_engine(settings.resolved_database_url)
@@ -182,7 +192,9 @@ def build_services(
     """Every service, wired. `models` answer the chains in place of the aliases' own (the
     tests' fakes; see `ModelProviders`)."""
     redis = open_redis(settings)
-    providers = ModelProviders(settings, circuit_breakers(settings, redis), models)
+    providers = ModelProviders(
+        settings, circuit_breakers(settings, redis), cache_store(settings, redis), models
+    )
     tracing = None
     if settings.otlp_endpoint:
         from app.observability.tracing import Tracing  # OpenTelemetry only when it is used

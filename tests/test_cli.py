@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from tests.support.tenancy import build_platform
+from app.main import create_app
+from tests.support.redis_state import fresh_prefix, redis_or_skip
+from tests.support.tenancy import Platform, build_platform
+from tests.support.upstream_config import fault_aliases
 
 GENERATE = {"input": {"prompt": "Hi"}}
 
@@ -81,7 +84,8 @@ def test_usage_totals_every_row_not_the_first_ten_thousand(genai, make_settings,
     code, out, _ = genai("usage")
     assert code == 0
     assert out.strip().splitlines()[-1] == (
-        "10050 requests, 20100 input tokens, 30150 output tokens, $100.500000"
+        "10050 requests, 20100 input tokens, 30150 output tokens, $100.500000; "
+        "0 answered by the cache, $0.000000 saved"
     )
     assert out.count("bulk-") == 0 and out.count("generate") == 10_050
 
@@ -138,3 +142,26 @@ def test_batches_are_listed_shown_and_cancelled_on_the_command_line(genai, make_
     assert '"failed": 2' in out, "its lines not run are reported"
     code, _, err = genai("batches", "show", "batch_none")
     assert code == 1 and "No batch 'batch_none'" in err
+
+
+async def test_a_tenants_cached_answers_are_purged_on_the_command_line(
+    genai, monkeypatch, make_settings, database, upstream
+):
+    """With Redis, the cache the replicas share; without it, the server's own (its API)."""
+    code, _, err = genai("cache", "purge", "--tenant", "local")
+    assert code == 1 and "DELETE /admin/tenants/local/cache" in err
+    shared = {"redis_url": redis_or_skip(), "redis_prefix": fresh_prefix()}
+    settings = make_settings(database_url=database, models=fault_aliases(upstream, "ok"),
+                             default_model="ok", **shared)  # fmt: skip
+    platform = Platform(create_app(settings))
+    body = {"model": "ok", "messages": [{"role": "user", "content": "Hi"}], "temperature": 0}
+    async with platform.client() as client:
+        await client.post("/v1/chat/completions", json=body)
+        monkeypatch.setenv("GENAI_REDIS_URL", shared["redis_url"])
+        monkeypatch.setenv("GENAI_REDIS_PREFIX", shared["redis_prefix"])
+        code, _, err = genai("cache", "purge", "--tenant", "nobody")
+        assert code == 1 and "No tenant 'nobody'" in err
+        code, out, _ = await asyncio.to_thread(genai, "cache", "purge", "--tenant", "local")
+        again = await client.post("/v1/chat/completions", json=body)
+    assert code == 0 and "Purged 1 cached answers of tenant local." in out
+    assert again.headers["cache-status"] == "genai; fwd=miss; stored"

@@ -1,11 +1,12 @@
 """/admin: tenants and keys, for admin keys only."""
 
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends
+from fastapi import Depends, Query
 
 from app.api.deps import ServicesDep, admin_principal
+from app.errors import NotFound
 from app.http.json_body import api_router
 from app.limits.admission import TenantLoad
 from app.tenants.models import (
@@ -61,3 +62,16 @@ async def list_keys(services: ServicesDep, tenant: str | None = None) -> dict[st
 @router.post("/keys/{key_id}/revoke")
 async def revoke_key(key_id: str, services: ServicesDep) -> ApiKey:
     return await anyio.to_thread.run_sync(services.tenants.revoke_key, key_id)
+
+
+@router.delete("/tenants/{tenant_id}/cache")
+async def purge_cache(
+    tenant_id: str, services: ServicesDep,
+    model: Annotated[str | None, Query(description="One model alias; default: all")] = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Drop the tenant's cached answers (of one alias), on every replica sharing the cache."""
+    await anyio.to_thread.run_sync(services.tenants.get_tenant, tenant_id)  # 404 if none
+    if model is not None and model not in services.settings.models:
+        raise NotFound(f"No model alias '{model}'.", param="model", code="model_not_found")
+    purged = await services.providers.cache.purge(tenant_id, model)
+    return {"tenant_id": tenant_id, "model": model, "purged": purged}

@@ -66,7 +66,8 @@ async def _metered_request(request: Request) -> AsyncIterator[MeteredRequest]:
     with the exception that ended it): every route that can reach a model takes it."""
     state = request_state(request)
     metering = request.app.state.services.metering
-    metered = MeteredRequest(metering, state.request_id, state.client_request_id)
+    metered = MeteredRequest(metering, state.request_id, state.client_request_id,
+                             cache_control=request.headers.get("cache-control"))  # fmt: skip
     try:
         yield metered
     except BaseException as exc:

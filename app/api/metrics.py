@@ -11,4 +11,8 @@ router = api_router(tags=["metrics"], dependencies=[Depends(admin_principal)])
 
 @router.get("/metrics", response_class=Response)
 async def metrics(services: ServicesDep) -> Response:
-    return Response(await services.metering.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    metrics = services.metering.metrics
+    stored = services.providers.cache.stored_bytes()
+    if stored is not None:
+        metrics.cache_bytes.set(stored)
+    return Response(await metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -177,14 +177,18 @@ class ModelCalls:
     ) -> Response:
         if call.stream:
             id_, events = await self.streamed(call, request, principal, metered)
+            headers = metered.meter.account.cache_headers()
             options = call.kept()
             if options.kept:
                 owner = StreamOwner(principal.tenant.id, call.route)
-                return await self._streams.start(id_, owner, events, metered, options)
-            return StreamingResponse(events, media_type="text/event-stream")
+                response = await self._streams.start(id_, owner, events, metered, options)
+                response.headers.update(headers)
+                return response
+            return StreamingResponse(events, media_type="text/event-stream", headers=headers)
         body = await self.whole(call, principal, metered, request)
+        headers = metered.meter.account.cache_headers()
         # orjson: a third of json.dumps' time for an answer
-        return Response(orjson.dumps(body), media_type="application/json")
+        return Response(orjson.dumps(body), media_type="application/json", headers=headers)
 
     async def whole(
         self, call: Translation, principal: Principal, metered: MeteredRequest,

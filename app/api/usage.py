@@ -26,6 +26,7 @@ COLUMNS = (
     "request_id", "client_request_id", "created_at", "tenant_id", "key_id", "route", "model",
     "status", "interrupted", "input_tokens", "output_tokens", "token_source", "cost_usd",
     "images", "latency_ms", "ttft_ms", "deployments", "continued", "hedged", "prompt",
+    "cache", "saved_usd", "paid_by",
 )  # fmt: skip
 
 
@@ -62,7 +63,11 @@ async def read_usage(
     limit: Annotated[int, Query(ge=1, le=10_000, description="Rows per JSON page")] = 1000,
     after: Annotated[int | None, Query(ge=0, description="`next_after` of the page before")] = None,
     group_by: Annotated[
-        Literal["prompt"] | None, Query(description="Totals per prompt version as well")
+        Literal["prompt", "cache"] | None,
+        Query(
+            description="Totals per prompt version, or the answer cache's per tenant and "
+            "model, as well"
+        ),
     ] = None,
 ) -> dict[str, Any] | Response:
     if not principal.admin:
@@ -84,4 +89,6 @@ async def read_usage(
     }
     if group_by == "prompt":
         answer["by_prompt"] = await ledger.atotals_by_prompt(where)
+    elif group_by == "cache":
+        answer["by_cache"] = await ledger.atotals_by_cache(where)
     return answer

@@ -83,6 +83,8 @@ class FinishedRequest(Protocol):
     input_tokens: int
     output_tokens: int
     cost_usd: float
+    cache: str | None
+    saved_usd: float
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,19 @@ class Metrics:
             "genai_batch_queue_depth", "Batch lines not settled yet, by tenant (as this replica "
             "last counted them in the shared database).", ["tenant"], registry=registry,
         )  # fmt: skip
+        self.cache_requests = Counter(
+            "genai_cache_requests", "Cacheable requests by what the answer cache did (hit, "
+            "coalesced, partial, miss, bypass).", ["tenant", "model", "outcome"],
+            registry=registry,
+        )  # fmt: skip
+        self.cache_saved = Counter(
+            "genai_cache_saved_usd", "What the answers the cache served would have cost.",
+            ["tenant", "model"], registry=registry,
+        )  # fmt: skip
+        self.cache_bytes = Gauge(
+            "genai_cache_bytes", "Bytes of answers this replica's in-process cache holds "
+            "(0 when the cache is Redis's, shared).", registry=registry,
+        )  # fmt: skip
         self._queued_tenants: set[str] = set()
         self._deployments = sorted(set(deployments))
         self._circuits = _CircuitCollector(breakers)
@@ -156,6 +171,10 @@ class Metrics:
         series.input_tokens.inc(row.input_tokens)
         series.output_tokens.inc(row.output_tokens)
         series.cost.inc(row.cost_usd)
+        if row.cache is not None:
+            self.cache_requests.labels(row.tenant_id, model, row.cache).inc()
+            if row.saved_usd:
+                self.cache_saved.labels(row.tenant_id, model).inc(row.saved_usd)
 
     def _series(self, route: str, tenant: str, model: str, status: int) -> _Series:
         """The labelled series a row updates, looked up once per label set (`labels()` costs

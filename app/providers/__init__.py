@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from app.providers.accounting import AccountHolder, CallAccount
 from app.providers.answers import Answer, ChunkStream
 from app.providers.breaker import CircuitBreakers, RedisCircuitBreakers, State
-from app.providers.calls import Prompt, prompt_of
+from app.providers.calls import Prompt, UpstreamCall, prompt_of
 from app.providers.clients import uses_llama_cpp
 from app.providers.dispatcher import Dispatcher
 from app.providers.model_providers import ModelProviders
@@ -51,6 +51,7 @@ __all__ = [
     "RedisCircuitBreakers",
     "State",
     "Upload",
+    "UpstreamCall",
     "prompt_of",
     "uses_llama_cpp",
 ]

@@ -14,9 +14,11 @@ usage.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
+from app.cache import NO_DIRECTIVES, CacheDirectives, status_headers
 from app.providers.calls import UpstreamCall
 
 
@@ -36,9 +38,38 @@ class CallAccount:
     calls: list[UpstreamCall] = field(default_factory=list)
     held: list[Closable] = field(default_factory=list)
     closed: bool = False  # its request ended: nothing more is charged to it
+    #: What the request asks of the answer cache (its Cache-Control, its tenant's setting).
+    cache: CacheDirectives = NO_DIRECTIVES
+    #: What the cache did for its cacheable calls, in RFC 9211's terms (`hit`,
+    #: `fwd=miss; stored`...): `hit` if it answered every one, else what it did for the first
+    #: it did not; and the age of the entry a hit used, in seconds.
+    cache_status: str | None = None
+    cache_age: float | None = None
+    #: Calls still at work for it after its reader left (a call others share): its row
+    #: waits for them, so it counts all they did.
+    owed: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def record(self, call: UpstreamCall) -> None:
         self.calls.append(call)
+
+    def note_cache(self, status: str, age: float | None = None) -> None:
+        if self.cache_status is None or self.cache_status == "hit":
+            self.cache_status = status
+            self.cache_age = age if status == "hit" else None
+
+    def cache_headers(self) -> dict[str, str]:
+        """What the cache did, for the response's headers (`Cache-Status`, `Age`)."""
+        if self.cache_status is None:
+            return {}
+        return status_headers(self.cache_status, self.cache_age)
+
+    def owe(self, work: asyncio.Task[Any]) -> None:
+        self.owed.append(work)
+
+    async def settled(self) -> None:
+        """Once the calls it owes have ended."""
+        if self.owed:
+            await asyncio.wait(self.owed)
 
     def hold(self, resource: Closable) -> None:
         self.held.append(resource)

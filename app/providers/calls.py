@@ -40,6 +40,10 @@ class UpstreamCall:
     usage: Usage | None = None  # as the provider reported it
     images: int = 0  # the images it made
     abandoned: bool = False  # cancelled by the platform while the provider worked (a lost hedge)
+    #: Answered by the answer cache (deployment `cache`): a `hit`, or `coalesced` with an
+    #: identical call in flight; `paid_by` names the request whose call made the answer.
+    cached: Literal["hit", "coalesced"] | None = None
+    paid_by: str | None = None
     #: The output of its first N choices, worked out (counting runs once, not per chunk).
     _texts: tuple[int, list[str]] = field(default=(0, []), init=False, repr=False, compare=False)
 

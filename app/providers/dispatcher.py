@@ -18,13 +18,16 @@ from typing import Any
 
 from app.errors import BadRequest
 from app.providers.accounting import CallAccount
+from app.providers.answer_cache import AnswerCache
 from app.providers.answers import Answer, ChunkStream, EventStream
 from app.providers.breaker import CircuitBreakers
+from app.providers.cache_step import CacheStep
 from app.providers.calls import Prompt, prompt_of
 from app.providers.clients import Client, client_for
 from app.providers.continuation import ContinuedStream
 from app.providers.failover import FailoverState, Route
 from app.providers.fair_queue import FairQueue
+from app.providers.flights import Flights
 from app.providers.hedging import Hedging
 from app.providers.http import HttpPool
 from app.providers.local_embedder import LocalEmbedder
@@ -43,8 +46,16 @@ class Dispatcher:
         local_url: str | None,
         local_context: ContextLimit | None = None,
         embedder: LocalEmbedder | None = None,
+        cache: AnswerCache | None = None,
     ) -> None:
         self._models = dict(models)
+        self._cache = cache
+        self._cache_step = CacheStep(cache, Flights(cache.store)) if cache else None
+        #: How long a call in flight may be silent before those following it make their own.
+        self._silence = {
+            alias: sum(d.answer_deadline for d in spec.deployments) + 5.0
+            for alias, spec in models.items()
+        }
         self._clients: dict[str, list[Client]] = {
             alias: [client_for(d, http, local_url, local_context, embedder)
                     for d in spec.deployments]
@@ -72,7 +83,12 @@ class Dispatcher:
     ) -> Answer:  # fmt: skip
         """A whole answer from the first deployment of `alias` that gives one. `prompt` is
         the body's, if the caller worked it out already (`prompt_of`)."""
+        prompt = prompt_of(endpoint, body) if prompt is None else prompt
         route = self._route(alias, endpoint, body, account, prompt, stream=False)
+        plan = self._cache and self._cache.plan(alias, endpoint, body, account, stream=False)
+        if plan and self._cache_step is not None:
+            silence = self._silence[alias]
+            return await self._cache_step.answer(plan, route, account, alias, prompt, silence)
         answer = await route.answered()
         assert isinstance(answer, Answer)
         return answer
@@ -84,12 +100,19 @@ class Dispatcher:
         """An event stream whose first content has arrived; the account holds it until the
         request ends, so it is closed even if its reader never is. A chat answer is continued
         on the next deployment if its own cuts it short (continuation.py)."""
+        prompt = prompt_of(endpoint, body) if prompt is None else prompt
         route = self._route(alias, endpoint, body, account, prompt, stream=True)
-        first = await route.answered()
-        assert isinstance(first, EventStream)
-        stream: ChunkStream = first
-        if self._continues(alias, endpoint, body):
-            stream = ContinuedStream(first, route)
+        continues = self._continues(alias, endpoint, body)
+        plan = self._cache and self._cache.plan(alias, endpoint, body, account, stream=True)
+        if plan and self._cache_step is not None:
+            silence = self._silence[alias]
+            stream: ChunkStream = await self._cache_step.stream(
+                plan, route, account, alias, prompt, silence, continues
+            )
+        else:
+            first = await route.answered()
+            assert isinstance(first, EventStream)
+            stream = ContinuedStream(first, route) if continues else first
         account.hold(stream)
         return stream
 
@@ -100,13 +123,12 @@ class Dispatcher:
 
     def _route(
         self, alias: str, endpoint: str, body: Mapping[str, Any], account: CallAccount,
-        prompt: Prompt | None, stream: bool,
+        prompt: Prompt, stream: bool,
     ) -> Route:  # fmt: skip
         """The call's way through the alias's deployments that serve `endpoint` (failover.py):
         in turn, or a slow one raced against the next if the alias hedges."""
         hedges = self._models[alias].hedge_after_ms is not None
         clients = self._serving.get((alias, endpoint)) or self.serving(alias, endpoint)
-        prompt = prompt_of(endpoint, body) if prompt is None else prompt
         return Route(clients, self._state, alias, endpoint, body, prompt, account, stream, hedges)
 
     def _serving_of(self, alias: str, endpoint: str) -> list[Client]:

@@ -70,6 +70,11 @@ class Route:
         self._waiter = Waiter(account.tenant_id, account.request_id, account.background)
         self.failures: list[Failure] = []
         self.skipped: list[str] = []
+        self.calls: list[UpstreamCall] = []  # the calls it made, in order
+
+    @property
+    def request_id(self) -> str:
+        return self._account.request_id
 
     async def answered(self) -> Answered:
         """The first answer of the deployments; raises what the client should hear if none
@@ -181,6 +186,7 @@ class Route:
             call = UpstreamCall(self._alias, deployment.name, client.counts_exactly, prompt,
                                 role or self._role)  # fmt: skip
             self._account.record(call)
+            self.calls.append(call)
             return call, self._tried(client, payload, call)
         return None
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from app.cache import CacheStore
+from app.providers.answer_cache import AnswerCache
 from app.providers.breaker import CircuitBreakers
 from app.providers.clients import uses_embedder, uses_llama_cpp
 from app.providers.dispatcher import Dispatcher
@@ -24,6 +26,7 @@ class ModelProviders:
         self,
         settings: Settings,
         breakers: CircuitBreakers,
+        cache: CacheStore,
         models: Mapping[str, ChatRunnable] | None = None,
     ) -> None:
         """`models` answer the chains in place of the aliases' own (a test's fakes): then no
@@ -41,12 +44,15 @@ class ModelProviders:
         )
         self.breakers = breakers
         self.http = HttpPool()
+        embedder = packaged_embedder()
+        self.cache = cache
         self.dispatcher = Dispatcher(
             settings.models, self.http, breakers,
             self.local_server.base_url if self.local_server else None,
             ContextLimit(self.local_tokenizer, settings.local_model.n_ctx)
             if self.local_tokenizer else None,
-            LocalEmbedder.packaged() if uses_embedder(deployments) else None,
+            embedder if uses_embedder(deployments) else None,
+            AnswerCache(settings.models, cache, settings.cache_max_entry_bytes, embedder),
         )  # fmt: skip
         self._given = dict(models) if models is not None else None
         self._models: dict[str, ChatRunnable] | None = self._given
@@ -76,3 +82,12 @@ class ModelProviders:
         if self._given is not None:
             return None  # not a provider's models: nothing to ask
         return await self.dispatcher.probe(self.default_alias)
+
+
+def packaged_embedder() -> LocalEmbedder | None:
+    """The embedded embedding model (loaded on first use), if its package is installed: the
+    `local-embed` alias's, and the semantic cache's."""
+    try:
+        return LocalEmbedder.packaged()
+    except RuntimeError:
+        return None

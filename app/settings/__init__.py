@@ -21,6 +21,8 @@ from pydantic_settings import (
 )
 
 from app.settings.models import (
+    CacheMode,
+    CacheSpec,
     Deployment,
     InvalidSettings,
     LocalModelSettings,
@@ -31,6 +33,8 @@ from app.settings.models import (
 __all__ = [
     "CONFIG_FILE_VARIABLE",
     "PROJECT_ROOT",
+    "CacheMode",
+    "CacheSpec",
     "Deployment",
     "InvalidSettings",
     "LocalModelSettings",
@@ -61,7 +65,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="Default: SQLite in data_dir.")
     prompts_dir: Path = PROJECT_ROOT / "prompts"
     redis_url: str | None = Field(
-        None, description="Limits, budgets and circuit breakers shared by replicas; default: "
+        None, description="Limits, budgets, circuit breakers and the answer cache shared by "
+        "replicas; default: "
         "kept in this process."
     )  # fmt: skip
     redis_prefix: str = Field("genai:", description="Prefix of every Redis key the platform uses.")
@@ -121,6 +126,13 @@ class Settings(BaseSettings):
         1.0, gt=0, description="How often a replica looks for batch lines to run (slowing to "
         "8 times this while it finds none; one that creates a batch starts it at once)."
     )  # fmt: skip
+    cache_max_bytes: int = Field(
+        64_000_000, ge=0, description="The most bytes of answers a replica caches in process "
+        "(the least recently used go first); with redis_url the cache is Redis's, shared."
+    )  # fmt: skip
+    cache_max_entry_bytes: int = Field(
+        1_000_000, ge=1, description="A larger answer is not cached."
+    )
     max_header_bytes: int = Field(32_768, ge=1024, description="Request headers, in all.")
     max_headers: int = Field(100, ge=10, description="Headers a request may have.")
     header_timeout_seconds: float = Field(

@@ -76,6 +76,32 @@ class Deployment(BaseModel):
 _DEPLOYMENT_FIELDS = set(Deployment.model_fields)
 
 
+CacheMode = Literal["exact", "semantic", "off"]
+
+
+class CacheSpec(BaseModel):
+    """How an alias's answers are cached (a tenant may set its own mode, or turn it off)."""
+
+    model_config = {"extra": "forbid"}
+
+    mode: CacheMode = Field(
+        "exact", description="exact: the same request is answered once; semantic: also a "
+        "paraphrase of its last user message, after the same conversation; off: never cached."
+    )  # fmt: skip
+    ttl_seconds: float = Field(3600.0, gt=0, description="How long an answer is kept.")
+    similarity: float = Field(
+        0.9, gt=0, le=1, description="semantic: the least cosine similarity of the last user "
+        "message to a cached one's for a hit."
+    )  # fmt: skip
+    deterministic_only: bool = Field(
+        True, description="Only answers that are fixed are cached: temperature 0, or a seed "
+        "(an embedding always is); false: every answer."
+    )  # fmt: skip
+    price_factor: float = Field(
+        0.0, ge=0, le=1, description="The share of its prices a cached answer pays (0: free)."
+    )
+
+
 class ModelSpec(BaseModel):
     """A model alias: deployments tried in order (fallbacks), and its prices.
 
@@ -90,6 +116,7 @@ class ModelSpec(BaseModel):
     batch_price_factor: float = Field(
         0.5, ge=0, le=1, description="The share of its prices a batch's line pays (/v1/batches)."
     )
+    cache: CacheSpec = Field(default_factory=CacheSpec)
     image_prices: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict, description="USD per image by `SIZE/QUALITY` (e.g. "
         "`1024x1024/hd`), or by `SIZE` for any quality, or `*` for any image; a size and "

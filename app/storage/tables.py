@@ -57,6 +57,8 @@ class TenantRow(Base):
     budget_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
     budget_period: Mapped[str] = mapped_column(String(8), default="month")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Its own answer cache mode (`exact`, `semantic`, `off`); None: its aliases'.
+    cache: Mapped[str | None] = mapped_column("cache_mode", String(16), nullable=True)
 
 
 class ApiKeyRow(Base):
@@ -122,6 +124,10 @@ class UsageRow(Base):
     #: The batch the request is a line of, and the line's `custom_id`.
     batch_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     custom_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: What the answer cache did for it, what that saved, and the request that paid for it.
+    cache: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    saved_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    paid_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     def as_dict(self) -> dict[str, Any]:
         return {column.name: getattr(self, column.name) for column in self.__table__.columns}

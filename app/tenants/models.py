@@ -17,6 +17,8 @@ from pydantic import (
     field_validator,
 )
 
+from app.settings import CacheMode
+
 BudgetPeriod = Literal["day", "month"]
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
@@ -49,6 +51,9 @@ class TenantChanges(Limits):
     allowed_models: Names | None = Field(None, description="None: every model alias.")
     budget_usd: Dollars | None = None
     budget_period: BudgetPeriod | None = None
+    cache: CacheMode | None = Field(
+        None, description="Its own answer cache mode (off: never cached); null: its aliases'."
+    )
 
     @field_validator("name", "budget_period", mode="before")
     @classmethod
@@ -70,6 +75,7 @@ class Tenant(Limits):
     budget_usd: float | None
     budget_period: BudgetPeriod
     created_at: AwareDatetime
+    cache: CacheMode | None = None
 
 
 class KeyCreate(Limits):

@@ -23,10 +23,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from app.cache import NO_DIRECTIVES, cache_directives
 from app.errors import Forbidden
 from app.limits.admission import Admission
 from app.limits.store import Ticket
-from app.providers import AccountHolder, CallAccount
+from app.providers import AccountHolder, CallAccount, UpstreamCall
 from app.tenants.models import Principal
 from app.usage.counting import Prompt, TokenCounter, TokenSource, prompt_upper_bound
 from app.usage.ledger import LedgerEntry, UsageLedger
@@ -57,7 +58,22 @@ class ModelCall:
     started: float = field(default_factory=time.perf_counter)
 
 
-Tally = tuple[str | None, int, int, TokenSource]  # alias, input and output tokens, source
+#: Alias, input and output tokens, how they were counted, and whether the cache answered.
+Tally = tuple[str | None, int, int, TokenSource, bool]
+
+
+@dataclass(frozen=True)
+class Count:
+    """What a request used, as its row says: its tokens (and how they were counted), what it
+    costs, its images, the tokens that count toward its limits, and what the cache saved."""
+
+    input_tokens: int
+    output_tokens: int
+    cost: float
+    source: TokenSource | None
+    images: int
+    charged_tokens: int
+    saved: float
 
 
 @dataclass(frozen=True)
@@ -95,8 +111,14 @@ class CallMeter(AccountHolder):
         request_id: str,
         client_request_id: str | None,
         batch: BatchLine | None = None,
+        cache_control: str | None = None,
     ) -> None:
-        account = CallAccount(principal.tenant.id, request_id, background=batch is not None)
+        tenant_mode = principal.tenant.cache
+        account = CallAccount(
+            principal.tenant.id, request_id, background=batch is not None,
+            cache=NO_DIRECTIVES if cache_control is tenant_mode is None
+            else cache_directives(cache_control, tenant_mode),
+        )  # fmt: skip
         AccountHolder.__init__(self, account)
         self.batch = batch
         self._services = services
@@ -188,18 +210,21 @@ class CallMeter(AccountHolder):
         tallies: list[Tally] = []
         if self.account.calls:
             for one in self.account.calls:  # loops: a comprehension is a call in 3.11
+                cached = one.cached is not None
                 if one.usage is not None:
                     usage = one.usage
-                    tallies.append((one.alias, usage.input_tokens, usage.output_tokens, "provider"))
+                    tallies.append((one.alias, usage.input_tokens, usage.output_tokens,
+                                    "provider", cached))  # fmt: skip
                 elif one.did_work:
-                    tallies.append((one.alias, *count(one.local, one.prompt, "".join(one.output))))
+                    used = count(one.local, one.prompt, "".join(one.output))
+                    tallies.append((one.alias, *used, cached))
         else:
             for call in self._calls.values():
                 if call.usage is None and call.output:
                     local = call.alias in self._services.local_aliases
                     call.usage = count(local, call.prompt, "".join(call.output))
                 if call.usage is not None:
-                    tallies.append((call.alias, *call.usage))
+                    tallies.append((call.alias, *call.usage, False))
         for call in self._calls.values():
             if not call.ended:
                 return tallies
@@ -221,15 +246,42 @@ class CallMeter(AccountHolder):
         price = next((call.image_price for call in self._calls.values() if call.image_price), 0.0)
         return images, images * price
 
-    def _count(self) -> tuple[int, int, float, TokenSource | None, int]:
+    def _count(self) -> Count:
         tallies = self._tallies()
         prices, batch = self._services.prices, self.batch is not None
-        cost = 0.0
-        for alias, used_in, used_out, _ in tallies:
-            cost += prices.cost(alias, used_in, used_out, batch)
+        cost = saved = 0.0
+        charged = 0  # tokens that count toward limits: the cache's answers use none
+        for alias, used_in, used_out, _, cached in tallies:
+            paid = prices.cost(alias, used_in, used_out, batch, cached)
+            if cached:
+                saved += prices.cost(alias, used_in, used_out, batch) - paid
+            else:
+                charged += used_in + used_out
+            cost += paid
         images, image_cost = self._images()
         input_tokens, output_tokens, source = _summed(tallies) or (0, 0, None)
-        return input_tokens, output_tokens, cost + image_cost, source, images
+        return Count(input_tokens, output_tokens, cost + image_cost, source, images, charged,
+                     saved)  # fmt: skip
+
+    def _cached(self) -> tuple[str | None, str | None]:
+        """What the answer cache did for the request (`hit`, `coalesced`, `partial` when it
+        answered some of its calls, `miss`, `bypass` when the request said not to use it;
+        None: not cacheable), and the request that paid for what it served."""
+        served: list[UpstreamCall] = []
+        worked = False
+        for one in self.account.calls:  # a loop: a comprehension is a call in 3.11
+            if one.cached is not None:
+                served.append(one)
+            elif one.did_work:
+                worked = True
+        if served:
+            paid_by = served[0].paid_by or None
+            if worked:
+                return "partial", paid_by
+            hits = all(one.cached == "hit" for one in served)
+            return ("hit" if hits else "coalesced"), paid_by
+        status = self.account.cache_status or ""  # what the cache did: its calls noted it
+        return ("bypass" if status.startswith("fwd=request") else "miss"), None
 
     def _served(self) -> tuple[str | None, bool, bool]:
         """The deployments that did work, in order; whether an answer was continued, hedged."""
@@ -245,16 +297,19 @@ class CallMeter(AccountHolder):
         """Count, settle the reservation and write the ledger row (run it shielded)."""
         ended = time.perf_counter()
         self.account.close_held()  # an upstream stream nobody closed ends with the request,
+        if self.account.owed:  # once a call it shares with others has ended too,
+            await self.account.settled()
         for call_id in self._calls:  # and a call cut short with it
             self.end_call(call_id)
         admission = self._services.admission
         try:
-            input_tokens, output_tokens, cost, source, images = self._count()
+            counted = self._count()
         except BaseException:
             await admission.settle(self.ticket, self.ticket.tokens, self.ticket.cost)
             raise
-        await admission.settle(self.ticket, input_tokens + output_tokens, cost)
+        await admission.settle(self.ticket, counted.charged_tokens, counted.cost)
         deployments, continued, hedged = self._served()
+        cache, paid_by = self._cached() if self.account.cache_status else (None, None)
         row = LedgerEntry(
             request_id=self.request_id,
             client_request_id=self.client_request_id,
@@ -262,11 +317,11 @@ class CallMeter(AccountHolder):
             key_id=self.principal.key.id,
             route=self.route,
             model=self.model,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            token_source=source or "none",
-            cost_usd=cost,
-            images=images,
+            input_tokens=counted.input_tokens,
+            output_tokens=counted.output_tokens,
+            token_source=counted.source or "none",
+            cost_usd=counted.cost,
+            images=counted.images,
             deployments=deployments,
             continued=continued,
             hedged=hedged,
@@ -278,6 +333,9 @@ class CallMeter(AccountHolder):
             created_at=datetime.now(UTC),
             batch_id=self.batch.batch_id if self.batch else None,
             custom_id=self.batch.custom_id if self.batch else None,
+            cache=cache,
+            saved_usd=counted.saved,
+            paid_by=paid_by,
         )
         await self._services.ledger.arecord(row)
         return row
@@ -289,7 +347,7 @@ def _summed(tallies: list[Tally]) -> tuple[int, int, TokenSource] | None:
         return None
     used_in = used_out = 0
     source: TokenSource = "provider"
-    for _, tokens_in, tokens_out, how in tallies:
+    for _, tokens_in, tokens_out, how, _ in tallies:
         used_in, used_out = used_in + tokens_in, used_out + tokens_out
         if _SOURCE_RANK[how] > _SOURCE_RANK[source]:
             source = how

@@ -41,6 +41,34 @@ class LedgerEntry:
     created_at: datetime
     batch_id: str | None = None  # the batch the request is a line of
     custom_id: str | None = None  # that line's custom_id
+    #: What the answer cache did (`hit`, `coalesced`, `partial`, `miss`, `bypass`; None: not
+    #: cacheable), what it saved (the price of what it served), and who paid for that.
+    cache: str | None = None
+    saved_usd: float = 0.0
+    paid_by: str | None = None
+
+
+def _cache_columns() -> tuple[Any, ...]:
+    """Cacheable rows, those the cache answered (hits, coalesced), misses, and money saved."""
+    return (
+        func.count(UsageRow.cache),
+        func.coalesce(func.sum(case((UsageRow.cache == "hit", 1), else_=0)), 0),
+        func.coalesce(func.sum(case((UsageRow.cache == "coalesced", 1), else_=0)), 0),
+        func.coalesce(func.sum(case((UsageRow.cache == "miss", 1), else_=0)), 0),
+        func.coalesce(func.sum(UsageRow.saved_usd), 0.0),
+    )
+
+
+def _cache_totals(
+    cacheable: int, hits: int, coalesced: int, misses: int, saved: float
+) -> dict[str, Any]:
+    served = int(hits) + int(coalesced)
+    return {
+        "cache": {"cacheable": int(cacheable), "hits": int(hits), "coalesced": int(coalesced),
+                  "misses": int(misses),
+                  "hit_ratio": round(served / cacheable, 4) if cacheable else None,
+                  "saved_usd": float(saved)}
+    }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -108,14 +136,26 @@ class UsageLedger:
             func.coalesce(func.sum(UsageRow.output_tokens), 0),
             func.coalesce(func.sum(UsageRow.cost_usd), 0.0),
             func.coalesce(func.sum(UsageRow.images), 0),
+            *_cache_columns(),
         )
         with Session(self._engine) as session:
-            requests, input_tokens, output_tokens, cost, images = session.execute(
+            requests, input_tokens, output_tokens, cost, images, *cache = session.execute(
                 where.applied(select(*columns))
             ).one()
         return {"requests": requests, "input_tokens": int(input_tokens),
                 "output_tokens": int(output_tokens), "cost_usd": float(cost),
-                "images": int(images)}  # fmt: skip
+                "images": int(images), **_cache_totals(*cache)}  # fmt: skip
+
+    def totals_by_cache(self, where: UsageFilter) -> list[dict[str, Any]]:
+        """Per tenant and model alias of every matching cacheable row: what the answer cache
+        did (hits, coalesced, misses), its hit ratio, and the money it saved."""
+        groups = (UsageRow.tenant_id, UsageRow.model)
+        query = where.applied(select(*groups, *_cache_columns())).where(UsageRow.cache.is_not(None))
+        query = query.group_by(*groups).order_by(*groups)
+        with Session(self._engine) as session:
+            rows = session.execute(query).all()
+        return [{"tenant_id": tenant, "model": model, **_cache_totals(*cache)}
+                for tenant, model, *cache in rows]  # fmt: skip
 
     def totals_by_prompt(self, where: UsageFilter) -> list[dict[str, Any]]:
         """Per prompt version of every matching row: requests, failures (4xx/5xx), tokens,
@@ -156,6 +196,9 @@ class UsageLedger:
 
     async def atotals(self, where: UsageFilter) -> dict[str, Any]:
         return await anyio.to_thread.run_sync(self.totals, where)
+
+    async def atotals_by_cache(self, where: UsageFilter) -> list[dict[str, Any]]:
+        return await anyio.to_thread.run_sync(self.totals_by_cache, where)
 
     async def atotals_by_prompt(self, where: UsageFilter) -> list[dict[str, Any]]:
         return await anyio.to_thread.run_sync(self.totals_by_prompt, where)

@@ -64,6 +64,7 @@ class Metering:
     async def admit(
         self, principal: Principal, route: str, planned: Sequence[PlannedCall],
         request_id: str, client_request_id: str | None, batch: BatchLine | None = None,
+        cache_control: str | None = None,
     ) -> CallMeter:  # fmt: skip
         """Check the model allow-list and admit the request (or raise 403 / 429); a batch's
         line within `batch_limit_share` of each limit, the rest kept for interactive calls."""
@@ -86,6 +87,7 @@ class Metering:
         return CallMeter(
             self._services, principal, ticket, route=route, model=ledger_label(aliases),
             request_id=request_id, client_request_id=client_request_id, batch=batch,
+            cache_control=cache_control,
         )  # fmt: skip
 
     def prompt_tokens(self, alias: str, prompt: Prompt) -> int:
@@ -147,9 +149,11 @@ class MeteredRequest:
 
     def __init__(
         self, metering: Metering, request_id: str, client_request_id: str | None = None,
-        batch: BatchLine | None = None,
+        batch: BatchLine | None = None, cache_control: str | None = None,
     ) -> None:  # fmt: skip
+        """`cache_control`: the request's Cache-Control header, what it asks of the cache."""
         self._metering = metering
+        self._cache_control = cache_control
         self.metrics: Metrics = metering.metrics
         self.request_id = request_id
         self.client_request_id = client_request_id
@@ -170,8 +174,9 @@ class MeteredRequest:
         if self._meter is not None:
             raise RuntimeError("a request is admitted once")
         self._meter = await self._metering.admit(
-            principal, route, planned, self.request_id, self.client_request_id, self._batch
-        )
+            principal, route, planned, self.request_id, self.client_request_id, self._batch,
+            self._cache_control,
+        )  # fmt: skip
         return self._meter
 
     @property

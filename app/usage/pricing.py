@@ -11,7 +11,7 @@ from app.settings import ModelSpec
 
 class PriceTable:
     """Prices by alias; a batch's line (`batch`) pays the alias's `batch_price_factor` of
-    them."""
+    them, an answer from the cache its `cache.price_factor`."""
 
     def __init__(self, models: Mapping[str, ModelSpec]) -> None:
         self._prices = {
@@ -19,6 +19,7 @@ class PriceTable:
             for alias, spec in models.items()
         }
         self._batch_factors = {alias: spec.batch_price_factor for alias, spec in models.items()}
+        self._cache_factors = {alias: spec.cache.price_factor for alias, spec in models.items()}
         self._image_prices = {alias: spec.image_prices for alias, spec in models.items()}
 
     def upper_bound(self, alias: str | None, tokens: int, batch: bool = False) -> float:
@@ -28,10 +29,15 @@ class PriceTable:
         return tokens * price * factor / 1_000_000
 
     def cost(
-        self, alias: str | None, input_tokens: int, output_tokens: int, batch: bool = False
-    ) -> float:
+        self, alias: str | None, input_tokens: int, output_tokens: int, batch: bool = False,
+        cached: bool = False,
+    ) -> float:  # fmt: skip
+        """What the tokens cost; an answer from the cache (`cached`) pays the alias's
+        `cache.price_factor` of it."""
         input_price, output_price = self._prices.get(alias or "", (0.0, 0.0))
         factor = self._batch_factors.get(alias or "", 1.0) if batch else 1.0
+        if cached:
+            factor *= self._cache_factors.get(alias or "", 0.0)
         return (input_tokens * input_price + output_tokens * output_price) * factor / 1_000_000
 
     def image_price(self, alias: str, size: str, quality: str) -> float:

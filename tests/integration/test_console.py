@@ -125,6 +125,10 @@ async def test_the_dashboard_shows_the_ledgers_numbers(admin_page, platform):
     await expect(requests).to_have_text(str(totals["requests"]))
     tokens = page.locator("[data-total='Output tokens'] strong")
     await expect(tokens).to_have_text(str(totals["output_tokens"]))
+    answered = page.locator("[data-total='Answered by the cache'] strong")
+    await expect(answered).to_have_text(str(totals["cache"]["hits"] + totals["cache"]["coalesced"]))
+    saved = page.locator("[data-total='Saved (USD)'] strong")
+    await expect(saved).to_have_text(f"{totals['cache']['saved_usd']:.6f}")
     assert await page.locator("canvas[data-chart]").count() == 4
     csv = page.get_by_role("link", name="Export CSV")
     assert "format=csv" in (await csv.get_attribute("href") or "")
@@ -182,8 +186,11 @@ async def test_an_admin_creates_a_tenant_and_a_key_that_works_then_revokes_it(ad
     await page.get_by_role("link", name="Admin").click()
     await page.get_by_label("Tenant id").fill("console-made")
     await page.get_by_label("Requests per minute").first.fill("30")
+    await page.get_by_label("Answer cache").first.select_option("off")
     await page.get_by_role("button", name="Create tenant").click()
     await page.get_by_role("button", name="Manage tenant console-made").click()
+    await page.get_by_role("button", name="Purge cached answers").click()
+    await expect(page.get_by_text("0 cached answers dropped.")).to_be_visible()
     await page.get_by_label("Key name").fill("from-the-console")
     await page.get_by_role("button", name="Create key").click()
     key = (await page.locator("[data-new-key]").inner_text()).strip()
@@ -191,7 +198,7 @@ async def test_an_admin_creates_a_tenant_and_a_key_that_works_then_revokes_it(ad
     async with httpx.AsyncClient(base_url=platform.url, timeout=30) as client:
         me = await client.get("/me", headers={"Authorization": f"Bearer {key}"})
         assert me.status_code == 200 and me.json()["tenant"]["id"] == "console-made"
-        assert me.json()["tenant"]["rpm"] == 30
+        assert me.json()["tenant"]["rpm"] == 30 and me.json()["tenant"]["cache"] == "off"
         key_id = me.json()["key"]["id"]
         await page.get_by_role("button", name=f"Revoke key {key_id}").click()
         await expect(page.get_by_text(re.compile("^revoked"))).to_be_visible()

@@ -11,6 +11,7 @@ import os
 import signal
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 import openai
@@ -49,8 +50,9 @@ def upstream() -> Iterator[tuple[str, object]]:
 
 
 @pytest.fixture(scope="module")
-def replicas(tmp_path_factory, upstream) -> Iterator[list[RunningPlatform]]:
-    shared = {
+def shared(tmp_path_factory, upstream) -> tuple[Path, dict[str, str]]:
+    """The data folder and the environment every replica of the module shares."""
+    env = {
         "GENAI_DATABASE_URL": fresh_postgres(),
         "GENAI_REDIS_URL": redis_or_skip(),
         "GENAI_REDIS_PREFIX": fresh_prefix(),
@@ -59,11 +61,17 @@ def replicas(tmp_path_factory, upstream) -> Iterator[list[RunningPlatform]]:
         "GENAI_BACKGROUND_CHECK_SECONDS": "0.2",
     }
     folder = tmp_path_factory.mktemp("replicas")
-    shared["GENAI_CONFIG_FILE"] = str(upstream_config(folder, upstream[0]))
+    env["GENAI_CONFIG_FILE"] = str(upstream_config(folder, upstream[0]))
+    return folder / "data", env
+
+
+@pytest.fixture(scope="module")
+def replicas(shared) -> Iterator[list[RunningPlatform]]:
+    data, env = shared
     with ExitStack() as stack:
         # The first start creates the admin key (in the shared data folder), then two more.
-        running = [stack.enter_context(platform_process(folder / "data", **shared))]
-        running += [stack.enter_context(platform_process(folder / "data", **shared)) for _ in "ab"]
+        running = [stack.enter_context(platform_process(data, **env))]
+        running += [stack.enter_context(platform_process(data, **env)) for _ in "ab"]
         yield running
 
 
@@ -221,6 +229,32 @@ async def test_a_stream_started_on_one_replica_resumes_on_another(replicas, surf
             break
         await asyncio.sleep(0.1)
     assert [(row["status"], row["interrupted"]) for row in rows] == [(200, False)]
+
+
+async def test_a_call_followed_from_another_replica_is_made_again_when_its_replica_dies(
+    replicas, shared, upstream
+):
+    """A replica answering a call that an identical request on another replica follows is
+    killed: the follower makes the call itself once the claim lapses, and stores it."""
+    key = await _tenant(replicas[0], "followers")
+    body = {**CHAT, "model": "paced", "temperature": 0}
+    hits, (data, env) = upstream[1].state.hits, shared
+    with platform_process(data, **env) as doomed:
+        async with doomed.client(key) as leader, replicas[0].client(key) as follower:
+            before = hits["paced"]
+            leading = asyncio.ensure_future(leader.post("/v1/chat/completions", json=body))
+            await asyncio.sleep(0.5)
+            following = asyncio.ensure_future(follower.post("/v1/chat/completions", json=body))
+            await asyncio.sleep(0.5)
+            os.kill(doomed.pid, signal.SIGKILL)
+            answered = await following
+            await asyncio.gather(leading, return_exceptions=True)
+            again = await follower.post("/v1/chat/completions", json=body)
+    assert answered.status_code == 200, answered.text
+    assert answered.headers["cache-status"] == "genai; fwd=miss; stored"
+    assert answered.json()["choices"][0]["message"]["content"]
+    assert again.headers["cache-status"] == "genai; hit"
+    assert hits["paced"] == before + 2
 
 
 async def test_killing_a_replica_mid_load_loses_no_row_of_a_completed_request(replicas):

@@ -80,7 +80,8 @@ class OpenAIServing:
     ) -> Response:
         """/v1/embeddings: its tokens are the provider's count (the embedded model's own)."""
         body = await parse_body(EmbeddingRequest, request)
-        return JSONResponse(await self.embedding(body, principal, metered, request))
+        embeddings = await self.embedding(body, principal, metered, request)
+        return JSONResponse(embeddings, headers=metered.meter.account.cache_headers())
 
     async def embedding(
         self, body: EmbeddingRequest, principal: Principal, metered: MeteredRequest,

@@ -135,7 +135,8 @@ class ChainRuns:
         request_state(request).upstream_seconds += metered.meter.upstream_seconds
         await metered.close(200)
         body = {"output": orjson.Fragment(SERIALIZER.dumps(output)), "metadata": metadata}
-        return Response(orjson.dumps(body), media_type="application/json")
+        headers = metered.meter.account.cache_headers()
+        return Response(orjson.dumps(body), media_type="application/json", headers=headers)
 
     async def _delegated(
         self, request: Request, principal: Principal, metered: MeteredRequest,

@@ -7,8 +7,11 @@ export const LABELS = Object.freeze({
   id: "Tenant id", name: "Name", rpm: "Requests per minute", tpm: "Tokens per minute",
   ipm: "Images per minute", max_concurrent: "Concurrent requests", budget_usd: "Budget (USD)",
   budget_period: "Budget period", allowed_routes: "Allowed routes (comma-separated)",
-  allowed_models: "Allowed models (comma-separated)",
+  allowed_models: "Allowed models (comma-separated)", cache: "Answer cache",
 });
+
+// The answer cache modes a tenant may set ("": as its aliases say, or left as it is).
+export const CACHE_MODES = Object.freeze(["", "exact", "semantic", "off"]);
 
 // `values` maps each field to its input's text; an empty field is left out (unchanged).
 export function tenantBody(values) {

@@ -2,7 +2,7 @@
 
 import { api } from "../api.mjs";
 import { errorBox, field, h, page, show } from "../dom.mjs";
-import { LABELS, LIMITS, limitsText, tenantBody } from "../tenants.mjs";
+import { CACHE_MODES, LABELS, LIMITS, limitsText, tenantBody } from "../tenants.mjs";
 
 export async function adminPage() {
   const errors = errorBox();
@@ -19,6 +19,7 @@ export async function adminPage() {
       budget_period: h("select", { name: "budget_period" }, ...["month", "day"].map((value) => h("option", { value, selected: tenant?.budget_period === value, text: value }))),
       allowed_routes: h("input", { name: "allowed_routes", value: (tenant?.allowed_routes || []).join(", "), placeholder: "all" }),
       allowed_models: h("input", { name: "allowed_models", value: (tenant?.allowed_models || []).join(", "), placeholder: "all" }),
+      cache: h("select", { name: "cache" }, ...CACHE_MODES.map((value) => h("option", { value, selected: (tenant?.cache ?? "") === value, text: value || "as its models say" }))),
     };
     const shown = Object.entries(inputs).filter(([, input]) => input);
     const form = h("form", { "aria-label": tenant ? `Edit tenant ${tenant.id}` : "Create a tenant" },
@@ -63,7 +64,15 @@ export async function adminPage() {
         try { await api(`/admin/keys/${encodeURIComponent(key.id)}/revoke`, { method: "POST" }); await showKeys(tenant); }
         catch (error) { show(errors, error); }
       } }))));
-    keysSection.replaceChildren(h("h2", { text: `Tenant ${tenant.id}` }), tenantForm(tenant), h("h2", { text: "Keys" }),
+    const purged = h("span", { "aria-live": "polite" });
+    const purge = h("button", { type: "button", class: "danger", text: "Purge cached answers", onclick: async () => {
+      if (!window.confirm(`Drop every cached answer of tenant '${tenant.id}'? Its next requests go to the models again.`)) return;
+      try {
+        const done = await api(`/admin/tenants/${encodeURIComponent(tenant.id)}/cache`, { method: "DELETE" });
+        purged.textContent = ` ${done.purged} cached answers dropped.`;
+      } catch (error) { show(errors, error); }
+    } });
+    keysSection.replaceChildren(h("h2", { text: `Tenant ${tenant.id}` }), tenantForm(tenant), h("p", {}, purge, purged), h("h2", { text: "Keys" }),
       h("table", {}, h("thead", {}, h("tr", {}, ...["Id", "Name", "Kind", "State", ""].map((text) => h("th", { text })))), h("tbody", {}, ...rows)),
       form);
   }

@@ -1,6 +1,8 @@
-// Usage: the ledger's rows as charts, its totals, the budget and refusals; CSV export.
+// Usage: the ledger's rows as charts, its totals, what the answer cache did, the budget and
+// refusals; CSV export.
 
 import { api } from "../api.mjs";
+import { cacheFigures, cacheRows } from "../cache.mjs";
 import { CHART_TITLES, chartData } from "../charts.mjs";
 import { errorBox, field, h, page, show } from "../dom.mjs";
 
@@ -11,6 +13,13 @@ function usageView(usage, load, refused, query) {
       ["Output tokens", totals.output_tokens], ["Cost (USD)", totals.cost_usd.toFixed(6)],
       ["Images", totals.images]].map(([label, value]) =>
       h("div", { class: "card", "data-total": label }, h("span", { text: label }), h("strong", { text: String(value) }))));
+  const cache = h("section", { "aria-label": "Answer cache" }, h("h2", { text: "Answer cache" }),
+    h("div", { class: "cards" }, ...cacheFigures(totals.cache).map(([label, value]) =>
+      h("div", { class: "card", "data-total": label }, h("span", { text: label }), h("strong", { text: value })))),
+    usage.by_cache.length
+      ? h("table", {}, h("thead", {}, h("tr", {}, ...["Model", "Answered", "Hit ratio", "Saved (USD)"].map((text) => h("th", { text })))),
+          h("tbody", {}, ...cacheRows(usage.by_cache).map((row) => h("tr", {}, ...row.map((text) => h("td", { text }))))))
+      : h("p", { class: "note", text: "No cacheable request yet." }));
   const budget = load?.budget
     ? h("section", { "aria-label": "Budget" }, h("h2", { text: "Budget" }),
         h("meter", { min: "0", max: String(load.budget.limit_usd), value: String(load.budget.spent_usd), "aria-label": "Budget used" }),
@@ -22,7 +31,7 @@ function usageView(usage, load, refused, query) {
   const charts = h("div", { class: "charts" },
     ...Object.entries(CHART_TITLES).map(([kind, caption]) => h("figure", {},
       h("canvas", { "data-chart": kind, role: "img", "aria-label": `${kind} over time` }), h("figcaption", { text: caption }))));
-  return [cards, budget, refusals, h("p", {}, h("a", { href: `/usage?${query}&format=csv`, download: "usage.csv", text: "Export CSV" })), charts];
+  return [cards, cache, budget, refusals, h("p", {}, h("a", { href: `/usage?${query}&format=csv`, download: "usage.csv", text: "Export CSV" })), charts];
 }
 
 function drawCharts(container, records) {
@@ -44,7 +53,7 @@ export async function usagePage(me) {
     const tenant = tenantPicker ? tenantPicker.value : me.tenant.id;
     const query = `tenant=${encodeURIComponent(tenant)}`;
     try {
-      const usage = await api(`/usage?${query}&limit=10000`);
+      const usage = await api(`/usage?${query}&limit=10000&group_by=cache`);
       const tenantLoad = me.key.admin && tenant !== me.tenant.id ? await api(`/admin/tenants/${encodeURIComponent(tenant)}/load`) : me.load;
       content.replaceChildren(...usageView(usage, tenantLoad, tenant === me.tenant.id ? me.refused : null, query));
       drawCharts(content, usage.records);

@@ -1,0 +1,322 @@
+"""The answer cache as a step of the dispatcher's calls: a hit answers at once, a miss is made
+once however many identical calls arrive meanwhile (flights.py), and stored when it ended
+honestly.
+
+Every call the cache serves is recorded on the request's account like any call to a
+deployment (an `UpstreamCall` of deployment `cache`, marked `hit` or `coalesced` and naming the
+request that paid), so the meter counts its tokens by the one rule and bills it as a hit. The
+account's `cache_status` says what the cache did, in RFC 9211's terms (`hit`,
+`fwd=miss; stored`, `fwd=request`, `fwd=miss; collapsed`).
+
+A stream's hit streams the cached chunks; a miss is stored only once its stream ended as the
+provider ends a whole answer (a cut or failed one raises before that, so it is never kept). A
+whole answer is kept as it came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Literal
+
+from app.cache import Entry, FlightRecord
+from app.errors import PlatformError, ProviderError
+from app.providers.accounting import CallAccount
+from app.providers.answer_cache import AnswerCache, CachePlan
+from app.providers.answers import Answer, Chunk, ChunkStream, EventStream, has_content
+from app.providers.calls import Prompt, UpstreamCall, Usage
+from app.providers.continuation import ContinuedStream
+from app.providers.failover import Route
+from app.providers.flights import Flight, Flights
+
+Record = Callable[[FlightRecord], Awaitable[None]]
+Served = Literal["hit", "coalesced"]
+
+
+def _cut_short() -> ProviderError:
+    return ProviderError(
+        "The answer this request shared with an identical one was cut short.",
+        code="provider_incomplete",
+    )
+
+
+def _failure(flight: Flight, record: FlightRecord) -> BaseException:
+    """What the leader's call raised: itself on this replica, else as it was published."""
+    if flight.error is not None:
+        return flight.error
+    return ProviderError(str(record.data.get("message") or "The model provider failed."),
+                         code=str(record.data.get("code") or "provider_failed"))  # fmt: skip
+
+
+def _served(
+    account: CallAccount, alias: str, prompt: Prompt, how: Served, paid_by: str, local: bool,
+    usage: Any,
+) -> UpstreamCall:  # fmt: skip
+    call = UpstreamCall(alias, "cache", local, prompt, cached=how, paid_by=paid_by)
+    if isinstance(usage, list | tuple) and len(usage) == 2:
+        call.usage = Usage(int(usage[0]), int(usage[1]))
+    account.record(call)
+    return call
+
+
+class CacheStep:
+    def __init__(self, cache: AnswerCache, flights: Flights) -> None:
+        self._cache = cache
+        self._flights = flights
+
+    # --- whole answers ---------------------------------------------------------------------
+
+    async def answer(
+        self, plan: CachePlan, route: Route, account: CallAccount, alias: str, prompt: Prompt,
+        silence: float,
+    ) -> Answer:  # fmt: skip
+        entry = await self._cache.lookup(plan)
+        if entry is not None:
+            assert isinstance(entry.body, dict)
+            account.note_cache("hit", entry.age(time.time()))
+            call = _served(account, alias, prompt, "hit", entry.paid_by, entry.local, entry.usage)
+            call.choices = list(entry.body.get("choices") or ())
+            return Answer(entry.body, call.usage, 0.0)
+        while True:
+            flight, leads = await self._flights.join(plan.scope, plan.key, silence)
+            try:
+                if leads:
+                    record = self._flights.recorder(flight, silence)
+                    work = self._make(plan, route, flight, record)
+                    account.owe(self._flights.lead(flight, work))
+                answered = await self._followed(flight, plan, account, alias, prompt, leads)
+            finally:
+                self._flights.leave(flight)
+            if answered is not None:
+                return answered
+
+    async def _make(
+        self, plan: CachePlan, route: Route, flight: Flight, record: Record
+    ) -> Answer | None:
+        """The leader's call: the answer, stored, then recorded for the flight's readers."""
+        try:
+            answer = await route.answered()
+        except Exception as exc:
+            return await _failed(flight, exc, record)
+        assert isinstance(answer, Answer)
+        await record(FlightRecord("item", {"body": answer.data}))
+        await self._kept(plan, route, answer.data, answer.usage, record)
+        return answer
+
+    async def _kept(
+        self, plan: CachePlan, route: Route, body: Any, usage: Usage | None, record: Record
+    ) -> None:
+        """The leader's answer ended honestly: stored, and its end recorded (who paid, its
+        usage, whether it was stored) for the flight's readers."""
+        local = any(call.local for call in route.calls if call.did_work)
+        tokens = None if usage is None else (usage.input_tokens, usage.output_tokens)
+        entry = Entry(plan.key, plan.kind, body, tokens, local, route.request_id, time.time())
+        stored = await self._cache.keep(plan, entry)
+        ended = {"usage": tokens, "local": local, "paid_by": entry.paid_by, "stored": stored}
+        await record(FlightRecord("done", ended))
+
+    async def _followed(
+        self, flight: Flight, plan: CachePlan, account: CallAccount, alias: str,
+        prompt: Prompt, leads: bool,
+    ) -> Answer | None:  # fmt: skip
+        """The flight's answer as this request gets it; None if the leader gave up."""
+        body: dict[str, Any] = {}
+        async for record in flight.read():
+            if record.kind == "item":
+                body = record.data.get("body") or {}
+            elif record.kind == "failed":
+                raise _failure(flight, record)
+            elif record.kind == "abandoned":
+                return None
+        done = flight.records[-1].data
+        if leads:
+            account.note_cache(_missed(plan, bool(done.get("stored"))))
+            assert flight.pump is not None
+            answer = await asyncio.shield(flight.pump)  # it may still be publishing its end
+            assert isinstance(answer, Answer)
+            return answer
+        account.note_cache("fwd=miss; collapsed")
+        call = _served(account, alias, prompt, "coalesced", str(done.get("paid_by")),
+                       bool(done.get("local")), done.get("usage"))  # fmt: skip
+        call.choices = list(body.get("choices") or ())
+        return Answer(body, call.usage, 0.0)
+
+    # --- streams ---------------------------------------------------------------------------
+
+    async def stream(
+        self, plan: CachePlan, route: Route, account: CallAccount, alias: str, prompt: Prompt,
+        silence: float, continues: bool,
+    ) -> ChunkStream:  # fmt: skip
+        entry = await self._cache.lookup(plan)
+        if entry is not None:
+            assert isinstance(entry.body, list)
+            account.note_cache("hit", entry.age(time.time()))
+            call = _served(account, alias, prompt, "hit", entry.paid_by, entry.local, entry.usage)
+            return ReplayedStream(list(entry.body), call)
+        while True:
+            flight, leads = await self._flights.join(plan.scope, plan.key, silence)
+            if leads:
+                record = self._flights.recorder(flight, silence)
+                work = self._relay(plan, route, flight, record, continues)
+                account.owe(self._flights.lead(flight, work))
+            reader = FlightStream(flight, self._flights)
+            if not leads:  # noting what it is given, on the account once it opened
+                reader.call = UpstreamCall(alias, "cache", False, prompt, cached="coalesced")
+            try:
+                opened = await reader.first_content()
+            except BaseException:
+                reader.close()
+                raise
+            if not opened:
+                reader.close()
+                continue
+            if reader.call is None:
+                account.note_cache("fwd=request" if plan.directives.no_cache else "fwd=miss")
+            else:
+                account.note_cache("fwd=miss; collapsed")
+                account.record(reader.call)
+            return reader
+
+    async def _relay(
+        self, plan: CachePlan, route: Route, flight: Flight, record: Record, continues: bool
+    ) -> None:
+        """The leader's stream, its chunks recorded for the flight's readers as they come,
+        stored once it ended honestly."""
+        try:
+            first = await route.answered()
+            assert isinstance(first, EventStream)
+            stream: ChunkStream = ContinuedStream(first, route) if continues else first
+            chunks: list[Chunk] = []
+            async with stream:
+                async for chunk in stream:
+                    chunks.append(chunk)
+                    await record(FlightRecord("item", {"chunk": chunk}))
+        except Exception as exc:
+            await _failed(flight, exc, record)
+            return
+        await self._kept(plan, route, chunks, stream.usage, record)
+
+
+async def _failed(flight: Flight, exc: Exception, record: Record) -> None:
+    """The leader's call failed: its readers here raise `exc`, other replicas' its message."""
+    flight.error = exc
+    message = exc.message if isinstance(exc, PlatformError) else str(exc)
+    code = exc.code if isinstance(exc, PlatformError) else None
+    await record(FlightRecord("failed", {"message": message, "code": code}))
+
+
+def _missed(plan: CachePlan, stored: bool) -> str:
+    status = "fwd=request" if plan.directives.no_cache else "fwd=miss"
+    return f"{status}; stored" if stored else status
+
+
+class ReplayedStream:
+    """A cached stream's chunks, as a provider's stream reads (a hit)."""
+
+    upstream_seconds = 0.0
+
+    def __init__(self, chunks: list[Chunk], call: UpstreamCall) -> None:
+        self._chunks = chunks
+        self.call = call
+        self.usage = call.usage
+
+    def __aiter__(self) -> AsyncIterator[Chunk]:
+        return self._replayed()
+
+    async def _replayed(self) -> AsyncIterator[Chunk]:
+        for chunk in self._chunks:
+            self.call.choices += chunk.get("choices") or ()
+            yield chunk
+
+    def close(self) -> None:
+        return None
+
+    async def __aenter__(self) -> ReplayedStream:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+
+class FlightStream:
+    """A stream read from a flight (the leader's and the followers' alike): its chunks as
+    they come; closing it leaves the flight."""
+
+    def __init__(self, flight: Flight, flights: Flights) -> None:
+        self._flight = flight
+        self._flights = flights
+        self._records = flight.read()
+        self._buffered: list[Chunk] = []
+        self._ended = False
+        self._closed = False
+        self.call: UpstreamCall | None = None  # a follower's, noting what it was given
+        self.usage: Usage | None = None
+        self.upstream_seconds = 0.0
+
+    async def first_content(self) -> bool:
+        """Wait for the answer's first content (raising what failed before it): False if the
+        leader gave up before it began."""
+        started = time.perf_counter()
+        async for record in self._records:
+            if record.kind == "item":
+                self._buffered.append(record.data["chunk"])
+                if has_content(record.data["chunk"]):
+                    break
+            elif record.kind == "abandoned":
+                return False
+            elif record.kind == "failed":
+                raise _failure(self._flight, record)
+            else:
+                self._done(record)
+                break
+        self.upstream_seconds = time.perf_counter() - started
+        return True
+
+    def _done(self, record: FlightRecord) -> None:
+        self._ended = True
+        usage = record.data.get("usage")
+        if isinstance(usage, list | tuple) and len(usage) == 2:
+            self.usage = Usage(int(usage[0]), int(usage[1]))
+        if self.call is not None:
+            self.call.usage = self.usage
+            self.call.local = bool(record.data.get("local"))
+            self.call.paid_by = str(record.data.get("paid_by"))
+
+    def __aiter__(self) -> AsyncIterator[Chunk]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[Chunk]:
+        for chunk in self._buffered:
+            self._note(chunk)
+            yield chunk
+        self._buffered = []
+        if self._ended:
+            return
+        async for record in self._records:
+            if record.kind == "item":
+                chunk = record.data["chunk"]
+                self._note(chunk)
+                yield chunk
+            elif record.kind == "failed":
+                raise _failure(self._flight, record)
+            elif record.kind == "abandoned":
+                raise _cut_short()
+            else:
+                self._done(record)
+                return
+
+    def _note(self, chunk: Chunk) -> None:
+        if self.call is not None:
+            self.call.choices += chunk.get("choices") or ()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._flights.leave(self._flight)
+
+    async def __aenter__(self) -> FlightStream:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.close()
