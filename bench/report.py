@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench import batches, cold_start, embeddings, hedging, previous_head
+from bench import batches, cache, cold_start, embeddings, hedging, previous_head
 from bench.measure import DIALECT_CHAT, MESSAGES, RESPONSES
 
 DIRECT = "direct"
@@ -289,6 +289,7 @@ def write(results: dict[str, Any], out: Path, quick: bool = False) -> None:
         *hedging.report_lines(results),
         *embeddings.report_lines(results),
         *batches.report_lines(results),
+        *cache.report_lines(results),
         *WHAT_COSTS_WHAT.read_text().splitlines(),
         "Raw figures: `docs/benchmarks.json`.",
         "",

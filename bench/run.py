@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import batches, cold_start, embeddings, hedging, measure, previous_head, report, systems
+from bench import (
+    batches,
+    cache,
+    cold_start,
+    embeddings,
+    hedging,
+    measure,
+    previous_head,
+    report,
+    systems,
+)
 from bench.measure import Target, chain_target, chat_target
 
 CONNECTIONS = (8, 32, 128)
@@ -36,12 +46,14 @@ class Plan:
     embedding_rounds: int = 7
     batch_lines: int = 10_000
     batch_requests: int = 1000
+    cache_entries: int = 10_000
 
     @classmethod
     def quick(cls) -> Plan:
         return cls(
             rounds=2, per_round=10, wrk_seconds=1, streams=100, model_rounds=1, cold_starts=2,
             hedged_requests=20, embedding_rounds=1, batch_lines=200, batch_requests=50,
+            cache_entries=1000,
         )  # fmt: skip
 
 
@@ -171,6 +183,10 @@ def main() -> None:
         results["embeddings"] = embeddings.measure(workdir, plan.embedding_rounds)
         print("batches…", flush=True)
         results["batches"] = batches.measure(workdir, plan.batch_lines, plan.batch_requests)
+        print("answer cache…", flush=True)
+        results["cache"] = cache.measure_cache(
+            workdir, plan.rounds, plan.per_round, plan.wrk_seconds, plan.cache_entries
+        )
         open_streams(workdir, plan, results)
         embedded_model(workdir, plan, results)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,8 @@ class MemoryCacheStore:
         return value
 
     async def put(self, scope: Scope, key: str, value: bytes, ttl: float) -> bool:
+        if len(value) > self._max_bytes:
+            return False  # it would push every other entry out, then itself
         place = (scope.path, key)
         self._drop(place)
         self._entries[place] = (value, self._clock() + ttl)

@@ -1,11 +1,10 @@
 """Nearest neighbours among one partition's vectors (unit length, so the dot product is the
-cosine similarity)."""
+cosine similarity). numpy is imported on first use: a cold start that serves no semantic
+lookup does not pay for it."""
 
 from __future__ import annotations
 
 from typing import Any
-
-import numpy as np
 
 
 class VectorIndex:
@@ -20,6 +19,8 @@ class VectorIndex:
         return len(self.keys)
 
     def add(self, key: str, vector: bytes) -> None:
+        import numpy as np
+
         self.keys.append(key)
         self._rows.append(np.frombuffer(vector, dtype=np.float32))
         self._matrix = None
@@ -27,6 +28,8 @@ class VectorIndex:
     def nearest(self, vector: bytes, threshold: float) -> str | None:
         if not self.keys:
             return None
+        import numpy as np
+
         if self._matrix is None or len(self._matrix) != len(self._rows):
             self._matrix = np.vstack(self._rows)
         query = np.frombuffer(vector, dtype=np.float32)

@@ -73,14 +73,22 @@ class Flights:
         new one), and whether this request is to make the call (then `lead` it)."""
         place = (scope.path, key)
         flight = self._open.get(place)
-        if flight is not None and not (flight.ended and flight.records[-1].kind == "abandoned"):
+        if flight is not None and not flight.ended:  # one that ended is not joined again
             flight.readers += 1
-            await flight.claimed.wait()  # whether this replica makes it, or follows another
+            try:
+                await flight.claimed.wait()  # whether this replica makes it, or follows
+            except BaseException:
+                self.leave(flight)
+                raise
             return flight, False
         flight = self._open[place] = Flight(scope, key, leads=True)
         flight.readers += 1
         try:
             flight.leads = await self._store.claim(scope, key, CLAIM_SECONDS)
+        except BaseException:  # its request left: those who joined meanwhile make the call
+            flight.add(FlightRecord("abandoned"))
+            self.leave(flight)
+            raise
         finally:
             flight.claimed.set()
         if not flight.leads:
@@ -118,8 +126,8 @@ class Flights:
     def leave(self, flight: Flight) -> None:
         """A reader is done with the flight: once none is left, its call is not needed."""
         flight.readers -= 1
-        if flight.readers <= 0 and flight.pump is not None and not flight.pump.done():
-            flight.pump.cancel()
+        if flight.readers <= 0 and not flight.ended and flight.pump and not flight.pump.done():
+            flight.pump.cancel()  # (one that ended may still be telling other replicas so)
         if flight.readers <= 0 and flight.ended:
             self._close(flight)
 

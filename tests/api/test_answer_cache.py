@@ -523,3 +523,39 @@ async def test_metrics_count_hits_misses_coalesced_and_the_bytes_stored(platform
     assert f"genai_cache_requests_total{{{labels.format('hit')}}} 1.0" in text
     stored = next(line for line in text.splitlines() if line.startswith("genai_cache_bytes "))
     assert float(stored.split()[1]) > 0
+
+
+async def test_another_prompt_version_misses_and_its_own_version_hits(
+    make_settings, upstream, upstream_app, tmp_path
+):
+    """A use case's prompt is in its call's messages: version 2's entries are not version 1's."""
+    from tests.api.test_prompt_versions import prompts_with_a_second_version
+
+    folder = prompts_with_a_second_version(tmp_path / "prompts", None)
+    settings = make_settings(models=fault_aliases(upstream, "ok"), default_model="ok",
+                             prompts_dir=folder)  # fmt: skip
+    platform = Platform(create_app(settings))
+
+    def pinned(version: int) -> dict[str, Any]:
+        return {
+            "input": {"prompt": "Name a colour."},
+            "config": {"configurable": {"temperature": 0, "prompt_version": version}},
+        }
+
+    async with platform.client() as client:
+        await client.get("/ready")
+        before = calls(upstream_app)
+        answers = [await client.post("/generate/invoke", json=pinned(v)) for v in (1, 2, 1, 2)]
+    assert [a.headers["cache-status"] for a in answers] == [
+        "genai; fwd=miss; stored",
+        "genai; fwd=miss; stored",
+        "genai; hit",
+        "genai; hit",
+    ]
+    assert calls(upstream_app) == before + 2
+    assert [row["prompt"] for row in rows(platform, "local")] == [
+        "generate@1",
+        "generate@2",
+        "generate@1",
+        "generate@2",
+    ]

@@ -35,8 +35,10 @@ def claude_sdk(platform) -> anthropic.Anthropic:
 
 
 def test_a_response_whole_and_streamed_with_exact_usage(sdk, platform):
-    sdk.responses.create(model="local", input=ASK, **FAST)  # the same state for both below
-    raw = sdk.responses.with_raw_response.create(model="local", input=ASK, **FAST)
+    # Each a call to the model (no-store): what is compared is the model's answers.
+    fast = {**FAST, "extra_headers": {"Cache-Control": "no-store"}}
+    sdk.responses.create(model="local", input=ASK, **fast)  # the same state for both below
+    raw = sdk.responses.with_raw_response.create(model="local", input=ASK, **fast)
     whole = raw.parse()
     Response.model_validate(httpx.get(f"{platform.url}/v1/responses/{whole.id}",
                                       headers=platform.headers).json())  # fmt: skip
@@ -46,7 +48,7 @@ def test_a_response_whole_and_streamed_with_exact_usage(sdk, platform):
     assert row["output_tokens"] == whole.usage.output_tokens
     # Raw events: the SDK's stream helper expects `response.completed`, and an answer cut at
     # its bound ends, as OpenAI's do, with `response.incomplete`.
-    events = list(sdk.responses.create(model="local", input=ASK, stream=True, **FAST))
+    events = list(sdk.responses.create(model="local", input=ASK, stream=True, **fast))
     assert events[-1].type == f"response.{whole.status}"
     deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
     streamed = events[-1].response

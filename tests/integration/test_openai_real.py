@@ -26,14 +26,14 @@ def test_models_lists_the_embedded_models(sdk: openai.OpenAI):
 def test_chat_plain_and_streamed_agree_and_usage_is_exact(sdk: openai.OpenAI):
     # llama.cpp reuses the cache of the request before, whose length changes its arithmetic
     # slightly: the same request first, so the two compared below start from the same state.
-    sdk.chat.completions.create(model="local", messages=MESSAGES, max_tokens=12, temperature=0)
-    plain = sdk.chat.completions.create(
-        model="local", messages=MESSAGES, max_tokens=12, temperature=0
-    )
+    # Each a call to the model (no-store): what is compared is the model's answers.
+    model = {"model": "local", "messages": MESSAGES, "max_tokens": 12, "temperature": 0,
+             "extra_headers": {"Cache-Control": "no-store"}}  # fmt: skip
+    sdk.chat.completions.create(**model)
+    plain = sdk.chat.completions.create(**model)
     stream = sdk.chat.completions.create(
-        model="local", messages=MESSAGES, max_tokens=12, temperature=0, stream=True,
-        stream_options={"include_usage": True},
-    )  # fmt: skip
+        **model, stream=True, stream_options={"include_usage": True}
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == plain.choices[0].message.content and text.strip()
