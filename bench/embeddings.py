@@ -132,8 +132,10 @@ def measure(workdir: Path, rounds: int) -> dict[str, Any]:
     figures: dict[str, Any] = {"quality": retrieval(embedder), "rounds": rounds}
     with (
         systems.platform(workdir, None, name="embeddings", config=_config(workdir)) as gp,
-        httpx.Client(base_url=gp.url, headers=gp.headers, timeout=60) as client,
-    ):
+        # no-store: each request is the model's work, not an answer the cache kept
+        httpx.Client(base_url=gp.url, headers={**gp.headers, "Cache-Control": "no-store"},
+                     timeout=60) as client,
+    ):  # fmt: skip
 
         def over_http(texts: list[str]) -> None:
             answer = client.post("/v1/embeddings", json={"model": ALIAS, "input": texts})

@@ -143,6 +143,7 @@ def embedded_model(workdir: Path, plan: Plan, results: dict[str, Any]) -> None:
         systems.llama_direct(workdir) as direct,
         systems.platform(workdir, None, name="local") as gp,
     ):
+        gp.headers["Cache-Control"] = "no-store"  # the model's tokens/s, not the cache's
         targets = [
             Target("llama.cpp server direct", direct, "/chat/completions", body),
             Target("platform /v1", gp, "/v1/chat/completions", body),
