@@ -60,6 +60,12 @@ def _served(
     return call
 
 
+def _hit(account: CallAccount, alias: str, prompt: Prompt, entry: Entry) -> UpstreamCall:
+    """The call `entry` answers, noted on the account as a hit of its age."""
+    account.note_cache("hit", entry.age(time.time()))
+    return _served(account, alias, prompt, "hit", entry.paid_by, entry.local, entry.usage)
+
+
 class CacheStep:
     def __init__(self, cache: AnswerCache, flights: Flights) -> None:
         self._cache = cache
@@ -74,8 +80,7 @@ class CacheStep:
         entry = await self._cache.lookup(plan)
         if entry is not None:
             assert isinstance(entry.body, dict)
-            account.note_cache("hit", entry.age(time.time()))
-            call = _served(account, alias, prompt, "hit", entry.paid_by, entry.local, entry.usage)
+            call = _hit(account, alias, prompt, entry)
             call.choices = list(entry.body.get("choices") or ())
             return Answer(entry.body, call.usage, 0.0)
         while True:
@@ -151,9 +156,7 @@ class CacheStep:
         entry = await self._cache.lookup(plan)
         if entry is not None:
             assert isinstance(entry.body, list)
-            account.note_cache("hit", entry.age(time.time()))
-            call = _served(account, alias, prompt, "hit", entry.paid_by, entry.local, entry.usage)
-            return ReplayedStream(list(entry.body), call)
+            return ReplayedStream(list(entry.body), _hit(account, alias, prompt, entry))
         while True:
             flight, leads = await self._flights.join(plan.scope, plan.key, silence)
             if leads:
