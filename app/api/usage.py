@@ -7,6 +7,7 @@ Nothing is cut off without saying so.
 
 import csv
 import io
+import json
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -26,7 +27,7 @@ COLUMNS = (
     "request_id", "client_request_id", "created_at", "tenant_id", "key_id", "route", "model",
     "status", "interrupted", "input_tokens", "output_tokens", "token_source", "cost_usd",
     "images", "latency_ms", "ttft_ms", "deployments", "continued", "hedged", "prompt",
-    "cache", "saved_usd", "paid_by",
+    "cache", "saved_usd", "paid_by", "guardrails",
 )  # fmt: skip
 
 
@@ -35,7 +36,11 @@ def as_csv(records: Iterable[dict[str, Any]], header: bool) -> str:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")
     if header:
         writer.writeheader()
-    writer.writerows(records)
+    writer.writerows(
+        {**record, "guardrails": json.dumps(record["guardrails"])} if record.get("guardrails")
+        else record
+        for record in records
+    )  # fmt: skip
     return out.getvalue()
 
 

@@ -85,6 +85,7 @@ class FinishedRequest(Protocol):
     cost_usd: float
     cache: str | None
     saved_usd: float
+    guardrails: dict[str, int] | None
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,12 @@ class Metrics:
             "genai_cache_bytes", "Bytes of answers this replica's in-process cache holds "
             "(0 when the cache is Redis's, shared).", registry=registry,
         )  # fmt: skip
+        self.guardrail_actions = Counter(
+            "genai_guardrail_actions", "What the guardrails did with what they found, by "
+            "direction (request, response), category and action (mask, redact, block; "
+            "dry_run_*: what a dry run would have done).",
+            ["tenant", "direction", "category", "action"], registry=registry,
+        )  # fmt: skip
         self._queued_tenants: set[str] = set()
         self._deployments = sorted(set(deployments))
         self._circuits = _CircuitCollector(breakers)
@@ -175,6 +182,9 @@ class Metrics:
             self.cache_requests.labels(row.tenant_id, model, row.cache).inc()
             if row.saved_usd:
                 self.cache_saved.labels(row.tenant_id, model).inc(row.saved_usd)
+        for counted, times in (row.guardrails or {}).items():
+            direction, category, action = counted.split(".")
+            self.guardrail_actions.labels(row.tenant_id, direction, category, action).inc(times)
 
     def _series(self, route: str, tenant: str, model: str, status: int) -> _Series:
         """The labelled series a row updates, looked up once per label set (`labels()` costs

@@ -15,11 +15,13 @@ usage.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from app.cache import NO_DIRECTIVES, CacheDirectives, status_headers
 from app.providers.calls import UpstreamCall
+from app.settings import GuardrailPolicy
 
 
 class Closable(Protocol):
@@ -48,6 +50,10 @@ class CallAccount:
     #: Calls still at work for it after its reader left (a call others share): its row
     #: waits for them, so it counts all they did.
     owed: list[asyncio.Task[Any]] = field(default_factory=list)
+    #: Its client's own guardrail policy (its key's over its tenant's), and what the
+    #: guardrails did, by `direction.category.action` (never with a value).
+    guardrails: GuardrailPolicy | None = None
+    guard_counts: Counter[str] = field(default_factory=Counter)
 
     def record(self, call: UpstreamCall) -> None:
         self.calls.append(call)

@@ -7,7 +7,9 @@ only once its first content has arrived, so whatever fails before the first byte
 client is still answered by the next deployment; a chat answer cut short after it is continued
 on the next deployment (continuation.py). Only deployments whose provider serves the endpoint
 are tried (the embedded chat model makes no images, the embedded embedding model only embeds).
-Which failures count against a deployment's health: failures.py.
+Which failures count against a deployment's health: failures.py. Before any of it, the
+call's guardrails (guard_step.py) decide what its provider may see, and after, what its client
+may.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from app.providers.continuation import ContinuedStream
 from app.providers.failover import FailoverState, Route
 from app.providers.fair_queue import FairQueue
 from app.providers.flights import Flights
+from app.providers.guard_step import GuardedStream, GuardStep
 from app.providers.hedging import Hedging
 from app.providers.http import HttpPool
 from app.providers.local_embedder import LocalEmbedder
@@ -51,6 +54,7 @@ class Dispatcher:
         self._models = dict(models)
         self._cache = cache
         self._cache_step = CacheStep(cache, Flights(cache.store)) if cache else None
+        self._guard = GuardStep(models)
         #: How long a call in flight may be silent before those following it make their own.
         self._silence = {
             alias: sum(d.answer_deadline for d in spec.deployments) + 5.0
@@ -83,15 +87,17 @@ class Dispatcher:
     ) -> Answer:  # fmt: skip
         """A whole answer from the first deployment of `alias` that gives one. `prompt` is
         the body's, if the caller worked it out already (`prompt_of`)."""
-        prompt = prompt_of(endpoint, body) if prompt is None else prompt
+        guard, body = await self._guard.request(alias, body, account)
+        prompt = prompt_of(endpoint, body) if prompt is None or guard else prompt
         route = self._route(alias, endpoint, body, account, prompt, stream=False)
         plan = self._cache and self._cache.plan(alias, endpoint, body, account, stream=False)
         if plan and self._cache_step is not None:
             silence = self._silence[alias]
-            return await self._cache_step.answer(plan, route, account, alias, prompt, silence)
-        answer = await route.answered()
-        assert isinstance(answer, Answer)
-        return answer
+            answer = await self._cache_step.answer(plan, route, account, alias, prompt, silence)
+        else:
+            answer = await route.answered()
+            assert isinstance(answer, Answer)
+        return answer if guard is None else self._guard.answer(guard, answer)
 
     async def stream(
         self, alias: str, endpoint: str, body: Mapping[str, Any], *, account: CallAccount,
@@ -100,7 +106,8 @@ class Dispatcher:
         """An event stream whose first content has arrived; the account holds it until the
         request ends, so it is closed even if its reader never is. A chat answer is continued
         on the next deployment if its own cuts it short (continuation.py)."""
-        prompt = prompt_of(endpoint, body) if prompt is None else prompt
+        guard, body = await self._guard.request(alias, body, account)
+        prompt = prompt_of(endpoint, body) if prompt is None or guard else prompt
         route = self._route(alias, endpoint, body, account, prompt, stream=True)
         continues = self._continues(alias, endpoint, body)
         plan = self._cache and self._cache.plan(alias, endpoint, body, account, stream=True)
@@ -114,7 +121,7 @@ class Dispatcher:
             assert isinstance(first, EventStream)
             stream = ContinuedStream(first, route) if continues else first
         account.hold(stream)
-        return stream
+        return stream if guard is None or not guard.scans_answers else GuardedStream(stream, guard)
 
     def _continues(self, alias: str, endpoint: str, body: Mapping[str, Any]) -> bool:
         spec = self._models[alias]

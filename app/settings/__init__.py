@@ -20,6 +20,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from app.settings.guardrails import CATEGORIES, Action, GuardrailPolicy
 from app.settings.models import (
     CacheMode,
     CacheSpec,
@@ -31,11 +32,14 @@ from app.settings.models import (
 )
 
 __all__ = [
+    "CATEGORIES",
     "CONFIG_FILE_VARIABLE",
     "PROJECT_ROOT",
+    "Action",
     "CacheMode",
     "CacheSpec",
     "Deployment",
+    "GuardrailPolicy",
     "InvalidSettings",
     "LocalModelSettings",
     "ModelSpec",

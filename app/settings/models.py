@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
+from app.settings.guardrails import GuardrailPolicy
+
 #: `local`: the embedded chat model (llama.cpp); `local-embed`: the embedded embedding model.
 ProviderKind = Literal["local", "local-embed", "openai", "azure", "openai-compatible", "anthropic"]
 
@@ -117,6 +119,10 @@ class ModelSpec(BaseModel):
         0.5, ge=0, le=1, description="The share of its prices a batch's line pays (/v1/batches)."
     )
     cache: CacheSpec = Field(default_factory=CacheSpec)
+    guardrails: GuardrailPolicy | None = Field(
+        None, description="What its calls do with personal data and secrets: a floor that no "
+        "tenant's or key's policy lowers."
+    )  # fmt: skip
     image_prices: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict, description="USD per image by `SIZE/QUALITY` (e.g. "
         "`1024x1024/hd`), or by `SIZE` for any quality, or `*` for any image; a size and "

@@ -59,6 +59,8 @@ class TenantRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: Its own answer cache mode (`exact`, `semantic`, `off`); None: its aliases'.
     cache: Mapped[str | None] = mapped_column("cache_mode", String(16), nullable=True)
+    #: Its guardrail policy (app/settings/guardrails.py), as JSON; None: none of its own.
+    guardrails: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ApiKeyRow(Base):
@@ -78,6 +80,7 @@ class ApiKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    guardrails: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class BrowserSessionRow(Base):
@@ -128,6 +131,10 @@ class UsageRow(Base):
     cache: Mapped[str | None] = mapped_column(String(16), nullable=True)
     saved_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     paid_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: What the guardrails did, `{"request.email.mask": 2, ...}`: counts, never values.
+    guardrails: Mapped[dict[str, int] | None] = mapped_column(
+        JSON(none_as_null=True), nullable=True
+    )
 
     def as_dict(self) -> dict[str, Any]:
         return {column.name: getattr(self, column.name) for column in self.__table__.columns}

@@ -17,7 +17,7 @@ from pydantic import (
     field_validator,
 )
 
-from app.settings import CacheMode
+from app.settings import CacheMode, GuardrailPolicy
 
 BudgetPeriod = Literal["day", "month"]
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -54,6 +54,10 @@ class TenantChanges(Limits):
     cache: CacheMode | None = Field(
         None, description="Its own answer cache mode (off: never cached); null: its aliases'."
     )
+    guardrails: GuardrailPolicy | None = Field(
+        None, description="What its requests and answers do with personal data and secrets "
+        "(its keys' own override it; an alias's is a floor); null: none of its own."
+    )  # fmt: skip
 
     @field_validator("name", "budget_period", mode="before")
     @classmethod
@@ -76,6 +80,7 @@ class Tenant(Limits):
     budget_period: BudgetPeriod
     created_at: AwareDatetime
     cache: CacheMode | None = None
+    guardrails: GuardrailPolicy | None = None
 
 
 class KeyCreate(Limits):
@@ -84,6 +89,9 @@ class KeyCreate(Limits):
     name: StrictStr = Field(min_length=1, max_length=200)
     admin: StrictBool = False
     expires_at: AwareDatetime | None = None
+    guardrails: GuardrailPolicy | None = Field(
+        None, description="Its own guardrail policy, over its tenant's, category by category."
+    )
 
 
 class ApiKey(Limits):
@@ -94,6 +102,7 @@ class ApiKey(Limits):
     created_at: AwareDatetime
     expires_at: AwareDatetime | None
     revoked_at: AwareDatetime | None
+    guardrails: GuardrailPolicy | None = None
 
 
 class CreatedKey(ApiKey):

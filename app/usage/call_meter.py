@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 from app.cache import NO_DIRECTIVES, cache_directives
 from app.errors import Forbidden
+from app.guardrails import client_policy
 from app.limits.admission import Admission
 from app.limits.store import Ticket
 from app.providers import AccountHolder, CallAccount, UpstreamCall
@@ -118,6 +119,7 @@ class CallMeter(AccountHolder):
             principal.tenant.id, request_id, background=batch is not None,
             cache=NO_DIRECTIVES if cache_control is tenant_mode is None
             else cache_directives(cache_control, tenant_mode),
+            guardrails=client_policy(principal.tenant.guardrails, principal.key.guardrails),
         )  # fmt: skip
         AccountHolder.__init__(self, account)
         self.batch = batch
@@ -137,7 +139,10 @@ class CallMeter(AccountHolder):
         self.upstream_seconds = 0.0  # time spent in model calls
 
     def texts(self) -> dict[str, str]:
-        """The prompts and completions of the request's model calls (for opt-in logging)."""
+        """The prompts and completions of the request's model calls (for opt-in logging);
+        withheld where guardrails acted, as they may hold what was masked or redacted."""
+        if self.account.guard_counts:
+            return {"prompt": "(withheld: guardrails acted)", "completion": ""}
         calls = self._calls.values()
         return {
             "prompt": "\n".join(f"{role}: {text}" for call in calls for role, text in call.prompt),
@@ -336,6 +341,7 @@ class CallMeter(AccountHolder):
             cache=cache,
             saved_usd=counted.saved,
             paid_by=paid_by,
+            guardrails=dict(self.account.guard_counts) or None,
         )
         await self._services.ledger.arecord(row)
         return row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +47,8 @@ class LedgerEntry:
     cache: str | None = None
     saved_usd: float = 0.0
     paid_by: str | None = None
+    #: What the guardrails did, by `direction.category.action`: counts, never values.
+    guardrails: dict[str, int] | None = None
 
 
 def _cache_columns() -> tuple[Any, ...]:
@@ -129,7 +132,8 @@ class UsageLedger:
             after = page[-1]["id"]
 
     def totals(self, where: UsageFilter) -> dict[str, Any]:
-        """Requests, tokens and cost of every matching row (not of a page)."""
+        """Requests, tokens and cost of every matching row (not of a page), and what the
+        guardrails did (`direction.category.action`: how many times)."""
         columns = (
             func.count(UsageRow.id),
             func.coalesce(func.sum(UsageRow.input_tokens), 0),
@@ -138,13 +142,18 @@ class UsageLedger:
             func.coalesce(func.sum(UsageRow.images), 0),
             *_cache_columns(),
         )
+        acted = where.applied(select(UsageRow.guardrails)).where(UsageRow.guardrails.is_not(None))
+        guardrails: Counter[str] = Counter()
         with Session(self._engine) as session:
             requests, input_tokens, output_tokens, cost, images, *cache = session.execute(
                 where.applied(select(*columns))
             ).one()
+            for counts in session.scalars(acted):  # rows where guardrails acted: the few
+                guardrails.update(counts)
         return {"requests": requests, "input_tokens": int(input_tokens),
                 "output_tokens": int(output_tokens), "cost_usd": float(cost),
-                "images": int(images), **_cache_totals(*cache)}  # fmt: skip
+                "images": int(images), **_cache_totals(*cache),
+                "guardrails": dict(sorted(guardrails.items()))}  # fmt: skip
 
     def totals_by_cache(self, where: UsageFilter) -> list[dict[str, Any]]:
         """Per tenant and model alias of every matching cacheable row: what the answer cache

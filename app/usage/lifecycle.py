@@ -117,7 +117,7 @@ class Metering:
             "cost_usd": row.cost_usd, "prompt": row.prompt,
             "latency_ms": round(row.latency_ms, 2),
             "ttft_ms": None if row.ttft_ms is None else round(row.ttft_ms, 2),
-            "interrupted": row.interrupted,
+            "interrupted": row.interrupted, "guardrails": row.guardrails,
         }  # fmt: skip
         if self._settings.log_prompts:
             fields.update(meter.texts())

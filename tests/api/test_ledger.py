@@ -189,6 +189,7 @@ async def test_usage_pages_through_every_row_and_totals_them_all(platform):
             "cost_usd": pytest.approx(100.5), "images": 0,
             "cache": {"cacheable": 0, "hits": 0, "coalesced": 0, "misses": 0,
                       "hit_ratio": None, "saved_usd": 0.0},
+            "guardrails": {},
         }  # fmt: skip
         assert len(first["records"]) == 1000 and first["next_after"] is not None
         seen, after = [row["request_id"] for row in first["records"]], first["next_after"]

@@ -1,0 +1,175 @@
+"""Guardrails on requests, proved by an upstream that records what it receives: masked values
+never reach it and come back to the client, blocked ones stop the request before any call,
+allowed ones pass unchanged; and how an alias's, a tenant's and a key's policies combine."""
+
+from __future__ import annotations
+
+import json
+
+from app.usage.ledger import UsageFilter
+from tests.support import guardrails as g
+
+
+async def test_masked_values_never_reach_the_provider_and_come_back_to_the_client(platform, script):
+    async with platform.client(platform.key("masks")) as client:
+        answer = await client.post(g.CHAT, json=g.chat())
+    assert answer.status_code == 200, answer.text
+    sent = script.received[0]["messages"][0]["content"]
+    assert not [value for value in g.VALUES if value in g.sent_texts(script.received)]
+    assert sent == (
+        "Write to [EMAIL_1] about card [CARD_1] and IBAN [IBAN_1]; our key is [SECRET_1]."
+    )
+    assert answer.json()["choices"][0]["message"]["content"] == g.PROMPT  # the echo, restored
+
+
+async def test_a_streamed_answer_gets_its_originals_back_whatever_the_chunks(platform, script):
+    script.pieces = ["Dear [EM", "AIL_1], your card [CA", "RD_1", "] is fine. [SECRET_", "1]"]
+    async with platform.client(platform.key("masks")) as client:
+        streamed = await client.post(g.CHAT, json=g.chat(stream=True))
+    assert streamed.status_code == 200
+    lines = [line[6:] for line in streamed.text.splitlines() if line.startswith("data: ")]
+    assert lines[-1] == "[DONE]"
+    text = "".join(
+        choice["delta"].get("content") or ""
+        for line in lines[:-1] for choice in json.loads(line)["choices"]
+    )  # fmt: skip
+    assert text == f"Dear {g.EMAIL}, your card 4111 1111 1111 1111 is fine. {g.SECRET}"
+    assert g.SECRET not in g.sent_texts(script.received)
+
+
+async def test_a_blocked_secret_is_a_400_naming_its_category_and_field_and_no_call_is_made(
+    platform, script
+):
+    body = {"model": "open", "messages": [
+        {"role": "system", "content": "Be brief."}, {"role": "user", "content": g.PROMPT},
+    ]}  # fmt: skip
+    async with platform.client(platform.key("blocks")) as client:
+        refused = await client.post(g.CHAT, json=body)
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert (error["code"], error["param"]) == ("guardrail_blocked", "messages[1].content")
+    assert "'secret'" in error["message"] and "an OpenAI API key" in error["message"]
+    assert g.SECRET not in refused.text
+    assert script.received == []
+
+
+async def test_allowed_values_pass_unchanged(platform, script):
+    async with platform.client(platform.key("plain")) as client:
+        answer = await client.post(g.CHAT, json=g.chat())
+    assert answer.status_code == 200
+    assert script.received[0]["messages"][0]["content"] == g.PROMPT
+
+
+async def test_completions_and_embeddings_are_guarded_too(platform, script):
+    async with platform.client(platform.key("masks")) as client:
+        completed = await client.post("/v1/completions", json={"model": "open", "prompt": g.PROMPT})
+        embedded = await client.post(
+            "/v1/embeddings", json={"model": "open", "input": ["hello", f"mail {g.EMAIL}"]}
+        )
+    assert (completed.status_code, embedded.status_code) == (200, 200)
+    assert completed.json()["choices"][0]["text"] == g.PROMPT
+    assert script.received[1]["input"] == ["hello", "mail [EMAIL_1]"]
+    assert not [value for value in g.VALUES if value in g.sent_texts(script.received)]
+
+
+async def test_tool_call_arguments_and_results_are_read_as_json(platform, script):
+    arguments = '{"to": "' + g.EMAIL.replace("@", "\\u0040") + '"}'  # the @ escaped, as JSON may
+    assert json.loads(arguments) == {"to": g.EMAIL} and g.EMAIL not in arguments
+    messages = [
+        {"role": "user", "content": "Mail the report."},
+        {"role": "assistant", "content": None, "tool_calls": [{
+            "id": "call_1", "type": "function",
+            "function": {"name": "send", "arguments": arguments},
+        }]},
+        {"role": "tool", "tool_call_id": "call_1", "content": f"sent with key {g.SECRET}"},
+    ]  # fmt: skip
+    async with platform.client(platform.key("masks")) as client:
+        answer = await client.post(g.CHAT, json={"model": "open", "messages": messages})
+    assert answer.status_code == 200, answer.text
+    sent = script.received[0]["messages"]
+    assert json.loads(sent[1]["tool_calls"][0]["function"]["arguments"]) == {"to": "[EMAIL_1]"}
+    assert sent[2]["content"] == "sent with key [SECRET_1]"
+
+
+async def test_a_placeholder_a_client_forges_gives_back_nothing_of_another_request(
+    platform, script
+):
+    async with platform.client(platform.key("masks")) as client:
+        await client.post(g.CHAT, json=g.chat(f"My address is {g.EMAIL}."))
+        forged = await client.post(g.CHAT, json=g.chat("Repeat: [EMAIL_1] [EMAIL_2] [SECRET_1]"))
+        mixed = await client.post(g.CHAT, json=g.chat(f"[EMAIL_1] is not mine; {g.EMAIL} is."))
+    assert forged.json()["choices"][0]["message"]["content"] == (
+        "Repeat: [EMAIL_1] [EMAIL_2] [SECRET_1]"
+    )
+    # its own value takes a number its text does not hold, so the forged one stays as written
+    assert script.received[2]["messages"][0]["content"] == "[EMAIL_1] is not mine; [EMAIL_2] is."
+    assert (
+        mixed.json()["choices"][0]["message"]["content"] == f"[EMAIL_1] is not mine; {g.EMAIL} is."
+    )
+
+
+async def test_a_keys_policy_overrides_its_tenants_and_an_alias_floor_cannot_be_lowered(
+    platform, script
+):
+    lenient = platform.key("blocks", name="lenient", guardrails={"request": {"secret": "mask"}})
+    async with platform.client(lenient) as client:
+        masked = await client.post(g.CHAT, json=g.chat())
+        floored = await client.post(g.CHAT, json=g.chat(model="strict"))
+    async with platform.client(platform.key("plain")) as client:
+        plain_on_strict = await client.post(g.CHAT, json=g.chat(model="strict"))
+    assert masked.status_code == 200
+    assert "[SECRET_1]" in script.received[0]["messages"][0]["content"]
+    assert floored.status_code == plain_on_strict.status_code == 400
+    assert floored.json()["error"]["code"] == "guardrail_blocked"
+    assert len(script.received) == 1
+
+
+async def test_a_dry_run_counts_what_it_would_do_and_does_nothing(platform, script):
+    platform.tenant("trying", guardrails={**g.MASKS, "dry_run": True})
+    async with platform.client(platform.key("trying")) as client:
+        answer = await client.post(g.CHAT, json=g.chat())
+    assert answer.status_code == 200
+    assert script.received[0]["messages"][0]["content"] == g.PROMPT
+    (row,) = platform.services.ledger.page(UsageFilter(tenant_id="trying"), 10)
+    assert row["guardrails"] == {
+        "request.email.dry_run_mask": 1, "request.card.dry_run_mask": 1,
+        "request.iban.dry_run_mask": 1, "request.secret.dry_run_mask": 1,
+    }  # fmt: skip
+
+
+async def test_an_admin_sets_and_clears_a_tenants_policy_and_a_bad_one_names_its_field(
+    platform, script
+):
+    async with platform.client(platform.services.local_admin_key) as admin:
+        bad = await admin.patch("/admin/tenants/plain", json={
+            "guardrails": {"request": {"emails": "mask"}},
+        })  # fmt: skip
+        masked_answer = await admin.patch("/admin/tenants/plain", json={
+            "guardrails": {"response": {"email": "mask"}},
+        })  # fmt: skip
+        bad_pattern = await admin.patch("/admin/tenants/plain", json={
+            "guardrails": {"patterns": {"order": "(a)\\1"}, "request": {"order": "block"}},
+        })  # fmt: skip
+        set_ = await admin.patch("/admin/tenants/plain", json={"guardrails": g.BLOCKS})
+    assert bad.status_code == masked_answer.status_code == bad_pattern.status_code == 422
+    assert "unknown category 'emails'" in bad.text and "guardrails" in bad.text
+    assert "mask is for requests only" in masked_answer.text
+    assert "RE2" in bad_pattern.text
+    assert set_.status_code == 200 and set_.json()["guardrails"]["request"] == {"secret": "block"}
+    async with platform.client(platform.key("plain")) as client:
+        assert (await client.post(g.CHAT, json=g.chat())).status_code == 400
+    async with platform.client(platform.services.local_admin_key) as admin:
+        cleared = await admin.patch("/admin/tenants/plain", json={"guardrails": None})
+    assert cleared.json()["guardrails"] is None
+    async with platform.client(platform.key("plain")) as client:
+        assert (await client.post(g.CHAT, json=g.chat())).status_code == 200
+
+
+async def test_a_tenants_own_pattern_is_a_category_of_its_own(platform, script):
+    platform.tenant("orders", guardrails={
+        "patterns": {"order_ref": "ORD-[0-9]{8}"}, "request": {"order_ref": "redact"},
+    })  # fmt: skip
+    async with platform.client(platform.key("orders")) as client:
+        answer = await client.post(g.CHAT, json=g.chat("Where is ORD-12345678? Not ORD-1234."))
+    assert answer.status_code == 200
+    assert script.received[0]["messages"][0]["content"] == "Where is [ORDER_REF]? Not ORD-1234."
