@@ -52,8 +52,8 @@ Spans = Iterator[tuple[int, int, str]]  # start, end and kind, in the folded tex
 
 _EMAIL = re.compile(
     r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
-    r"[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w-])"
-)
+    r"[A-Za-z0-9])?\.){1,8}(?!(?:png|jpe?g|gif|svg|webp|bmp|ico)(?![\w-]))[A-Za-z]{2,24}(?![\w-])"
+)  # an image's name at a pixel density (`logo@2x.png`) is no address
 _CARD = re.compile(
     r"(?<![\d-])(?:\d{13,19}|\d{4}(?P<sep>[ -])\d{2,6}(?:(?P=sep)\d{1,6}){1,4})(?![\d-])"
 )
@@ -111,9 +111,10 @@ def _phones(text: str) -> Spans:
 
 def _secrets(text: str) -> Spans:
     for kind, pattern in FORMATS:
+        group = "value" if "value" in pattern.groupindex else 0
         for match in pattern.finditer(text):
-            group = "value" if "value" in pattern.groupindex else 0
-            yield match.start(group), match.end(group), kind
+            if len(set(match.group(group))) > 2:  # not `xxxxxxxx`, a value held back
+                yield match.start(group), match.end(group), kind
     for start, end in private_keys(text):
         yield start, end, "a private key"
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 #: Names that say the value given to them is a secret.
 SECRET_NAMES = (
-    r"(?i:\b(?:api[_-]?key|secret(?:[_-]?key)?|access[_-]?token|auth[_-]?token|password|"
+    r"(?i:(?<![a-z])(?:api[_-]?key|secret(?:[_-]?key)?|access[_-]?token|auth[_-]?token|password|"
     r"passwd|pwd|aws_?secret_?(?:access_?)?key))"
 )
 #: (what it is, pattern)
@@ -39,9 +39,10 @@ FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("a JWT", r"(?<![\w-])eyJ[A-Za-z0-9_-]{8,4096}\.eyJ[A-Za-z0-9_-]{8,4096}\."
                   r"[A-Za-z0-9_-]{8,4096}"),
         ("a password in a URL",
-         r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@]{1,128}:(?P<value>[^\s@/]{1,128})@"),
+         r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@]{0,128}:(?P<value>[^\s@/]{1,128})@"),
         ("a secret given by name",
-         SECRET_NAMES + r"[\"']?\s{0,3}[:=]\s{0,3}[\"']?(?P<value>[^\s\"',;]{8,256})"),
+         SECRET_NAMES + r"[\"']?\s{0,3}[:=]\s{0,3}[\"']?"
+         r"(?![<*]|\$\{|\{\{|%\()(?P<value>[^\s\"',;]{8,256})"),  # not `<token>`, `${X}`...
     )
 )  # fmt: skip
 
