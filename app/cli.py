@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -101,7 +102,7 @@ def _spec(args: argparse.Namespace, fields: Sequence[str]) -> dict[str, Any]:
 
 KEY_LIMITS = ("rpm", "tpm", "max_concurrent", "ipm")
 TENANT_FIELDS = ("name", *KEY_LIMITS, "budget_usd", "budget_period", "allowed_routes",
-                 "allowed_models", "cache")  # fmt: skip
+                 "allowed_models", "cache", "guardrails")  # fmt: skip
 
 
 def _tenants_create(settings: Settings, args: argparse.Namespace) -> int:
@@ -130,8 +131,9 @@ def _keys_create(settings: Settings, args: argparse.Namespace) -> int:
         datetime.now(UTC) + timedelta(days=args.expires_in_days) if args.expires_in_days else None
     )
     spec = KeyCreate(
-        name=args.name, admin=args.admin, expires_at=expires_at, **_spec(args, KEY_LIMITS)
-    )
+        name=args.name, admin=args.admin, expires_at=expires_at,
+        **_spec(args, (*KEY_LIMITS, "guardrails")),
+    )  # fmt: skip
     created = _tenants(settings).create_key(args.tenant, spec)
     print(f"Created key {created.id} for tenant {created.tenant_id}; it is shown only once:")
     print(created.key)
@@ -245,11 +247,23 @@ def _csv(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _policy(value: str) -> dict[str, Any]:
+    """A guardrail policy written inline (JSON or YAML), or `@file` holding one."""
+    text = Path(value[1:]).read_text() if value.startswith("@") else value
+    policy = yaml.safe_load(text)
+    if not isinstance(policy, dict):
+        raise argparse.ArgumentTypeError("a policy is a mapping, e.g. '{request: {email: mask}}'")
+    return policy
+
+
 def _add_limits(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rpm", type=int, help="requests per minute")
     parser.add_argument("--tpm", type=int, help="tokens per minute")
     parser.add_argument("--max-concurrent", type=int, help="requests at once")
     parser.add_argument("--ipm", type=int, help="images per minute")
+    parser.add_argument("--guardrails", type=_policy, metavar="POLICY",
+                        help="its guardrail policy, as JSON or YAML or @file, e.g. "
+                        "'{request: {email: mask, secret: block}}'; '{}': none")  # fmt: skip
 
 
 def _add_tenant_fields(parser: argparse.ArgumentParser) -> None:

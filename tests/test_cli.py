@@ -70,6 +70,21 @@ def test_tenants_are_listed_and_updated(genai):
     assert "Beta app" in line and "1000" in line and "day" in line and "5.0" in line
 
 
+def test_guardrail_policies_are_set_on_the_command_line_for_tenants_and_keys(genai, tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("request: {secret: block}\nresponse: {card: redact}\n")
+    assert genai("tenants", "create", "gamma", "--guardrails", "{request: {email: mask}}")[0] == 0
+    assert genai("tenants", "update", "gamma", "--guardrails", f"@{policy}")[0] == 0
+    code, out, _ = genai("keys", "create", "--tenant", "gamma", "--name", "k",
+                         "--guardrails", '{"request": {"email": "allow"}}')  # fmt: skip
+    assert code == 0
+    code, out, _ = genai("tenants", "list")
+    line = next(line for line in out.splitlines() if line.startswith("gamma "))
+    assert "'secret': 'block'" in line and "'card': 'redact'" in line and "email" not in line
+    code, _, err = genai("tenants", "update", "gamma", "--guardrails", "{request: {mail: mask}}")
+    assert code == 1 and "--guardrails" in err and "unknown category 'mail'" in err
+
+
 def test_command_line_errors_are_clear(genai):
     code, _, err = genai("tenants", "create", "Bad Name")
     assert code == 1 and "--id" in err and "pattern" in err

@@ -129,6 +129,7 @@ async def test_the_dashboard_shows_the_ledgers_numbers(admin_page, platform):
     await expect(answered).to_have_text(str(totals["cache"]["hits"] + totals["cache"]["coalesced"]))
     saved = page.locator("[data-total='Saved (USD)'] strong")
     await expect(saved).to_have_text(f"{totals['cache']['saved_usd']:.6f}")
+    await expect(page.get_by_role("heading", name="Guardrails")).to_be_visible()
     assert await page.locator("canvas[data-chart]").count() == 4
     csv = page.get_by_role("link", name="Export CSV")
     assert "format=csv" in (await csv.get_attribute("href") or "")
@@ -187,6 +188,7 @@ async def test_an_admin_creates_a_tenant_and_a_key_that_works_then_revokes_it(ad
     await page.get_by_label("Tenant id").fill("console-made")
     await page.get_by_label("Requests per minute").first.fill("30")
     await page.get_by_label("Answer cache").first.select_option("off")
+    await page.get_by_label("Guardrail policy").first.fill('{"request": {"secret": "block"}}')
     await page.get_by_role("button", name="Create tenant").click()
     await page.get_by_role("button", name="Manage tenant console-made").click()
     await page.get_by_role("button", name="Purge cached answers").click()
@@ -199,6 +201,12 @@ async def test_an_admin_creates_a_tenant_and_a_key_that_works_then_revokes_it(ad
         me = await client.get("/me", headers={"Authorization": f"Bearer {key}"})
         assert me.status_code == 200 and me.json()["tenant"]["id"] == "console-made"
         assert me.json()["tenant"]["rpm"] == 30 and me.json()["tenant"]["cache"] == "off"
+        assert me.json()["tenant"]["guardrails"]["request"] == {"secret": "block"}
+        leaked = {"input": {"prompt": "My key is AKIAIOSFODNN7EXAMPLE."}}
+        refused = await client.post(
+            "/generate/invoke", json=leaked, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert refused.status_code == 400 and "guardrail_blocked" in refused.text
         key_id = me.json()["key"]["id"]
         await page.get_by_role("button", name=f"Revoke key {key_id}").click()
         await expect(page.get_by_text(re.compile("^revoked"))).to_be_visible()

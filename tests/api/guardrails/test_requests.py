@@ -173,3 +173,16 @@ async def test_a_tenants_own_pattern_is_a_category_of_its_own(platform, script):
         answer = await client.post(g.CHAT, json=g.chat("Where is ORD-12345678? Not ORD-1234."))
     assert answer.status_code == 200
     assert script.received[0]["messages"][0]["content"] == "Where is [ORDER_REF]? Not ORD-1234."
+
+
+async def test_a_use_case_whose_input_holds_a_blocked_value_is_refused_before_any_call(
+    platform, script
+):
+    async with platform.client(platform.key("blocks")) as client:
+        invoked = await client.post("/generate/invoke", json={"input": {"prompt": g.PROMPT}})
+        streamed = await client.post("/generate/stream", json={"input": {"prompt": g.PROMPT}})
+    assert invoked.status_code == 400, invoked.text
+    assert invoked.json()["error"]["code"] == "guardrail_blocked"
+    assert "guardrail_blocked" in streamed.text and "event: end" not in streamed.text
+    assert g.SECRET not in invoked.text + streamed.text
+    assert script.received == []

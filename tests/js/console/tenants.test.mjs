@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { limitsText, tenantBody } from "../../../app/console/js/tenants.mjs";
+import { limitsText, policyText, tenantBody } from "../../../app/console/js/tenants.mjs";
 
 test("limits and the budget are numbers, allow-lists are lists, empty fields are left out", () => {
   const body = tenantBody({
@@ -18,4 +18,12 @@ test("limits and the budget are numbers, allow-lists are lists, empty fields are
 test("a tenant's limits in a few words", () => {
   assert.equal(limitsText({ rpm: 30, tpm: null, ipm: 0, max_concurrent: 2 }), "rpm 30, max_concurrent 2");
   assert.equal(limitsText({}), "none");
+});
+
+test("a guardrail policy is sent as JSON, null clears it, and text that is not JSON names the field", () => {
+  assert.deepEqual(tenantBody({ guardrails: '{"request": {"email": "mask"}}' }), { guardrails: { request: { email: "mask" } } });
+  assert.deepEqual(tenantBody({ guardrails: "null" }), { guardrails: null });
+  assert.throws(() => tenantBody({ guardrails: "{request: mask" }), /Guardrail policy.*not JSON/);
+  assert.equal(policyText(null), "");
+  assert.equal(policyText({ request: { secret: "block" } }), '{\n  "request": {\n    "secret": "block"\n  }\n}');
 });

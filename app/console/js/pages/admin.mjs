@@ -2,7 +2,7 @@
 
 import { api } from "../api.mjs";
 import { errorBox, field, h, page, show } from "../dom.mjs";
-import { CACHE_MODES, LABELS, LIMITS, limitsText, tenantBody } from "../tenants.mjs";
+import { CACHE_MODES, LABELS, LIMITS, limitsText, policyText, tenantBody } from "../tenants.mjs";
 
 export async function adminPage() {
   const errors = errorBox();
@@ -20,6 +20,7 @@ export async function adminPage() {
       allowed_routes: h("input", { name: "allowed_routes", value: (tenant?.allowed_routes || []).join(", "), placeholder: "all" }),
       allowed_models: h("input", { name: "allowed_models", value: (tenant?.allowed_models || []).join(", "), placeholder: "all" }),
       cache: h("select", { name: "cache" }, ...CACHE_MODES.map((value) => h("option", { value, selected: (tenant?.cache ?? "") === value, text: value || "as its models say" }))),
+      guardrails: h("textarea", { name: "guardrails", rows: "4", placeholder: '{"request": {"email": "mask", "secret": "block"}}', text: policyText(tenant?.guardrails) }),
     };
     const shown = Object.entries(inputs).filter(([, input]) => input);
     const form = h("form", { "aria-label": tenant ? `Edit tenant ${tenant.id}` : "Create a tenant" },
@@ -27,7 +28,10 @@ export async function adminPage() {
       h("p", {}, h("button", { type: "submit", text: tenant ? "Save" : "Create tenant" })));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const body = tenantBody(Object.fromEntries(shown.map(([key, input]) => [key, input.value])));
+      let body;
+      try {
+        body = tenantBody(Object.fromEntries(shown.map(([key, input]) => [key, input.value])));
+      } catch (error) { show(errors, error); return; }
       const what = tenant ? `Save the changes to tenant '${tenant.id}'?` : `Create tenant '${body.id}'?`;
       if (!window.confirm(what)) return;
       try {

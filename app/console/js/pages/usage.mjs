@@ -1,10 +1,11 @@
-// Usage: the ledger's rows as charts, its totals, what the answer cache did, the budget and
-// refusals; CSV export.
+// Usage: the ledger's rows as charts, its totals, what the answer cache and the guardrails
+// did, the budget and refusals; CSV export.
 
 import { api } from "../api.mjs";
 import { cacheFigures, cacheRows } from "../cache.mjs";
 import { CHART_TITLES, chartData } from "../charts.mjs";
 import { errorBox, field, h, page, show } from "../dom.mjs";
+import { guardrailRows } from "../guardrails.mjs";
 
 function usageView(usage, load, refused, query) {
   const totals = usage.totals;
@@ -20,6 +21,12 @@ function usageView(usage, load, refused, query) {
       ? h("table", {}, h("thead", {}, h("tr", {}, ...["Model", "Answered", "Hit ratio", "Saved (USD)"].map((text) => h("th", { text })))),
           h("tbody", {}, ...cacheRows(usage.by_cache).map((row) => h("tr", {}, ...row.map((text) => h("td", { text }))))))
       : h("p", { class: "note", text: "No cacheable request yet." }));
+  const acted = guardrailRows(totals.guardrails);
+  const guardrails = h("section", { "aria-label": "Guardrails" }, h("h2", { text: "Guardrails" }),
+    acted.length
+      ? h("table", {}, h("thead", {}, h("tr", {}, ...["Direction", "Category", "Action", "Times"].map((text) => h("th", { text })))),
+          h("tbody", {}, ...acted.map((row) => h("tr", {}, ...row.map((text) => h("td", { text }))))))
+      : h("p", { class: "note", text: "The guardrails have not acted on any request yet." }));
   const budget = load?.budget
     ? h("section", { "aria-label": "Budget" }, h("h2", { text: "Budget" }),
         h("meter", { min: "0", max: String(load.budget.limit_usd), value: String(load.budget.spent_usd), "aria-label": "Budget used" }),
@@ -31,7 +38,7 @@ function usageView(usage, load, refused, query) {
   const charts = h("div", { class: "charts" },
     ...Object.entries(CHART_TITLES).map(([kind, caption]) => h("figure", {},
       h("canvas", { "data-chart": kind, role: "img", "aria-label": `${kind} over time` }), h("figcaption", { text: caption }))));
-  return [cards, cache, budget, refusals, h("p", {}, h("a", { href: `/usage?${query}&format=csv`, download: "usage.csv", text: "Export CSV" })), charts];
+  return [cards, cache, guardrails, budget, refusals, h("p", {}, h("a", { href: `/usage?${query}&format=csv`, download: "usage.csv", text: "Export CSV" })), charts];
 }
 
 function drawCharts(container, records) {
