@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench import batches, cache, cold_start, embeddings, hedging, previous_head
+from bench import batches, cache, cold_start, embeddings, guardrails, hedging, previous_head
 from bench.measure import DIALECT_CHAT, MESSAGES, RESPONSES
 
 DIRECT = "direct"
@@ -219,6 +219,7 @@ def write(results: dict[str, Any], out: Path, quick: bool = False) -> None:
         f"{_goal(model_share >= 0.95)} |",
         *_dialect_rows(results),
         cold_start.goal_row(results),
+        *guardrails.goal_rows(results),
         "",
         *previous_head.report_lines(results),
         "## Sequential latency, not streamed",
@@ -290,6 +291,7 @@ def write(results: dict[str, Any], out: Path, quick: bool = False) -> None:
         *embeddings.report_lines(results),
         *batches.report_lines(results),
         *cache.report_lines(results),
+        *guardrails.report_lines(results),
         *WHAT_COSTS_WHAT.read_text().splitlines(),
         "Raw figures: `docs/benchmarks.json`.",
         "",

@@ -20,6 +20,7 @@ from bench import (
     cache,
     cold_start,
     embeddings,
+    guardrails,
     hedging,
     measure,
     previous_head,
@@ -47,13 +48,14 @@ class Plan:
     batch_lines: int = 10_000
     batch_requests: int = 1000
     cache_entries: int = 10_000
+    guardrail_scans: int = 15
 
     @classmethod
     def quick(cls) -> Plan:
         return cls(
             rounds=2, per_round=10, wrk_seconds=1, streams=100, model_rounds=1, cold_starts=2,
             hedged_requests=20, embedding_rounds=1, batch_lines=200, batch_requests=50,
-            cache_entries=1000,
+            cache_entries=1000, guardrail_scans=3,
         )  # fmt: skip
 
 
@@ -187,6 +189,10 @@ def main() -> None:
         print("answer cache…", flush=True)
         results["cache"] = cache.measure_cache(
             workdir, plan.rounds, plan.per_round, plan.wrk_seconds, plan.cache_entries
+        )
+        print("guardrails…", flush=True)
+        results["guardrails"] = guardrails.measure_guardrails(
+            workdir, plan.rounds, plan.per_round, plan.guardrail_scans
         )
         open_streams(workdir, plan, results)
         embedded_model(workdir, plan, results)

@@ -110,11 +110,14 @@ def _phones(text: str) -> Spans:
 
 
 def _secrets(text: str) -> Spans:
-    for kind, pattern in FORMATS:
-        group = "value" if "value" in pattern.groupindex else 0
-        for match in pattern.finditer(text):
+    lowered = text.lower()
+    for secret in FORMATS:
+        if not secret.may_occur(text, lowered):
+            continue
+        group = "value" if "value" in secret.pattern.groupindex else 0
+        for match in secret.pattern.finditer(text):
             if len(set(match.group(group))) > 2:  # not `xxxxxxxx`, a value held back
-                yield match.start(group), match.end(group), kind
+                yield match.start(group), match.end(group), secret.kind
     for start, end in private_keys(text):
         yield start, end, "a private key"
 

@@ -1,5 +1,6 @@
-"""What the detectors find: a labelled set's precision and recall, look-alikes read plainly,
-near misses left alone, and hostile input scanned in time linear in its size."""
+"""What the detectors find: a labelled set's precision and recall (scored as make bench
+reports it), look-alikes read plainly, near misses left alone, and hostile input scanned in
+time linear in its size."""
 
 from __future__ import annotations
 
@@ -12,28 +13,11 @@ import pytest
 
 from app.guardrails import find
 from app.settings import CATEGORIES
+from bench.guardrails import labelled_scores
 
 LABELLED = Path(__file__).with_name("labelled.jsonl")
 #: The categories the issue holds to 0.95; phone numbers, SSNs and IPs are reported too.
 HELD = ("card", "iban", "email", "secret")
-
-
-def scores() -> dict[str, tuple[float, float]]:
-    """Recall and precision per category over the labelled set: each snippet is scanned for
-    its own category; a finding counts when its text is the labelled value."""
-    found, missed, wrong = Counter(), Counter(), Counter()
-    for line in LABELLED.read_text().splitlines():
-        row = json.loads(line)
-        text, category = row["text"], row["category"]
-        got = [text[f.start : f.end] for f in find(text, [category])]
-        found[category] += sum(value in got for value in row["values"])
-        missed[category] += sum(value not in got for value in row["values"])
-        wrong[category] += sum(value not in row["values"] for value in got)
-    return {
-        category: (found[c] / (found[c] + missed[c]), found[c] / max(found[c] + wrong[c], 1))
-        for category in CATEGORIES
-        for c in [category]
-    }
 
 
 def test_the_labelled_set_has_positives_and_near_misses_of_every_category():
@@ -47,8 +31,8 @@ def test_the_labelled_set_has_positives_and_near_misses_of_every_category():
 
 @pytest.mark.parametrize("category", HELD)
 def test_recall_and_precision_on_the_labelled_set_are_at_least_095(category):
-    recall, precision = scores()[category]
-    assert recall >= 0.95 and precision >= 0.95, (recall, precision)
+    scored = labelled_scores(LABELLED)[category]
+    assert scored["recall"] >= 0.95 and scored["precision"] >= 0.95, scored
 
 
 FULL_WIDTH = str.maketrans(
