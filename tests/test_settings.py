@@ -68,6 +68,20 @@ def test_yaml_file_is_read_and_environment_wins(monkeypatch, tmp_path: Path):
         ({"GENAI_MAX_BODY_BYTES": "10"}, "GENAI_MAX_BODY_BYTES"),
         ({"GENAI_ROUTE_MODELS__CHAT": "nope"}, "route_models.chat"),
         ({"GENAI_HOST": "0.0.0.0", "GENAI_AUTH_ENABLED": "false"}, "auth_enabled"),
+        (
+            {
+                "GENAI_MODELS__LOCAL__PROVIDER": "local",
+                "GENAI_MODELS__LOCAL__MODERATION__MODEL": "nope",
+            },
+            "models.local.moderation.model",
+        ),
+        (
+            {
+                "GENAI_MODELS__LOCAL__PROVIDER": "local",
+                "GENAI_MODELS__LOCAL__GUARDRAILS__REQUEST__EMAILS": "mask",
+            },
+            "unknown category 'emails'",
+        ),
     ],
 )
 def test_invalid_settings_name_the_bad_key(monkeypatch, variables, named):

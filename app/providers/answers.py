@@ -28,7 +28,8 @@ Chunk = dict[str, Any]
 
 
 #: Where an endpoint's answer holds its items, when not in `choices`.
-ANSWER_ITEMS = {"embeddings": "data", "images/generations": "data", "images/edits": "data"}
+ANSWER_ITEMS = {"embeddings": "data", "moderations": "results", "images/generations": "data",
+                "images/edits": "data"}  # fmt: skip
 
 
 def usage_of(data: Chunk) -> Usage | None:

@@ -40,6 +40,7 @@ class UpstreamCall:
     usage: Usage | None = None  # as the provider reported it
     images: int = 0  # the images it made
     abandoned: bool = False  # cancelled by the platform while the provider worked (a lost hedge)
+    answered: bool = False  # a whole answer came (a moderation's verdict reports no usage)
     #: Answered by the answer cache (deployment `cache`): a `hit`, or `coalesced` with an
     #: identical call in flight; `paid_by` names the request whose call made the answer.
     cached: Literal["hit", "coalesced"] | None = None
@@ -58,7 +59,10 @@ class UpstreamCall:
     @property
     def did_work(self) -> bool:
         """Whether the provider did work worth billing (a failed call did none)."""
-        return self.usage is not None or bool(self.output) or self.images > 0 or self.abandoned
+        return (
+            self.usage is not None or bool(self.output) or self.images > 0 or self.abandoned
+            or self.answered
+        )  # fmt: skip
 
 
 def texts_of(choices: list[Any]) -> list[str]:
@@ -98,9 +102,12 @@ def prompt_of(endpoint: str, body: Mapping[str, Any]) -> Prompt:
         for message in body.get("messages") or ():
             pairs.append(prompt_pair(message))
         return pairs
-    given = body.get("input" if endpoint == "embeddings" else "prompt")
+    given = body.get("input" if endpoint in ("embeddings", "moderations") else "prompt")
     if isinstance(given, list):
-        given = "".join(part for part in given if isinstance(part, str))
+        given = "".join(
+            part if isinstance(part, str) else part.get("text") or ""
+            for part in given if isinstance(part, str | dict)
+        )  # fmt: skip
     return given if isinstance(given, str) else ""
 
 
@@ -108,7 +115,7 @@ def items_asked(endpoint: str, body: Mapping[str, Any]) -> int | None:
     """How many items (choices, images) a request body asks for: an answer is held to that
     many, so what the platform relays and bills never exceeds what it reserved for. None for
     an endpoint whose items follow its input (embeddings)."""
-    if endpoint == "embeddings":
+    if endpoint in ("embeddings", "moderations"):
         return None
     n = body.get("n")
     asked = n if isinstance(n, int) and n > 0 else 1

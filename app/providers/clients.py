@@ -284,6 +284,7 @@ def uses_embedder(deployments: list[Deployment]) -> bool:
 def _note(call: UpstreamCall, endpoint: str, answer: Answer) -> None:
     """What a whole answer produced, on its call: choices, or images, and reported usage."""
     call.usage = answer.usage
+    call.answered = True
     if endpoint not in ANSWER_ITEMS:
         call.choices.extend(answer.data["choices"])
     elif endpoint.startswith("images/"):

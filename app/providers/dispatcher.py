@@ -9,7 +9,7 @@ on the next deployment (continuation.py). Only deployments whose provider serves
 are tried (the embedded chat model makes no images, the embedded embedding model only embeds).
 Which failures count against a deployment's health: failures.py. Before any of it, the
 call's guardrails (guard_step.py) decide what its provider may see, and after, what its client
-may.
+may; an alias with a moderation asks its moderation deployment first (moderation_step.py).
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ from app.providers.hedging import Hedging
 from app.providers.http import HttpPool
 from app.providers.local_embedder import LocalEmbedder
 from app.providers.local_tokenizer import ContextLimit
+from app.providers.moderation_step import ENDPOINT as MODERATIONS
+from app.providers.moderation_step import ModerationStep
 from app.settings import ModelSpec
 
 
@@ -55,6 +57,7 @@ class Dispatcher:
         self._cache = cache
         self._cache_step = CacheStep(cache, Flights(cache.store)) if cache else None
         self._guard = GuardStep(models)
+        self._moderation = ModerationStep(models)
         #: How long a call in flight may be silent before those following it make their own.
         self._silence = {
             alias: sum(d.answer_deadline for d in spec.deployments) + 5.0
@@ -88,6 +91,7 @@ class Dispatcher:
         """A whole answer from the first deployment of `alias` that gives one. `prompt` is
         the body's, if the caller worked it out already (`prompt_of`)."""
         guard, body = await self._guard.request(alias, body, account)
+        await self._moderate(alias, body, account)
         prompt = prompt_of(endpoint, body) if prompt is None or guard else prompt
         route = self._route(alias, endpoint, body, account, prompt, stream=False)
         plan = self._cache and self._cache.plan(alias, endpoint, body, account, stream=False)
@@ -107,6 +111,7 @@ class Dispatcher:
         request ends, so it is closed even if its reader never is. A chat answer is continued
         on the next deployment if its own cuts it short (continuation.py)."""
         guard, body = await self._guard.request(alias, body, account)
+        await self._moderate(alias, body, account)
         prompt = prompt_of(endpoint, body) if prompt is None or guard else prompt
         route = self._route(alias, endpoint, body, account, prompt, stream=True)
         continues = self._continues(alias, endpoint, body)
@@ -122,6 +127,18 @@ class Dispatcher:
             stream = ContinuedStream(first, route) if continues else first
         account.hold(stream)
         return stream if guard is None or not guard.scans_answers else GuardedStream(stream, guard)
+
+    async def _moderate(self, alias: str, body: Mapping[str, Any], account: CallAccount) -> None:
+        """The alias's moderation call, if it has one, and its verdict (moderation_step.py)."""
+        asked = self._moderation.asked(alias, body)
+        if asked is None:
+            return
+        moderator = asked.spec.model
+        prompt = prompt_of(MODERATIONS, asked.body)
+        route = self._route(moderator, MODERATIONS, asked.body, account, prompt, stream=False)
+        answer = await route.answered()
+        assert isinstance(answer, Answer)
+        self._moderation.verdict(asked, answer, account)
 
     def _continues(self, alias: str, endpoint: str, body: Mapping[str, Any]) -> bool:
         spec = self._models[alias]

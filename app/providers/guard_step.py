@@ -56,15 +56,8 @@ def _message(message: Any, where: str, rewrite: Rewrite) -> Any:
     if not isinstance(message, dict):
         return message
     new = dict(message)
-    content = message.get("content")
-    if isinstance(content, str):
-        new["content"] = rewrite(content, f"{where}.content")
-    elif isinstance(content, list):
-        new["content"] = [
-            {**part, "text": rewrite(part["text"], f"{where}.content[{place}].text")}
-            if isinstance(part, dict) and isinstance(part.get("text"), str) else part
-            for place, part in enumerate(content)
-        ]  # fmt: skip
+    if "content" in message:
+        new["content"] = _texts_or_list(message["content"], f"{where}.content", rewrite)
     calls = message.get("tool_calls")
     if isinstance(calls, list):
         new["tool_calls"] = [_tool_call(call, f"{where}.tool_calls[{place}]", rewrite)
@@ -80,13 +73,20 @@ def _tool_call(call: Any, where: str, rewrite: Rewrite) -> Any:
     return {**call, "function": {**function, "arguments": arguments}}
 
 
-def _texts_or_list(value: Any, where: str, rewrite: Rewrite) -> Any:
+def _text_or_part(value: Any, where: str, rewrite: Rewrite) -> Any:
+    """A text, or a part of a multimodal input (`{"type": "text", "text": ...}`)."""
     if isinstance(value, str):
         return rewrite(value, where)
-    if isinstance(value, list):
-        return [rewrite(item, f"{where}[{place}]") if isinstance(item, str) else item
-                for place, item in enumerate(value)]  # fmt: skip
+    if isinstance(value, dict) and isinstance(value.get("text"), str):
+        return {**value, "text": rewrite(value["text"], f"{where}.text")}
     return value
+
+
+def _texts_or_list(value: Any, where: str, rewrite: Rewrite) -> Any:
+    if isinstance(value, list):
+        return [_text_or_part(item, f"{where}[{place}]", rewrite)
+                for place, item in enumerate(value)]  # fmt: skip
+    return _text_or_part(value, where, rewrite)
 
 
 def rewrite_body(body: Mapping[str, Any], rewrite: Rewrite) -> dict[str, Any]:
@@ -99,6 +99,18 @@ def rewrite_body(body: Mapping[str, Any], rewrite: Rewrite) -> dict[str, Any]:
         if name in body:
             new[name] = _texts_or_list(body[name], name, rewrite)
     return new
+
+
+def texts_of(body: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The body's texts, each with where it is."""
+    found: list[tuple[str, str]] = []
+
+    def read(text: str, where: str) -> str:
+        found.append((text, where))
+        return text
+
+    rewrite_body(body, read)
+    return found
 
 
 def rewrite_answer(data: Mapping[str, Any], rewrite: Rewrite) -> dict[str, Any]:
@@ -134,13 +146,7 @@ class GuardStep:
         rules = rules_for(self._floors[alias], account.guardrails)
         if rules is None:
             return None, body
-        texts: list[str] = []
-
-        def read(text: str, _: str) -> str:
-            texts.append(text)
-            return text
-
-        rewrite_body(body, read)
+        texts = [text for text, _ in texts_of(body)]
         guard = Guard(rules, account.guard_counts, texts)
         if sum(map(len, texts)) > _OFF_LOOP_CHARS:
             return guard, await asyncio.to_thread(rewrite_body, body, guard.request_text)

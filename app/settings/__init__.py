@@ -20,7 +20,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from app.settings.guardrails import CATEGORIES, Action, GuardrailPolicy
+from app.settings.guardrails import CATEGORIES, Action, GuardrailPolicy, ModerationSpec
 from app.settings.models import (
     CacheMode,
     CacheSpec,
@@ -43,6 +43,7 @@ __all__ = [
     "InvalidSettings",
     "LocalModelSettings",
     "ModelSpec",
+    "ModerationSpec",
     "ProviderKind",
     "Settings",
     "describe_validation_error",
@@ -230,6 +231,13 @@ class Settings(BaseSettings):
         for route, alias in self.route_models.items():
             if alias not in self.models:
                 raise ValueError(f"route_models.{route}: '{alias}' is not one of the models")
+        for alias, spec in self.models.items():
+            moderator = spec.moderation and self.models.get(spec.moderation.model)
+            if spec.moderation and (moderator is None or moderator.moderation is not None):
+                raise ValueError(
+                    f"models.{alias}.moderation.model: '{spec.moderation.model}' is not one of "
+                    "the models without a moderation of its own"
+                )
         if not self.auth_enabled and not is_loopback(self.host):
             raise ValueError(
                 f"auth_enabled: may be false only on a loopback host, not on '{self.host}'"

@@ -73,6 +73,19 @@ class GuardrailPolicy(BaseModel):
         )  # fmt: skip
 
 
+class ModerationSpec(BaseModel):
+    """A moderation deployment asked about every request of an alias before its provider is:
+    its verdict blocks the request, or flags it (counted, and let through)."""
+
+    model_config = {"extra": "forbid"}
+
+    model: str = Field(description="The alias of a deployment that serves /v1/moderations.")
+    action: Literal["block", "flag"] = Field(
+        "block", description="block: a flagged request is a 400 guardrail_blocked naming what "
+        "was flagged; flag: it is counted on its ledger row and let through."
+    )  # fmt: skip
+
+
 def pattern_problem(pattern: str) -> str | None:
     """Why RE2 refuses `pattern`, or None."""
     import re2  # only a policy with patterns of its own pays for it

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from app.settings.guardrails import GuardrailPolicy
+from app.settings.guardrails import GuardrailPolicy, ModerationSpec
 
 #: `local`: the embedded chat model (llama.cpp); `local-embed`: the embedded embedding model.
 ProviderKind = Literal["local", "local-embed", "openai", "azure", "openai-compatible", "anthropic"]
@@ -122,6 +122,10 @@ class ModelSpec(BaseModel):
     guardrails: GuardrailPolicy | None = Field(
         None, description="What its calls do with personal data and secrets: a floor that no "
         "tenant's or key's policy lowers."
+    )  # fmt: skip
+    moderation: ModerationSpec | None = Field(
+        None, description="Ask this moderation alias about each request first (its texts, "
+        "as the guardrails left them)."
     )  # fmt: skip
     image_prices: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict, description="USD per image by `SIZE/QUALITY` (e.g. "

@@ -89,7 +89,7 @@ async def call_model(client: httpx.AsyncClient, path: str, model: str) -> httpx.
 
 def model_call(path: str, model: str) -> tuple[str, dict[str, Any]]:
     """A JSON request to a model-calling route that names `model` the way the route lets it."""
-    if path == "/v1/embeddings":
+    if path in ("/v1/embeddings", "/v1/moderations"):
         return path, {"model": model, "input": ["Once upon", "a time"]}
     if path == "/v1/images/generations":
         return path, {"model": model, "prompt": "A red kite", "n": 2}
@@ -156,8 +156,8 @@ async def test_every_model_route_is_priced_and_recorded_once(platform: Platform)
             rows = (await client.get("/usage")).json()["records"]
             row = rows[-1]
             assert (row["status"], row["model"]) == (200, "priced"), path
-            # Embeddings and images generate no text tokens.
-            generates = not path.startswith(("/v1/embeddings", "/v1/images/"))
+            # Embeddings, moderations and images generate no text tokens.
+            generates = not path.startswith(("/v1/embeddings", "/v1/moderations", "/v1/images/"))
             assert row["input_tokens"] > 0 and (row["output_tokens"] > 0) == generates, path
             assert row["images"] == (2 if "/images/" in path else 0), path
             expected = (row["input_tokens"] * 1000 + row["output_tokens"] * 2000) / 1e6

@@ -30,7 +30,8 @@ The model name chooses the behaviour:
     one-short      images: makes one image fewer than asked for
     generous       ignores `n` (as a provider honouring a parameter of its own would): 10
                    choices for chat and completions, streamed or not, and 10 images
-/v1/embeddings answers every model but the failures above with `vector(text)` per input, and
+/v1/embeddings answers every model but the failures above with `vector(text)` per input,
+/v1/moderations with a verdict per input (nothing flagged), and
 /v1/images/generations with `n` images (URLs, or 1x1 PNGs as b64_json), /v1/images/edits
 (a multipart form) with `n` image URLs.
 Every request is counted in `app.state.hits[model]`; its body is kept in `app.state.bodies`.
@@ -318,6 +319,18 @@ async def embeddings(request: Request) -> Response:
     return JSONResponse({"object": "list", "data": data, "model": model, "usage": usage})
 
 
+async def moderations(request: Request) -> Response:
+    """A verdict per input: nothing flagged, and no usage (as OpenAI's moderations report)."""
+    model, body = await _received(request)
+    if (failure := await _failure(model)) is not None:
+        return failure
+    given = body["input"]
+    results = [{"flagged": False, "categories": {"harassment": False},
+                "category_scores": {"harassment": 0.0}}
+               for _ in ([given] if isinstance(given, str) else given)]  # fmt: skip
+    return JSONResponse({"id": "modr-fault", "model": model, "results": results})
+
+
 #: The smallest PNG (1x1, transparent): what `b64_json` images hold.
 PIXEL = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAA"
@@ -382,6 +395,7 @@ def create_fault_upstream() -> Starlette:
                 methods=["POST"],
             ),
             Route("/v1/images/edits", image_edits, methods=["POST"]),
+            Route("/v1/moderations", moderations, methods=["POST"]),
             Route("/v1/models", models),
         ]
     )

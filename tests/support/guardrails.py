@@ -1,7 +1,9 @@
 """The guardrails' API tests share this: a platform over the recording upstream, tenants with
 policies, and values each category should catch.
 
-Aliases: "open" (no policy of its own) and "strict" (a floor that blocks secrets in requests).
+Aliases: "open" (no policy of its own), "strict" (a floor that blocks secrets in requests),
+"moderator" (the upstream's /v1/moderations), "moderated" and "flagged" (moderated by it,
+blocking and flagging).
 Tenants: "masks" masks e-mails, cards, IBANs and secrets in requests; "blocks" blocks secrets
 in requests; "plain" has no policy.
 """
@@ -37,7 +39,11 @@ def guarded_platform(make_settings: Any, upstream: str, **settings: Any) -> Plat
     models = {
         "open": ModelSpec(deployments=[deployment]),
         "strict": ModelSpec(deployments=[deployment], guardrails=BLOCKS),
-    }
+        "moderator": ModelSpec(deployments=[deployment]),
+        "moderated": ModelSpec(deployments=[deployment], moderation={"model": "moderator"}),
+        "flagged": ModelSpec(deployments=[deployment],
+                             moderation={"model": "moderator", "action": "flag"}),
+    }  # fmt: skip
     platform = Platform(create_app(make_settings(
         auth_enabled=True, models=models, default_model="open", **settings
     )))  # fmt: skip

@@ -4,6 +4,8 @@ scripts it, run on a loopback port.
 A test sets what it answers on the `Script` it is given: `answer` (by default the last user
 message's text, echoed), the `pieces` a stream splits it into (by default 4 alike), and
 `tool_arguments` to answer with a tool call instead. `received` holds each body, in order.
+/v1/moderations flags each input holding one of the script's `flagged` words (category
+`harassment`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Script:
     answer: str | None = None
     pieces: list[str] | None = None
     tool_arguments: str | None = None
+    flagged: tuple[str, ...] = ("FLAGME",)
     received: list[dict[str, Any]] = field(default_factory=list)
 
     def text_for(self, body: dict[str, Any]) -> str:
@@ -108,6 +111,20 @@ async def _completions(request: Request) -> Response:
                          "usage": _usage(text)})  # fmt: skip
 
 
+async def _moderations(request: Request) -> Response:
+    script: Script = request.app.state.script
+    body = await request.json()
+    script.received.append(body)
+    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    results = []
+    for text in inputs:
+        hit = any(word in str(text) for word in script.flagged)
+        results.append({"flagged": hit, "categories": {"harassment": hit, "violence": False},
+                        "category_scores": {"harassment": 0.9 if hit else 0.01,
+                                            "violence": 0.0}})  # fmt: skip
+    return JSONResponse({"id": "modr-1", "model": "omni-moderation", "results": results})
+
+
 async def _embeddings(request: Request) -> Response:
     script: Script = request.app.state.script
     body = await request.json()
@@ -128,6 +145,7 @@ def recording_upstream() -> Iterator[tuple[str, Script]]:
         Route("/v1/chat/completions", _chat, methods=["POST"]),
         Route("/v1/completions", _completions, methods=["POST"]),
         Route("/v1/embeddings", _embeddings, methods=["POST"]),
+        Route("/v1/moderations", _moderations, methods=["POST"]),
     ])  # fmt: skip
     app.state.script = Script()
     with serving(app) as base_url:

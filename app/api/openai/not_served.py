@@ -18,7 +18,6 @@ from app.errors import InvalidRequest, NotFound
 INSTEAD = {
     "audio": "Audio (speech, transcriptions, translations) is not served: no model of the "
     "platform hears or speaks.",
-    "moderations": "Moderations are not served: no model of the platform classifies content.",
     "assistants": "The Assistants API is not served: use POST /v1/responses with "
     "previous_response_id, or the platform's chat use case (/chat), for kept conversations.",
     "threads": "The Assistants API's threads are not served: use the platform's chat use case "

@@ -10,6 +10,7 @@ from app.api.openai.completions import CHAT, COMPLETION
 from app.api.openai.embeddings import EmbeddingRequest
 from app.api.openai.files import FilesServing, FileUpload
 from app.api.openai.images import ImageEditRequest, ImageGenerationRequest
+from app.api.openai.moderations import ModerationRequest
 from app.api.openai.not_served import add_not_served_route
 from app.api.openai.protocol import ChatCompletionRequest, CompletionRequest
 from app.api.openai.responses import ResponsesServing
@@ -47,6 +48,11 @@ def build_router(
         request: Request, principal: Caller, metered: MeteredRequestDep
     ) -> Response:
         return await serving.embed(request, principal, metered)
+
+    async def moderations(
+        request: Request, principal: Caller, metered: MeteredRequestDep
+    ) -> Response:
+        return await serving.moderate(request, principal, metered)
 
     async def image_generations(
         request: Request, principal: Caller, metered: MeteredRequestDep
@@ -150,6 +156,7 @@ def build_router(
     )  # fmt: skip
     for path, endpoint, body in (
         ("/embeddings", embeddings, EmbeddingRequest),
+        ("/moderations", moderations, ModerationRequest),
         ("/images/generations", image_generations, ImageGenerationRequest),
     ):
         router.add_api_route(

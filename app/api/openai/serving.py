@@ -20,6 +20,7 @@ from app.api.model_calls import (
 from app.api.openai.completions import CHAT, COMPLETION, Dialect, OpenAICall
 from app.api.openai.embeddings import EmbeddingRequest, embedding_list
 from app.api.openai.images import ImageEditRequest, ImageGenerationRequest, image_list
+from app.api.openai.moderations import ModerationRequest, moderation_list
 from app.api.openai.protocol import model_card
 from app.errors import BadRequest
 from app.http.uploads import read_form
@@ -34,6 +35,7 @@ from app.usage.lifecycle import MeteredRequest, PlannedCall
 from app.usage.pricing import PriceTable
 
 EMBEDDINGS = "embeddings"
+MODERATIONS = "moderations"
 IMAGES = "images/generations"
 IMAGE_EDITS = "images/edits"
 
@@ -98,6 +100,21 @@ class OpenAIServing:
         input_tokens, _, _ = meter.usage() or (0, 0, None)
         await metered.close(200)
         return embedding_list(answer.data, alias, input_tokens)
+
+    async def moderate(
+        self, request: Request, principal: Principal, metered: MeteredRequest
+    ) -> Response:
+        """/v1/moderations, passed through to the alias's moderation deployment, metered."""
+        body = await parse_body(ModerationRequest, request)
+        alias = self._calls.known(body.model)
+        self._dispatcher.serving(alias, MODERATIONS)  # a 400 before anything is reserved
+        payload = body.model_dump(exclude_none=True)
+        planned = PlannedCall(alias, body.token_bound())
+        prompt = prompt_of(MODERATIONS, payload)
+        answer, _ = await self._answer(request, principal, metered, MODERATIONS, payload,
+                                       planned, prompt)  # fmt: skip
+        await metered.close(200)
+        return JSONResponse(moderation_list(answer.data, alias))
 
     async def generate_images(
         self, request: Request, principal: Principal, metered: MeteredRequest

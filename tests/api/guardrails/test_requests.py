@@ -4,6 +4,7 @@ allowed ones pass unchanged; and how an alias's, a tenant's and a key's policies
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from app.usage.ledger import UsageFilter
@@ -186,3 +187,24 @@ async def test_a_use_case_whose_input_holds_a_blocked_value_is_refused_before_an
     assert "guardrail_blocked" in streamed.text and "event: end" not in streamed.text
     assert g.SECRET not in invoked.text + streamed.text
     assert script.received == []
+
+
+async def test_a_megabyte_of_values_is_masked_beside_the_loop_while_another_tenant_is_served(
+    platform, script
+):
+    platform.tenant("heavy", guardrails={"request": {"phone": "mask", "email": "mask"}})
+    flood = "call +1 415 555 2671 or write to a.b@example.com; " * 17_000  # about 900 KB
+    async with (
+        platform.client(platform.key("heavy")) as heavy,
+        platform.client(platform.key("plain")) as plain,
+    ):
+        flooding = asyncio.ensure_future(heavy.post(g.CHAT, json=g.chat(flood)))
+        await asyncio.sleep(0.2)  # its scan has begun
+        quick = await plain.post(g.CHAT, json=g.chat("Hi"))
+        assert not flooding.done(), "the other tenant waited for the scan"
+        flooded = await flooding
+    assert quick.status_code == flooded.status_code == 200
+    sent = script.received[-1]["messages"][0]["content"]
+    assert "415 555" not in sent and "a.b@example.com" not in sent
+    assert sent.count("[PHONE_1]") == sent.count("[EMAIL_1]") == 17_000
+    assert flooded.json()["choices"][0]["message"]["content"] == flood
