@@ -26,6 +26,7 @@ from app.use_cases import (
     SESSION_ID_PATTERN,
     ChainContext,
     UseCase,
+    keeper,
     optional,
     tenant_of,
 )
@@ -83,6 +84,7 @@ def build(context: ChainContext) -> Runnable[Any, str]:
         configurable = config.get("configurable", {})
         session_id = configurable.get("session_id")
         tenant_id = tenant_of(config)
+        keep = keeper(config)  # as its tenant's guardrail policy says
         new_messages = convert_to_messages(inputs["messages"])
         history = await store.aload(tenant_id, session_id) if session_id else []
         history = trim_messages(
@@ -105,7 +107,8 @@ def build(context: ChainContext) -> Runnable[Any, str]:
                 stored = AIMessage(content="".join(reply))
                 if not finished:
                     stored.response_metadata[INTERRUPTED] = True
-                await store.aappend_turn(tenant_id, session_id, new_messages, stored)
+                *asked, said = keep([*new_messages, stored])
+                await store.aappend_turn(tenant_id, session_id, asked, said)
 
     # The reply is text: the chat playground renders only text or AIMessage outputs, and the
     # AIMessage schema of current pydantic is not one it recognises.

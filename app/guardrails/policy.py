@@ -50,7 +50,20 @@ def client_policy(
         response={**tenant.response, **key.response},
         patterns={**tenant.patterns, **key.patterns},
         dry_run=key.dry_run or tenant.dry_run,
+        store_masked=key.store_masked or tenant.store_masked,
     )
+
+
+def keeping_rules(client: GuardrailPolicy | None) -> Rules | None:
+    """The rules of what the server keeps of a conversation under a `store_masked` policy:
+    what it masks or redacts in requests, redacted; None: kept as sent."""
+    if client is None or not client.store_masked:
+        return None
+    hidden = {category: "redact" for category, action in client.request.items()
+              if action in ("mask", "redact")}  # fmt: skip
+    if not hidden:
+        return None
+    return _rules(None, GuardrailPolicy(request=hidden, patterns=client.patterns).model_dump_json())
 
 
 def _stricter(floor: Mapping[str, Action], own: Mapping[str, Action]) -> dict[str, Action]:

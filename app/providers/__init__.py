@@ -19,16 +19,16 @@ from app.providers.model_providers import ModelProviders
 from app.providers.uploads import Upload
 
 if TYPE_CHECKING:
-    from app.providers.alias_model import ChatRunnable
+    from app.providers.alias_model import ChatRunnable, account_in
     from app.providers.selector import MODEL_ALIAS_METADATA, ModelSelector
 
 
 def __getattr__(name: str) -> Any:
     """The chains' side of the face, imported when it is first asked for."""
-    if name == "ChatRunnable":
-        from app.providers.alias_model import ChatRunnable
+    if name in ("ChatRunnable", "account_in"):
+        from app.providers import alias_model
 
-        return ChatRunnable
+        return getattr(alias_model, name)
     if name in ("MODEL_ALIAS_METADATA", "ModelSelector"):
         from app.providers import selector
 
@@ -52,6 +52,7 @@ __all__ = [
     "State",
     "Upload",
     "UpstreamCall",
+    "account_in",
     "prompt_of",
     "uses_llama_cpp",
 ]

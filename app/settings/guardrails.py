@@ -41,6 +41,11 @@ class GuardrailPolicy(BaseModel):
         False, description="Count what the policy would do without doing it (an alias's own "
         "policy is still applied)."
     )  # fmt: skip
+    store_masked: bool = Field(
+        False, description="What the server keeps of a conversation (/chat's sessions) holds "
+        "what this policy masks or redacts in requests as placeholders (`[EMAIL]`), never "
+        "the originals."
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _known_categories(self) -> GuardrailPolicy:

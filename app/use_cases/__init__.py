@@ -10,6 +10,7 @@ Calls it makes at once go through `as_completed`, so none outlives its request.
 from app.schema import optional
 from app.storage.chat_history import INTERRUPTED, SESSION_ID_PATTERN
 from app.use_cases.fan_out import as_completed
+from app.use_cases.keeping import keeper
 from app.use_cases.kit import AsyncStep, ChainContext, MaxWords, UseCase, tenant_of
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "MaxWords",
     "UseCase",
     "as_completed",
+    "keeper",
     "optional",
     "tenant_of",
 ]

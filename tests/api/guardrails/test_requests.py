@@ -208,3 +208,17 @@ async def test_a_megabyte_of_values_is_masked_beside_the_loop_while_another_tena
     assert "415 555" not in sent and "a.b@example.com" not in sent
     assert sent.count("[PHONE_1]") == sent.count("[EMAIL_1]") == 17_000
     assert flooded.json()["choices"][0]["message"]["content"] == flood
+
+
+async def test_a_kept_conversation_is_stored_masked_when_the_policy_says_so(platform, script):
+    platform.tenant("keeps", guardrails={**g.MASKS, "store_masked": True})
+    turn = {"input": {"messages": [{"role": "user", "content": f"I am {g.EMAIL}."}]},
+            "config": {"configurable": {"session_id": "s1"}}}  # fmt: skip
+    for tenant in ("keeps", "masks"):
+        async with platform.client(platform.key(tenant)) as client:
+            answered = await client.post("/chat/invoke", json=turn)
+            history = (await client.get("/chat/history", params={"session_id": "s1"})).json()
+        assert answered.json()["output"] == f"I am {g.EMAIL}.", "the client sees its own"
+        kept = json.dumps(history)
+        assert (g.EMAIL in kept) is (tenant == "masks"), tenant
+        assert ("[EMAIL]" in kept) is (tenant == "keeps"), tenant
