@@ -28,14 +28,16 @@ _LOOK_ALIKES = str.maketrans(
 
 @dataclass(frozen=True)
 class Folded:
-    """`text` folded; `origin[i]` is where its character i starts in the original text, and
-    `origin[len(text)]` is the original's length."""
+    """`text` folded; `origin[i]` is where its character i comes from in the original text
+    (None: the text is its own fold)."""
 
     text: str
-    origin: list[int]
+    origin: list[int] | None = None
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original text's span of the folded span [start, end)."""
+        if self.origin is None:
+            return start, end
         return self.origin[start], self.origin[end - 1] + 1
 
 
@@ -55,12 +57,11 @@ def _fold_char(char: str) -> str:
 def fold(text: str) -> Folded:
     """`text` as the detectors read it (module doc). ASCII text is its own fold."""
     if text.isascii():
-        return Folded(text, list(range(len(text) + 1)))
+        return Folded(text)
     parts: list[str] = []
     origin: list[int] = []
     for place, char in enumerate(text):
         folded = char if char.isascii() else _fold_char(char)
         parts.append(folded)
         origin.extend([place] * len(folded))
-    origin.append(len(text))
     return Folded("".join(parts), origin)
