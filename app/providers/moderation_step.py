@@ -17,7 +17,7 @@ from typing import Any
 from app.errors import BadRequest
 from app.providers.accounting import CallAccount
 from app.providers.answers import Answer
-from app.providers.guard_step import texts_of
+from app.providers.body_texts import texts_of
 from app.settings import ModelSpec, ModerationSpec
 
 ENDPOINT = "moderations"
