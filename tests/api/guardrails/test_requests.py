@@ -222,3 +222,15 @@ async def test_a_kept_conversation_is_stored_masked_when_the_policy_says_so(plat
         kept = json.dumps(history)
         assert (g.EMAIL in kept) is (tenant == "masks"), tenant
         assert ("[EMAIL]" in kept) is (tenant == "keeps"), tenant
+
+
+async def test_an_uploaded_documents_text_is_guarded_as_any_prompt(platform, script):
+    document = {"file": ("notes.txt", f"Minutes. Our key is {g.SECRET}.".encode(), "text/plain")}
+    async with platform.client(platform.key("blocks")) as client:
+        refused = await client.post("/summarize/file", files=document)
+    async with platform.client(platform.key("masks")) as client:
+        summarized = await client.post("/summarize/file", files=document)
+    assert "guardrail_blocked" in refused.text and g.SECRET not in refused.text
+    assert summarized.status_code == 200 and "event: end" in summarized.text
+    assert g.SECRET not in g.sent_texts(script.received)
+    assert "[SECRET_1]" in g.sent_texts(script.received)
