@@ -10,11 +10,11 @@ It knows texts, not any API's bodies: the providers' guard step (app/providers) 
 """
 
 from app.guardrails.detectors import Finding, find
-from app.guardrails.guard import Guard
+from app.guardrails.guard import Guard, keeper
 from app.guardrails.policy import Rules, client_policy, keeping_rules, rules_for
 from app.guardrails.streaming import TextStream
 
 __all__ = [
-    "Finding", "Guard", "Rules", "TextStream", "client_policy", "find", "keeping_rules",
-    "rules_for",
+    "Finding", "Guard", "Rules", "TextStream", "client_policy", "find", "keeper",
+    "keeping_rules", "rules_for",
 ]  # fmt: skip

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from app.errors import BadRequest
 from app.guardrails.detectors import Finding, find
-from app.guardrails.policy import Rules
+from app.guardrails.policy import Rules, keeping_rules
+from app.settings import GuardrailPolicy
 
 _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z0-9_]{0,40}_\d{1,6}\]")
 
@@ -112,3 +113,14 @@ class Guard:
             self._given[category, original] = given
             self._originals[given] = original
         return given
+
+
+def keeper(client: GuardrailPolicy | None) -> Callable[[str], str] | None:
+    """How a text is kept on the server under a client's policy: with what it masks or
+    redacts in requests as placeholders when it says `store_masked`; None: as sent. What is
+    kept is not what was sent: it is counted nowhere."""
+    rules = keeping_rules(client)
+    if rules is None:
+        return None
+    guard = Guard(rules, Counter())
+    return lambda text: guard.request_text(text, "kept")

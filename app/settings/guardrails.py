@@ -42,9 +42,9 @@ class GuardrailPolicy(BaseModel):
         "policy is still applied)."
     )  # fmt: skip
     store_masked: bool = Field(
-        False, description="What the server keeps of a conversation (/chat's sessions) holds "
-        "what this policy masks or redacts in requests as placeholders (`[EMAIL]`), never "
-        "the originals."
+        False, description="What the server keeps of a conversation (/chat's sessions, kept "
+        "/v1/responses) holds what this policy masks or redacts in requests as placeholders "
+        "(`[EMAIL]`), never the originals."
     )  # fmt: skip
 
     @model_validator(mode="after")

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 
-from app.guardrails import Guard, keeping_rules
+from app.guardrails import keeper as text_keeper
 from app.providers import account_in
 
 Keep = Callable[[Sequence[BaseMessage]], list[BaseMessage]]
@@ -18,24 +17,19 @@ Keep = Callable[[Sequence[BaseMessage]], list[BaseMessage]]
 def keeper(config: RunnableConfig) -> Keep:
     """How the run's request keeps messages; ask while the request is open (its account says
     whose policy applies), use when the turn ends."""
-    rules = keeping_rules(account_in(config).guardrails)
-    if rules is None:
+    keep_text = text_keeper(account_in(config).guardrails)
+    if keep_text is None:
         return list
-    guard = Guard(rules, Counter())  # what is kept is not what was sent: counted nowhere
 
-    def keep(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
-        return [_kept(message, guard) for message in messages]
+    def kept(message: BaseMessage) -> BaseMessage:
+        content = message.content
+        if isinstance(content, str):
+            return message.model_copy(update={"content": keep_text(content)})
+        parts = [
+            {**part, "text": keep_text(part["text"])}
+            if isinstance(part, dict) and isinstance(part.get("text"), str) else part
+            for part in content
+        ]  # fmt: skip
+        return message.model_copy(update={"content": parts})
 
-    return keep
-
-
-def _kept(message: BaseMessage, guard: Guard) -> BaseMessage:
-    content = message.content
-    if isinstance(content, str):
-        return message.model_copy(update={"content": guard.request_text(content, "history")})
-    parts = [
-        {**part, "text": guard.request_text(part["text"], "history")}
-        if isinstance(part, dict) and isinstance(part.get("text"), str) else part
-        for part in content
-    ]  # fmt: skip
-    return message.model_copy(update={"content": parts})
+    return lambda messages: [kept(message) for message in messages]

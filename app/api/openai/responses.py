@@ -9,6 +9,7 @@ the same admission, limits, failover and ledger row (route `v1/responses`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import Request
@@ -34,6 +35,7 @@ from app.api.openai.responses_request import (
     chat_options,
 )
 from app.errors import BadRequest, NotFound, PlatformError
+from app.guardrails import client_policy, keeper
 from app.storage.responses import ResponseStore, StoredResponse
 from app.streams.log import StreamOwner
 from app.tenants.models import Principal
@@ -59,9 +61,8 @@ class ResponsesServing:
             raise BadRequest("background: true needs store: true: a background response is "
                              "kept, to be polled, streamed again or cancelled.",
                              param="background")  # fmt: skip
-        tenant_id = principal.tenant.id
-        history = await self._history(tenant_id, body.previous_response_id)
-        call = ResponseCall(body, history, self._store if body.store else None, tenant_id)
+        history = await self._history(principal.tenant.id, body.previous_response_id)
+        call = ResponseCall(body, history, self._store if body.store else None, principal)
         if body.background:
             return await self._background.start(call, request, principal, metered)
         return await self._calls.answer(call, request, principal, metered)
@@ -72,9 +73,8 @@ class ResponsesServing:
         """A batch's line for /v1/responses: the response, answered whole (and kept, unless
         it says `store: false`)."""
         body = validated(ResponseRequest, given)
-        tenant_id = principal.tenant.id
-        history = await self._history(tenant_id, body.previous_response_id)
-        call = ResponseCall(body, history, self._store if body.store else None, tenant_id)
+        history = await self._history(principal.tenant.id, body.previous_response_id)
+        call = ResponseCall(body, history, self._store if body.store else None, principal)
         return await self._calls.whole(call, principal, metered)
 
     async def _history(self, tenant_id: str, previous_id: str | None) -> list[dict[str, Any]]:
@@ -160,7 +160,7 @@ class ResponseCall(OntoChat):
 
     def __init__(
         self, body: ResponseRequest, history: list[dict[str, Any]],
-        store: ResponseStore | None, tenant_id: str,
+        store: ResponseStore | None, principal: Principal,
     ) -> None:  # fmt: skip
         try:
             earlier = [_ITEM.validate_python(item) for item in history]
@@ -175,7 +175,10 @@ class ResponseCall(OntoChat):
         self.items = [*history, *(_listed(item) for item in body.input)]
         self._background = background
         self._store = store
-        self._tenant_id = tenant_id
+        self._tenant_id = principal.tenant.id
+        #: How its texts are kept (masked, if its client's guardrail policy says so).
+        self._keep_text = keeper(client_policy(principal.tenant.guardrails,
+                                               principal.key.guardrails))  # fmt: skip
         self._head = ResponseHead(item_id("resp"), body.model, _echoed(body))
         self._events = ResponseEvents(self._head)
 
@@ -205,10 +208,16 @@ class ResponseCall(OntoChat):
         (unless it was cancelled first)."""
         if self._store is None:
             return
+        kept = self.as_stored(body)
         if self._background:
-            await self._store.end(self._tenant_id, body["id"], lambda _: body)
+            await self._store.end(self._tenant_id, body["id"], lambda _: kept)
         else:
-            await self._store.save(self._tenant_id, body, self.items)
+            await self._store.save(self._tenant_id, kept, self.as_stored(self.items))
+
+    def as_stored(self, value: Any) -> Any:
+        """A response, or its items, as the server keeps them: each text as its client's
+        guardrail policy keeps it (the value itself when kept as sent)."""
+        return value if self._keep_text is None else _with_texts(value, self._keep_text)
 
 
 class ResponseRelay:
@@ -252,6 +261,20 @@ def _echoed(body: ResponseRequest) -> dict[str, Any]:
         "truncation": body.truncation,
         "user": body.user,
     }  # fmt: skip
+
+
+#: Where the items of a response hold text (a function call's output is its text).
+_TEXTS = frozenset({"text", "content", "arguments", "output", "instructions"})
+
+
+def _with_texts(value: Any, keep: Callable[[str], str]) -> Any:
+    """A copy of `value` with each text `keep` made of it."""
+    if isinstance(value, dict):
+        return {key: keep(item) if key in _TEXTS and isinstance(item, str)
+                else _with_texts(item, keep) for key, item in value.items()}  # fmt: skip
+    if isinstance(value, list):
+        return [_with_texts(item, keep) for item in value]
+    return value
 
 
 def _listed(item: Item) -> dict[str, Any]:

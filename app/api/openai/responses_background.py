@@ -87,7 +87,7 @@ class BackgroundResponses:
         queued response, or with its stream if the client asked to stream it."""
         tenant_id = principal.tenant.id
         queued = call.queued()
-        await self._store.save(tenant_id, queued, call.items)
+        await self._store.save(tenant_id, queued, call.as_stored(call.items))
         try:
             id_, frames = await self._calls.streamed(call, request, principal, metered,
                                                      detached=True)  # fmt: skip

@@ -234,3 +234,17 @@ async def test_an_uploaded_documents_text_is_guarded_as_any_prompt(platform, scr
     assert summarized.status_code == 200 and "event: end" in summarized.text
     assert g.SECRET not in g.sent_texts(script.received)
     assert "[SECRET_1]" in g.sent_texts(script.received)
+
+
+async def test_a_kept_response_is_stored_masked_when_the_policy_says_so(platform, script):
+    platform.tenant("keeps", guardrails={**g.MASKS, "store_masked": True})
+    asked = {"model": "open", "input": f"I am {g.EMAIL}."}
+    for tenant in ("keeps", "masks"):
+        async with platform.client(platform.key(tenant)) as client:
+            answered = (await client.post("/v1/responses", json=asked)).json()
+            kept = await client.get(f"/v1/responses/{answered['id']}")
+            items = await client.get(f"/v1/responses/{answered['id']}/input_items")
+        assert answered["output"][0]["content"][0]["text"] == f"I am {g.EMAIL}."
+        stored = kept.text + items.text
+        assert (g.EMAIL in stored) is (tenant == "masks"), tenant
+        assert ("[EMAIL]" in stored) is (tenant == "keeps"), tenant
