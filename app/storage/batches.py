@@ -314,12 +314,16 @@ class BatchStore:
             return bool(changed)
 
     def _depth(self) -> dict[str, int]:
-        """Lines not yet settled, by tenant."""
+        """Lines not yet settled, by tenant: every tenant with a batch running, even one whose
+        lines are all settled (its batch not finalized yet), so its gauge shows it before it
+        ends."""
+        open_lines = (BatchLineRow.batch_id == BatchRow.id) & BatchLineRow.state.in_(OPEN)
         with Session(self._engine) as session:
             rows = session.execute(
-                select(BatchRow.tenant_id, func.count())
-                .join(BatchLineRow, BatchLineRow.batch_id == BatchRow.id)
-                .where(BatchRow.status.in_(RUNNING), BatchLineRow.state.in_(OPEN))
+                select(BatchRow.tenant_id, func.count(BatchLineRow.batch_id))
+                .select_from(BatchRow)
+                .outerjoin(BatchLineRow, open_lines)
+                .where(BatchRow.status.in_(RUNNING))
                 .group_by(BatchRow.tenant_id)
             ).all()  # fmt: skip
         return {tenant: count for tenant, count in rows}

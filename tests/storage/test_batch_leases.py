@@ -105,3 +105,12 @@ async def test_one_replica_finalizes_a_batch_and_its_files_are_written_with_its_
     assert ended is not None and (ended.status, ended.output_file_id) == ("completed", "file-out")
     assert await files.content("acme", "file-out") == b"{}\n"
     assert await store.finishable(20.0) == []
+
+
+async def test_a_running_batchs_tenant_is_in_the_depth_until_it_ends_even_with_none_open(engine):
+    store = BatchStore(engine)
+    await a_batch(store, 2)
+    assert await store.depth() == {"acme": 2}
+    for line in await store.claim(0.0, 10, 2):
+        await store.settle(line, "done", DONE)
+    assert await store.depth() == {"acme": 0}, "settled, not yet finalized: still named"

@@ -156,9 +156,10 @@ class BatchRunner:
         for batch_id in await self._store.overdue(now):
             await self._store.stop(batch_id, "expired", None, EXPIRED)
         await self._store.abandon(now, ABANDONED)
+        # before finalizing: a batch that ran between two sweeps is named once, with 0
+        self._metrics.batch_depth(await self._store.depth())
         for batch_id in await self._store.finishable(now):
             await self._finalize(batch_id, now)
-        self._metrics.batch_depth(await self._store.depth())
 
     # --- one line ----------------------------------------------------------------------------
 
