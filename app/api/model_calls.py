@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import orjson
 from fastapi import Request
@@ -158,6 +158,14 @@ def unknown_model(alias: str) -> NotFound:
     )
 
 
+class Admitted(NamedTuple):
+    """An admitted call: its meter, the upstream request's body, its prompt."""
+
+    meter: CallMeter
+    payload: dict[str, Any]
+    prompt: Prompt
+
+
 class ModelCalls:
     """Answers `Translation`s through the dispatcher (module doc)."""
 
@@ -196,7 +204,7 @@ class ModelCalls:
     ) -> dict[str, Any]:  # fmt: skip
         """The dialect's body of a whole answer, its ledger row written; the upstream call is
         cancelled if the `request`'s client leaves (a batch's line has no client)."""
-        meter, payload, prompt = await self._admitted(call, principal, metered)
+        meter, payload, prompt = await self.admit(call, principal, metered)
         answering = self._dispatcher.complete(call.alias, call.endpoint, payload,
                                               account=meter.account, prompt=prompt)  # fmt: skip
         answer = await answered_for(request, answering)
@@ -211,10 +219,19 @@ class ModelCalls:
         self, call: Translation, request: Request, principal: Principal,
         metered: MeteredRequest, *, detached: bool = False,
     ) -> tuple[str, AsyncIterator[str]]:  # fmt: skip
-        """The stream's id and its frames in the call's dialect. Its first content is awaited
-        first (so that a failure before it is still an HTTP status) unless the stream is
-        `detached` from its request: then it opens as it is read, whatever the client does."""
-        meter, payload, prompt = await self._admitted(call, principal, metered)
+        """The stream's id and its frames in the call's dialect (`admit`, then `opened`)."""
+        admitted = await self.admit(call, principal, metered)
+        return await self.opened(call, admitted, request, metered, detached=detached)
+
+    async def opened(
+        self, call: Translation, admitted: Admitted, request: Request, metered: MeteredRequest,
+        *, detached: bool = False,
+    ) -> tuple[str, AsyncIterator[str]]:  # fmt: skip
+        """The admitted call's stream: its id and its frames in the call's dialect. Its first
+        content is awaited first (so that a failure before it is still an HTTP status) unless
+        the stream is `detached` from its request: then it opens as it is read, whatever the
+        client does."""
+        meter, payload, prompt = admitted
         opening = self._dispatcher.stream(call.alias, call.endpoint, payload,
                                           account=meter.account, prompt=prompt)  # fmt: skip
         if detached:
@@ -226,11 +243,11 @@ class ModelCalls:
         id_ = call.new_id()
         return id_, self._relay(call.relay(id_), opened, metered)
 
-    async def _admitted(
+    async def admit(
         self, call: Translation, principal: Principal, metered: MeteredRequest
-    ) -> tuple[CallMeter, dict[str, Any], Prompt]:
+    ) -> Admitted:
         """The request admitted for the call and its call opened: its meter, the upstream
-        request's body, and its prompt."""
+        request's body, and its prompt (a 400 or 429 before anything is kept)."""
         alias = self.known(call.alias)
         self._dispatcher.serving(alias, call.endpoint)  # a 400 before anything is reserved
         limit = self._settings.max_tokens_limit
@@ -243,7 +260,7 @@ class ModelCalls:
         planned = PlannedCall(alias, prompt_upper_bound(prompt) + output_bound)
         meter = await metered.admit(principal, call.route, [planned])
         meter.start_admitted(CALL, alias, prompt, planned.tokens, meter.ticket.cost)  # its own
-        return meter, call.payload(max_tokens), prompt
+        return Admitted(meter, call.payload(max_tokens), prompt)
 
     async def _opened(
         self, request: Request, opening: Awaitable[ChunkStream]

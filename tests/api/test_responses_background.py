@@ -20,6 +20,7 @@ import pytest
 from openai.types.responses import Response as SdkResponse
 from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
+from sqlalchemy import event as sql_events
 from sqlalchemy import update
 from starlette.applications import Starlette
 
@@ -248,3 +249,23 @@ async def test_a_live_response_its_replica_stopped_answering_is_reported_failed(
     assert (failed.status, failed.error.code) == ("failed", "server_error")
     assert "stopped" in failed.error.message
     assert (await sdk.responses.retrieve(queued.id)).status == "failed", "and kept failed"
+
+
+async def test_a_background_request_refused_at_admission_writes_nothing(platform, url):
+    platform.tenant("limited", rpm=1)
+    written: list[str] = []
+
+    def note(conn, cursor, statement: str, *_: object) -> None:
+        if "responses" in statement and statement.lstrip().upper().startswith(("INSERT", "DELETE")):
+            written.append(statement.split()[0].upper())
+
+    sql_events.listen(platform.services.engine, "before_cursor_execute", note)
+    headers = {"Authorization": f"Bearer {platform.key('limited')}"}
+    body = {"model": "ok", "input": "Hi", "background": True}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+        admitted = await client.post("/v1/responses", json=body)
+        written.clear()
+        refused = await client.post("/v1/responses", json=body)
+    sql_events.remove(platform.services.engine, "before_cursor_execute", note)
+    assert (admitted.status_code, refused.status_code) == (200, 429)
+    assert written == [], "a refused request kept nothing, not even for a moment"

@@ -83,18 +83,20 @@ class BackgroundResponses:
     async def start(
         self, call: Backgrounded, request: Request, principal: Principal, metered: MeteredRequest
     ) -> Response:
-        """Keep `call` queued, then answer it in a task of its own: with the
-        queued response, or with its stream if the client asked to stream it."""
+        """Admit `call`, keep it queued, then answer it in a task of its own: with the
+        queued response, or with its stream if the client asked to stream it. A request
+        refused at admission keeps nothing."""
         tenant_id = principal.tenant.id
+        admitted = await self._calls.admit(call, principal, metered)
         queued = call.queued()
         await self._store.save(tenant_id, queued, call.as_stored(call.items))
         try:
-            id_, frames = await self._calls.streamed(call, request, principal, metered,
-                                                     detached=True)  # fmt: skip
+            id_, frames = await self._calls.opened(call, admitted, request, metered,
+                                                   detached=True)  # fmt: skip
             answered = self._answered(id_, call, frames, metered)
             owner = StreamOwner(tenant_id, call.route)
             streaming = await self._streams.start(id_, owner, answered, metered, KEPT)
-        except BaseException:  # not admitted, or not started: nothing was answered
+        except BaseException:  # not started: nothing was answered
             await self._store.delete(tenant_id, queued["id"])
             raise
         return streaming if call.answers_stream else JSONResponse(queued)
