@@ -248,3 +248,15 @@ async def test_a_kept_response_is_stored_masked_when_the_policy_says_so(platform
         stored = kept.text + items.text
         assert (g.EMAIL in stored) is (tenant == "masks"), tenant
         assert ("[EMAIL]" in stored) is (tenant == "keeps"), tenant
+
+
+async def test_a_cached_answer_gives_each_request_its_own_originals_never_anothers(
+    platform, script
+):
+    async with platform.client(platform.key("masks")) as client:
+        first = await client.post(g.CHAT, json=g.chat("Mail alice@example.com now.", temperature=0))
+        second = await client.post(g.CHAT, json=g.chat("Mail bob@example.org now.", temperature=0))
+    assert len(script.received) == 1, "both masked alike: the second is the cache's"
+    assert second.headers["cache-status"] == "genai; hit"
+    assert first.json()["choices"][0]["message"]["content"] == "Mail alice@example.com now."
+    assert second.json()["choices"][0]["message"]["content"] == "Mail bob@example.org now."
