@@ -21,11 +21,20 @@ class PriceTable:
         self._batch_factors = {alias: spec.batch_price_factor for alias, spec in models.items()}
         self._cache_factors = {alias: spec.cache.price_factor for alias, spec in models.items()}
         self._image_prices = {alias: spec.image_prices for alias, spec in models.items()}
+        #: The moderation alias each moderated alias asks first (its call is billed too).
+        self._moderators = {alias: spec.moderation.model for alias, spec in models.items()
+                            if spec.moderation}  # fmt: skip
 
     def upper_bound(self, alias: str | None, tokens: int, batch: bool = False) -> float:
-        """The most `tokens` can cost, whether they turn out input or output."""
-        price = max(self._prices.get(alias or "", (0.0, 0.0)))
-        factor = self._batch_factors.get(alias or "", 1.0) if batch else 1.0
+        """The most `tokens` can cost, whether they turn out input or output, with the
+        alias's moderation call if it has one (its input is the prompt: within `tokens`)."""
+        bound = self._most(alias or "", tokens, batch)
+        moderator = self._moderators.get(alias or "")
+        return bound + self._most(moderator, tokens, batch) if moderator else bound
+
+    def _most(self, alias: str, tokens: int, batch: bool) -> float:
+        price = max(self._prices.get(alias, (0.0, 0.0)))
+        factor = self._batch_factors.get(alias, 1.0) if batch else 1.0
         return tokens * price * factor / 1_000_000
 
     def cost(

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import openai
 
+from app.main import create_app
+from app.settings import ModelSpec
 from app.usage.ledger import UsageFilter
 from tests.support import guardrails as g
 from tests.support.sdks import openai_over
+from tests.support.tenancy import Platform
 
 
 async def test_the_openai_sdks_moderations_are_passed_through_and_metered(platform, script):
@@ -56,3 +59,25 @@ async def test_a_flagging_moderation_counts_the_request_and_lets_it_through(plat
     (row,) = platform.services.ledger.page(UsageFilter(tenant_id="plain"), 10)
     assert row["guardrails"] == {"request.moderation.flag": 1}
     assert row["deployments"] is not None and len(script.received) == 2
+
+
+async def test_a_priced_moderation_is_reserved_for_so_it_cannot_overspend_a_budget(
+    make_settings, recorded, script
+):
+    deployment = {"provider": "openai-compatible", "model": "m", "base_url": recorded[0],
+                  "max_retries": 0}  # fmt: skip
+    models = {
+        "open": ModelSpec(deployments=[deployment]),
+        "judge": ModelSpec(deployments=[deployment], input_price_per_million=1000.0),
+        "judged": ModelSpec(deployments=[deployment], moderation={"model": "judge"}),
+    }
+    platform = Platform(create_app(make_settings(auth_enabled=True, models=models,
+                                                 default_model="open")))  # fmt: skip
+    platform.tenant("thrifty", budget_usd=0.01)
+    async with platform.client(platform.key("thrifty")) as client:
+        refused = await client.post(g.CHAT, json=g.chat("Hi", model="judged", max_tokens=16))
+        plain = await client.post(g.CHAT, json=g.chat("Hi", max_tokens=16))
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["code"] == "budget_exceeded"
+    assert plain.status_code == 200, "the same request without a priced moderation fits"
+    assert len(script.received) == 1
