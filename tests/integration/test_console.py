@@ -194,6 +194,7 @@ async def test_an_admin_creates_a_tenant_and_a_key_that_works_then_revokes_it(ad
     await page.get_by_role("button", name="Purge cached answers").click()
     await expect(page.get_by_text("0 cached answers dropped.")).to_be_visible()
     await page.get_by_label("Key name").fill("from-the-console")
+    await page.get_by_label("Key guardrail policy").fill('{"request": {"email": "block"}}')
     await page.get_by_role("button", name="Create key").click()
     key = (await page.locator("[data-new-key]").inner_text()).strip()
     await screenshot(page, "admin")
@@ -207,6 +208,11 @@ async def test_an_admin_creates_a_tenant_and_a_key_that_works_then_revokes_it(ad
             "/generate/invoke", json=leaked, headers={"Authorization": f"Bearer {key}"}
         )
         assert refused.status_code == 400 and "guardrail_blocked" in refused.text
+        mailed = {"input": {"prompt": "Write to jane@example.com."}}  # the key's own policy
+        refused = await client.post(
+            "/generate/invoke", json=mailed, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert refused.status_code == 400 and "'email'" in refused.text
         key_id = me.json()["key"]["id"]
         await page.get_by_role("button", name=f"Revoke key {key_id}").click()
         await expect(page.get_by_text(re.compile("^revoked"))).to_be_visible()

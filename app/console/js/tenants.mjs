@@ -36,6 +36,14 @@ function policyOf(text) {
   }
 }
 
+// The body of POST /admin/tenants/<id>/keys: a name, whether it is an admin key, and its own
+// guardrail policy if one is written (JSON; over its tenant's, category by category).
+export function keyBody(name, admin, policy) {
+  const body = { name, admin };
+  if (policy.trim() !== "") body.guardrails = policyOf(policy);
+  return body;
+}
+
 // A policy as its field shows it: indented JSON, or empty when the tenant has none.
 export function policyText(policy) {
   return policy ? JSON.stringify(policy, null, 2) : "";

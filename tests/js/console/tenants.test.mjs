@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { limitsText, policyText, tenantBody } from "../../../app/console/js/tenants.mjs";
+import { keyBody, limitsText, policyText, tenantBody } from "../../../app/console/js/tenants.mjs";
 
 test("limits and the budget are numbers, allow-lists are lists, empty fields are left out", () => {
   const body = tenantBody({
@@ -26,4 +26,11 @@ test("a guardrail policy is sent as JSON, null clears it, and text that is not J
   assert.throws(() => tenantBody({ guardrails: "{request: mask" }), /Guardrail policy.*not JSON/);
   assert.equal(policyText(null), "");
   assert.equal(policyText({ request: { secret: "block" } }), '{\n  "request": {\n    "secret": "block"\n  }\n}');
+});
+
+test("a key's body has its own policy only when one is written", () => {
+  assert.deepEqual(keyBody("ci", false, "  "), { name: "ci", admin: false });
+  assert.deepEqual(keyBody("ci", true, '{"request": {"ip": "redact"}}'),
+    { name: "ci", admin: true, guardrails: { request: { ip: "redact" } } });
+  assert.throws(() => keyBody("ci", false, "{oops"), /not JSON/);
 });

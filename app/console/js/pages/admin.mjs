@@ -2,7 +2,7 @@
 
 import { api } from "../api.mjs";
 import { errorBox, field, h, page, show } from "../dom.mjs";
-import { CACHE_MODES, LABELS, LIMITS, limitsText, policyText, tenantBody } from "../tenants.mjs";
+import { CACHE_MODES, LABELS, LIMITS, keyBody, limitsText, policyText, tenantBody } from "../tenants.mjs";
 
 export async function adminPage() {
   const errors = errorBox();
@@ -48,13 +48,19 @@ export async function adminPage() {
     const { keys } = await api(`/admin/keys?tenant=${encodeURIComponent(tenant.id)}`);
     const name = h("input", { name: "key-name", value: "console" });
     const admin = h("input", { type: "checkbox", name: "key-admin" });
+    const policy = h("textarea", { name: "key-guardrails", rows: "2", placeholder: "its tenant's" });
     const form = h("form", { "aria-label": `Create a key for ${tenant.id}` },
-      h("div", { class: "row" }, field("Key name", name), h("label", {}, admin, " admin key"), h("button", { type: "submit", text: "Create key" })));
+      h("div", { class: "row" }, field("Key name", name), h("label", {}, admin, " admin key"),
+        field("Key guardrail policy (JSON)", policy), h("button", { type: "submit", text: "Create key" })));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      let body;
+      try {
+        body = keyBody(name.value, admin.checked, policy.value);
+      } catch (error) { show(errors, error); return; }
       if (!window.confirm(`Create a${admin.checked ? "n admin" : ""} key '${name.value}' for tenant '${tenant.id}'?`)) return;
       try {
-        const key = await api(`/admin/tenants/${encodeURIComponent(tenant.id)}/keys`, { method: "POST", json: { name: name.value, admin: admin.checked } });
+        const key = await api(`/admin/tenants/${encodeURIComponent(tenant.id)}/keys`, { method: "POST", json: body });
         const secret = h("p", { class: "secret", "data-new-key": "", text: key.key });
         const copy = h("button", { type: "button", text: "Copy key", onclick: async () => { await navigator.clipboard.writeText(key.key); copy.textContent = "Copied"; } });
         created.replaceChildren(h("h2", { text: "New key — shown this once" }), secret, copy);
