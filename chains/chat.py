@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from langchain_core.messages import (
     AIMessage,
     AnyMessage,
+    BaseMessage,
     convert_to_messages,
     convert_to_openai_messages,
     trim_messages,
@@ -45,18 +46,21 @@ def _message(value: Any) -> Any:
     `{"role", "content"}` (OpenAI's) or a `[role, content]` pair (RemoteRunnable's tuples).
     LangChain's message classes raise more than validation errors on odd fields (a TypeError
     on a tool call's unknown key, say), and accept content no model can be sent: every failure
-    here is the client's, a 422 at the item."""
-    if isinstance(value, list | tuple | dict):
-        try:
-            message = convert_to_messages([value])[0]
-            convert_to_openai_messages([message])  # a message no model could be sent: refused
-            return message
-        except Exception as exc:
-            raise ValueError(
-                'a message is {"type": ..., "content": ...}, {"role": ..., "content": ...} '
-                f"or a [role, content] pair, with role human, ai or system ({exc})"
-            ) from None
-    return value
+    here is the client's, a 422 at the item, as is anything else in its place (`null`, a
+    number: LangChain's own message union raises a TypeError on them)."""
+    if isinstance(value, BaseMessage):
+        return value
+    try:
+        if not isinstance(value, list | tuple | dict):
+            raise TypeError(f"got {type(value).__name__}")
+        message = convert_to_messages([value])[0]
+        convert_to_openai_messages([message])  # a message no model could be sent: refused
+        return message
+    except Exception as exc:
+        raise ValueError(
+            'a message is {"type": ..., "content": ...}, {"role": ..., "content": ...} '
+            f"or a [role, content] pair, with role human, ai or system ({exc})"
+        ) from None
 
 
 class ChatInput(BaseModel):

@@ -68,6 +68,16 @@ async def test_chat_without_messages_is_422(echo_client: httpx.AsyncClient):
     assert_error(response, 422, "messages")
 
 
+@pytest.mark.parametrize("item", [None, 7, "hi", True])
+@pytest.mark.parametrize("endpoint", ["invoke", "batch"])
+async def test_a_chat_message_that_is_no_message_is_422_at_the_item(echo_client, item, endpoint):
+    """LangChain's message union raised a TypeError (a 500) on these; found by the fuzz."""
+    messages = {"messages": [{"type": "human", "content": "hi"}, item]}
+    body = {"input": messages} if endpoint == "invoke" else {"inputs": [messages]}
+    response = await echo_client.post(f"/chat/{endpoint}", json=body)
+    assert_error(response, 422, "messages.1" if endpoint == "invoke" else "inputs.0.messages.1")
+
+
 async def test_declared_body_over_the_limit_is_413(make_settings):
     settings = make_settings(models=ECHO_MODELS, max_body_bytes=2048)
     app = create_app(services=build_services(settings, {"local": EchoChat(), "other": EchoChat()}))
