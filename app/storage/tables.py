@@ -135,6 +135,8 @@ class UsageRow(Base):
     guardrails: Mapped[dict[str, int] | None] = mapped_column(
         JSON(none_as_null=True), nullable=True
     )
+    #: How it came in when not as HTTP to its route: `mcp` (a tool call on /mcp).
+    via: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     def as_dict(self) -> dict[str, Any]:
         return {column.name: getattr(self, column.name) for column in self.__table__.columns}

@@ -113,6 +113,7 @@ class CallMeter(AccountHolder):
         client_request_id: str | None,
         batch: BatchLine | None = None,
         cache_control: str | None = None,
+        via: str | None = None,
     ) -> None:
         tenant_mode = principal.tenant.cache
         account = CallAccount(
@@ -123,6 +124,7 @@ class CallMeter(AccountHolder):
         )  # fmt: skip
         AccountHolder.__init__(self, account)
         self.batch = batch
+        self.via = via
         self._services = services
         self.principal = principal
         self.ticket = ticket
@@ -342,6 +344,7 @@ class CallMeter(AccountHolder):
             saved_usd=counted.saved,
             paid_by=paid_by,
             guardrails=dict(self.account.guard_counts) or None,
+            via=self.via,
         )
         await self._services.ledger.arecord(row)
         return row

@@ -49,6 +49,7 @@ class LedgerEntry:
     paid_by: str | None = None
     #: What the guardrails did, by `direction.category.action`: counts, never values.
     guardrails: dict[str, int] | None = None
+    via: str | None = None  # `mcp`: a tool call on /mcp, not an HTTP request to its route
 
 
 def _cache_columns() -> tuple[Any, ...]:

@@ -64,7 +64,7 @@ class Metering:
     async def admit(
         self, principal: Principal, route: str, planned: Sequence[PlannedCall],
         request_id: str, client_request_id: str | None, batch: BatchLine | None = None,
-        cache_control: str | None = None,
+        cache_control: str | None = None, via: str | None = None,
     ) -> CallMeter:  # fmt: skip
         """Check the model allow-list and admit the request (or raise 403 / 429); a batch's
         line within `batch_limit_share` of each limit, the rest kept for interactive calls."""
@@ -87,7 +87,7 @@ class Metering:
         return CallMeter(
             self._services, principal, ticket, route=route, model=ledger_label(aliases),
             request_id=request_id, client_request_id=client_request_id, batch=batch,
-            cache_control=cache_control,
+            cache_control=cache_control, via=via,
         )  # fmt: skip
 
     def prompt_tokens(self, alias: str, prompt: Prompt) -> int:
@@ -117,7 +117,7 @@ class Metering:
             "cost_usd": row.cost_usd, "prompt": row.prompt,
             "latency_ms": round(row.latency_ms, 2),
             "ttft_ms": None if row.ttft_ms is None else round(row.ttft_ms, 2),
-            "interrupted": row.interrupted, "guardrails": row.guardrails,
+            "interrupted": row.interrupted, "guardrails": row.guardrails, "via": row.via,
         }  # fmt: skip
         if self._settings.log_prompts:
             fields.update(meter.texts())
@@ -150,10 +150,13 @@ class MeteredRequest:
     def __init__(
         self, metering: Metering, request_id: str, client_request_id: str | None = None,
         batch: BatchLine | None = None, cache_control: str | None = None,
+        via: str | None = None,
     ) -> None:  # fmt: skip
-        """`cache_control`: the request's Cache-Control header, what it asks of the cache."""
+        """`cache_control`: the request's Cache-Control header, what it asks of the cache;
+        `via`: how it came in, when not as an HTTP request to its route (`mcp`)."""
         self._metering = metering
         self._cache_control = cache_control
+        self._via = via
         self.metrics: Metrics = metering.metrics
         self.request_id = request_id
         self.client_request_id = client_request_id
@@ -175,7 +178,7 @@ class MeteredRequest:
             raise RuntimeError("a request is admitted once")
         self._meter = await self._metering.admit(
             principal, route, planned, self.request_id, self.client_request_id, self._batch,
-            self._cache_control,
+            self._cache_control, self._via,
         )  # fmt: skip
         return self._meter
 
