@@ -12,11 +12,14 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from app import __version__
 from app.api import admin, chat_sessions, docs, health, home, me, metrics, usage
 from app.api.anthropic.router import build_router as messages_routes
 from app.api.anthropic.serving import MessagesServing
+from app.api.mcp import METHODS as MCP_METHODS
+from app.api.mcp import McpEndpoint
 from app.api.model_calls import ModelCalls
 from app.api.openai.batch_runner import BatchRunner
 from app.api.openai.batches import BatchesServing
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             yield
         finally:
             await runner.stop(settings.shutdown_grace_seconds)
+            await mcp.stop()
             await services.stop()
 
     app = FastAPI(
@@ -98,6 +102,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(
         openai_routes(openai, responses, files, batches, documented)
     )  # last: its catch-all
+    mcp = McpEndpoint(services, use_cases)
+    app.router.routes.append(Route("/mcp", mcp, methods=MCP_METHODS, include_in_schema=False))
     for module in (health, home, me, docs, usage, admin, chat_sessions, metrics):
         app.include_router(module.router)
     home.mount_console(app)

@@ -14,8 +14,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
 from langchain_core.messages import HumanMessage
 from langserve.lzstring import LZString
+from starlette.routing import Mount
 
 from app.api.deps import MeteredRequestDep
 from app.errors import PlatformError
@@ -145,6 +147,23 @@ async def test_every_model_route_is_found(platform: Platform):
             assert f"/{use_case}/{endpoint}" in routes
             assert f"/{use_case}/c/{{config_hash}}/{endpoint}" in routes
     assert {"/v1/chat/completions", "/v1/completions"} <= set(routes)
+
+
+#: Routes served outside FastAPI's (no dependencies to check), each metered its own way and
+#: tested for it: a new one must be listed here with where that is tested.
+OUTSIDE_FASTAPI = {
+    "/mcp": "tests/api/mcp: each tool call is admitted and metered as its use case's invoke",
+}
+
+
+async def test_every_route_outside_fastapi_is_known_to_be_metered(platform: Platform):
+    found = {
+        context.path
+        for context in iter_route_contexts(platform.app.routes)
+        if not isinstance(context.original_route, APIRoute | Mount)
+        and "POST" in (getattr(context.original_route, "methods", None) or ())
+    }
+    assert found == set(OUTSIDE_FASTAPI)
 
 
 async def test_every_model_route_is_priced_and_recorded_once(platform: Platform):

@@ -88,6 +88,12 @@ def test_the_responses_and_messages_example(platform: RunningPlatform):
     assert run_python(code, key=platform.admin_key).split() == ["True", "text"]
 
 
+def test_the_mcp_clients_example(platform: RunningPlatform):
+    code = addressed(block("## Agents over MCP", "python"), platform)
+    printed = run_python(code, key=platform.admin_key).splitlines()
+    assert printed == ["['chat', 'code', 'complete', 'generate', 'summarize']", "False", "5"]
+
+
 def test_the_resumable_stream_example(platform: RunningPlatform):
     code = addressed(block("## Streams that survive", "python"), platform)
     printed = [line for line in run_python(code, key=platform.admin_key).splitlines() if line]

@@ -68,13 +68,13 @@ class LangServeWire:
             try:
                 configs.append(await self.client_config(request, one, config_hash, "batch"))
             except ValidationError as exc:
-                raise _located(exc, "config", index) from None
+                raise RequestValidationError(located(exc, "config", index)) from None
         inputs = []
         for index, (raw, config_) in enumerate(zip(raw_inputs, configs, strict=True)):
             try:
                 inputs.append(self.input_of(raw, self.runnable.with_config(config_)))
             except RequestValidationError as exc:
-                raise _located(exc, "inputs", index) from None
+                raise RequestValidationError(located(exc, "inputs", index)) from None
         return inputs, configs
 
     def input_of(self, raw: Any, runnable: Runnable[Any, Any] | None = None) -> Any:
@@ -109,13 +109,9 @@ class LangServeWire:
         return response
 
 
-def _located(
-    exc: ValidationError | RequestValidationError, field: str, index: int
-) -> RequestValidationError:
-    """A batch item's validation errors, located at the item (`inputs.2.prompt`)."""
-    return RequestValidationError(
-        [{**error, "loc": (field, index, *error["loc"])} for error in exc.errors()]
-    )
+def located(exc: ValidationError | RequestValidationError, *where: str | int) -> list[Any]:
+    """Validation errors located under `where` (a batch item's: `inputs.2.prompt`)."""
+    return [{**error, "loc": (*where, *error["loc"])} for error in exc.errors()]
 
 
 async def with_real_errors(events: Events) -> Events:

@@ -152,10 +152,11 @@ def document_form(name: str, field: str, runnable: Runnable[Any, Any]) -> type[B
 def mount_use_cases(
     app: FastAPI, chains: list[tuple[UseCase, Runnable[Any, Any]]], services: Services,
     documented: Documented,
-) -> None:  # fmt: skip
+) -> dict[str, ChainRuns]:  # fmt: skip
     """Every use case's routes, the model calls of all first: Starlette tries the routes in
     order, so a request walks past every route added before its own. Schemas and playgrounds
-    come next, the playground's share links (`c/{config_hash}`) last."""
+    come next, the playground's share links (`c/{config_hash}`) last. Returns each use case's
+    runs, by name, for the other ways in (/mcp)."""
     routes = [_UseCaseRoutes(use_case, chain, services) for use_case, chain in chains]
     for use_case, _ in chains:
         if use_case.document_field:
@@ -166,3 +167,4 @@ def mount_use_cases(
             use_case_routes.add_model_routes(app, share_link, documented)
         for use_case_routes in routes:
             use_case_routes.add_other_routes(app, share_link)
+    return {one.name: one.runs for one in routes}

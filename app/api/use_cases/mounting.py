@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 from app.errors import ServiceUnavailable
 from app.http.openapi import Documented
 from app.services import Services
+
+if TYPE_CHECKING:  # LangServe, imported with the use cases
+    from app.api.use_cases.runs import ChainRuns
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +27,8 @@ class UseCaseMounting:
         self._app, self._services, self._documented = app, services, documented
         self._mounted: asyncio.Task[None] | None = None
         self.ready = False
+        #: Each use case's runs, by name, once mounted: what other ways in (/mcp) call.
+        self.runs: dict[str, ChainRuns] = {}
 
     def start(self) -> asyncio.Task[None]:
         """Load and mount them, once (in the running event loop)."""
@@ -57,7 +63,7 @@ class UseCaseMounting:
             chains = await asyncio.to_thread(self._services.use_cases.load)
             from app.api.use_cases.mount import mount_use_cases  # LangServe, loaded by now
 
-            mount_use_cases(self._app, chains, self._services, self._documented)
+            self.runs = mount_use_cases(self._app, chains, self._services, self._documented)
             self.ready = True
         except Exception:
             logger.exception("the use cases could not be loaded")

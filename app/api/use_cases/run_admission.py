@@ -41,7 +41,8 @@ class RunAdmission:
         self._default_model = settings.model_for(name)
         self._tracing = tracing
         own_prompt = settings.prompts_dir / f"{name}.yaml"
-        self._prompts = (
+        #: The versions of the use case's own prompt (`prompts/<name>.yaml`), if it has one.
+        self.prompts = (
             load_prompt_versions(settings.prompts_dir, name) if own_prompt.is_file() else None
         )
 
@@ -53,8 +54,8 @@ class RunAdmission:
         ]
         meter = await metered.admit(principal, self._name, planned)
         versions = [self._prompt_version(config) for config in runs.configs]
-        if self._prompts is not None:
-            meter.prompt = ledger_label([self._prompts.label(v) for v in versions if v])
+        if self.prompts is not None:
+            meter.prompt = ledger_label([self.prompts.label(v) for v in versions if v])
         # One server config per run, the run's prompt version in it (LangServe's own stream
         # routes read only the server's config): one config merge per run, as without versions.
         servers = [self._server_config(principal, meter, version) for version in versions]
@@ -67,10 +68,10 @@ class RunAdmission:
     def _prompt_version(self, config: RunnableConfig) -> int | None:
         """The version of the use case's prompt a run gets: the client's pin (validated against
         the versions there are), else the prompt files' draw."""
-        if self._prompts is None:
+        if self.prompts is None:
             return None
         pinned = config.get("configurable", {}).get(PROMPT_VERSION)
-        return pinned if isinstance(pinned, int) else self._prompts.draw()
+        return pinned if isinstance(pinned, int) else self.prompts.draw()
 
     def _alias(self, config: RunnableConfig) -> str:
         alias = config.get("configurable", {}).get("model")

@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import Runnable
+from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 
-from app.api.use_cases.langserve_wire import SERIALIZER, LangServeWire
+from app.api.use_cases.langserve_wire import SERIALIZER, LangServeWire, located
 from app.api.use_cases.run_admission import RunAdmission, Runs, token_bound
 from app.api.use_cases.run_events import chunk_events, metered_events, stream_options
 from app.errors import InvalidRequest, invalid_json
@@ -60,6 +63,24 @@ class ChainRuns:
         output = await until_disconnected(request, self.runnable.ainvoke(input_, config=config))
         metadata = {"run_id": str(config["run_id"]), "feedback_tokens": []}
         return await self._answer(request, metered, output, metadata)
+
+    async def call(
+        self, request: Request, principal: Principal, metered: MeteredRequest,
+        raw_input: Any, raw_config: dict[str, Any], callbacks: list[BaseCallbackHandler],
+    ) -> Any:  # fmt: skip
+        """A run that came other than as LangServe's HTTP (an MCP tool call), read, admitted and
+        run as `invoke` is, `callbacks` beside the server's; its output as plain JSON. `request`
+        is the HTTP request that carried it (LangServe's config defaults read its headers)."""
+        try:
+            config = await self.wire.client_config(request, raw_config, "", "invoke")
+        except ValidationError as exc:
+            raise RequestValidationError(located(exc, "config")) from None
+        input_ = self.wire.input_of(raw_input, self.runnable.with_config(config))
+        runs = Runs([input_], [config], [token_bound(raw_input, config)])
+        [config] = (await self.admission.admitted(runs, principal, metered)).configs
+        config["callbacks"] = [*config.get("callbacks", []), *callbacks]
+        output = await self.runnable.ainvoke(input_, config=config)
+        return orjson.loads(SERIALIZER.dumps(output))
 
     async def batch(
         self, request: Request, principal: Principal, metered: MeteredRequest, config_hash: str
