@@ -27,7 +27,7 @@ from app.errors import NotFound, PlatformError
 from app.observability.logs import logging_config, skip_unused_record_fields
 from app.server.graceful import GracefulServer
 from app.server.transport import uvicorn_config
-from app.services import key_hasher, open_database
+from app.services import open_database, server_secret
 from app.settings import (
     CONFIG_FILE_VARIABLE,
     InvalidSettings,
@@ -37,7 +37,10 @@ from app.settings import (
 )
 from app.storage.batches import BatchStore
 from app.storage.group_commit import GroupCommit
+from app.storage.sealed import Sealer
 from app.storage.tables import BatchRow
+from app.storage.tool_servers import ToolServerSpec, ToolServerStore
+from app.tenants.keys import KeyHasher
 from app.tenants.models import KeyCreate, TenantChanges, TenantCreate
 from app.tenants.service import TenantService
 from app.usage.ledger import UsageFilter, UsageLedger
@@ -70,7 +73,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def _tenants(settings: Settings, *, reading: bool = False) -> TenantService:
     engine = _existing_database(settings) if reading else open_database(settings)
-    return TenantService(engine, key_hasher(settings))
+    return TenantService(engine, KeyHasher(server_secret(settings)))
 
 
 def _existing_database(settings: Settings) -> Engine:
@@ -102,7 +105,7 @@ def _spec(args: argparse.Namespace, fields: Sequence[str]) -> dict[str, Any]:
 
 KEY_LIMITS = ("rpm", "tpm", "max_concurrent", "ipm")
 TENANT_FIELDS = ("name", *KEY_LIMITS, "budget_usd", "budget_period", "allowed_routes",
-                 "allowed_models", "cache", "guardrails")  # fmt: skip
+                 "allowed_models", "cache", "guardrails", "allowed_tools", "tool_rpm")  # fmt: skip
 
 
 def _tenants_create(settings: Settings, args: argparse.Namespace) -> int:
@@ -151,6 +154,40 @@ def _keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
     key = _tenants(settings).revoke_key(args.key_id)
     print(f"Revoked key {key.id} of tenant {key.tenant_id}.")
     return 0
+
+
+def _tool_servers(settings: Settings) -> ToolServerStore:
+    return ToolServerStore(open_database(settings), Sealer(server_secret(settings)))
+
+
+def _tool_servers_add(settings: Settings, args: argparse.Namespace) -> int:
+    spec = ToolServerSpec(name=args.name, url=args.url, headers=dict(args.header),
+                          timeout_seconds=args.timeout)  # fmt: skip
+    server = _tool_servers(settings).add(spec)
+    print(_table([server.model_dump()], TOOL_SERVER_COLUMNS))
+    return 0
+
+
+def _tool_servers_list(settings: Settings, args: argparse.Namespace) -> int:
+    servers = [server.shown().model_dump() for server in _tool_servers(settings).registered()]
+    print(_table(servers, TOOL_SERVER_COLUMNS))
+    return 0
+
+
+def _tool_servers_remove(settings: Settings, args: argparse.Namespace) -> int:
+    _tool_servers(settings).remove(args.name)
+    print(f"Removed tool server {args.name}.")
+    return 0
+
+
+TOOL_SERVER_COLUMNS = ["name", "url", "header_names", "timeout_seconds", "created_at"]
+
+
+def _header(value: str) -> tuple[str, str]:
+    name, colon, content = value.partition(":")
+    if not colon or not name.strip():
+        raise argparse.ArgumentTypeError("a header is 'Name: value'")
+    return name.strip(), content.strip()
 
 
 def _usage(settings: Settings, args: argparse.Namespace) -> int:
@@ -275,6 +312,10 @@ def _add_tenant_fields(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allowed-models", type=_csv, help="comma-separated; default: all")
     parser.add_argument("--cache", choices=["exact", "semantic", "off"],
                         help="its own answer cache mode; default: its aliases'")  # fmt: skip
+    parser.add_argument("--allowed-tools", type=_csv,
+                        help="shared tools it may call on /mcp: server.tool or server.*, "
+                        "comma-separated; default: none")  # fmt: skip
+    parser.add_argument("--tool-rpm", type=int, help="shared tool calls per minute")
 
 
 Command = Callable[[Settings, argparse.Namespace], int]
@@ -341,6 +382,24 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = batches.add_parser("cancel", help="stop a batch taking lines")
     cancel.add_argument("batch_id")
     cancel.set_defaults(run=_batches_cancel)
+
+    servers = commands.add_parser(
+        "tool-servers", help="shared tools' MCP servers (/mcp's gateway)"
+    ).add_subparsers(dest="action", required=True)
+    server_add = servers.add_parser("add", help="register a server; its tools are name.tool")
+    server_add.add_argument("name", help="its tools' prefix, e.g. crm")
+    server_add.add_argument("url", help="its MCP endpoint (streamable HTTP)")
+    server_add.add_argument("--header", action="append", default=[], type=_header,
+                            metavar="'NAME: VALUE'",
+                            help="sent with each call (its credentials); repeatable")  # fmt: skip
+    server_add.add_argument("--timeout", type=float, default=10.0, help="seconds per call")
+    server_add.set_defaults(run=_tool_servers_add)
+    servers.add_parser("list", help="the servers (their headers' names only)").set_defaults(
+        run=_tool_servers_list
+    )
+    server_remove = servers.add_parser("remove", help="unregister a server")
+    server_remove.add_argument("name")
+    server_remove.set_defaults(run=_tool_servers_remove)
 
     cache = commands.add_parser("cache", help="the answer cache").add_subparsers(
         dest="action", required=True

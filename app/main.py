@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from app import __version__
-from app.api import admin, chat_sessions, docs, health, home, me, metrics, usage
+from app.api import admin, chat_sessions, docs, health, home, me, metrics, tool_servers, usage
 from app.api.anthropic.router import build_router as messages_routes
 from app.api.anthropic.serving import MessagesServing
 from app.api.mcp import METHODS as MCP_METHODS
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )  # last: its catch-all
     mcp = McpEndpoint(services, use_cases)
     app.router.routes.append(Route("/mcp", mcp, methods=MCP_METHODS, include_in_schema=False))
-    for module in (health, home, me, docs, usage, admin, chat_sessions, metrics):
+    for module in (health, home, me, docs, usage, admin, tool_servers, chat_sessions, metrics):
         app.include_router(module.router)
     home.mount_console(app)
     documented.install(app)

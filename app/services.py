@@ -21,7 +21,7 @@ from app.http.drain import Drain
 from app.limits.admission import Admission
 from app.limits.store import InMemoryLimitStore, LimitStore
 from app.observability.metrics import Metrics
-from app.providers import CircuitBreakers, ModelProviders, RedisCircuitBreakers
+from app.providers import CircuitBreakers, ModelProviders, RedisCircuitBreakers, ToolServers
 from app.settings import InvalidSettings, Settings
 from app.storage.batches import BatchStore
 from app.storage.chat_history import ChatHistoryStore
@@ -29,6 +29,8 @@ from app.storage.database import create_database_engine, migrate
 from app.storage.files import FileStore
 from app.storage.group_commit import GroupCommit
 from app.storage.responses import ResponseStore
+from app.storage.sealed import Sealer
+from app.storage.tool_servers import ToolServerStore
 from app.streams.kept import KeptStreams
 from app.streams.log import EventLog, InMemoryEventLog
 from app.tenants.auth import Authenticator
@@ -103,6 +105,8 @@ class Services:
     #: Every use case found in `chains/`, with its chain built once loaded (after startup).
     use_cases: UseCases
     writes: GroupCommit  # the rows a request stores before it is answered
+    tool_servers: ToolServerStore  # the shared tools' servers, as registered
+    shared_tools: ToolServers  # their tools, called (/mcp's gateway)
     redis: Redis | None = None
     drain: Drain = field(default_factory=Drain)
     tracing: Tracing | None = None
@@ -177,13 +181,11 @@ def open_database(settings: Settings) -> Engine:
     return engine
 
 
-def key_hasher(settings: Settings) -> KeyHasher:
-    secret = (
-        settings.secret_key.get_secret_value().encode()
-        if settings.secret_key
-        else load_or_create_secret(settings.data_dir / "secret-key")
-    )
-    return KeyHasher(secret)
+def server_secret(settings: Settings) -> bytes:
+    """What keys are hashed and sealed values (tool servers' credentials) sealed with."""
+    if settings.secret_key:
+        return settings.secret_key.get_secret_value().encode()
+    return load_or_create_secret(settings.data_dir / "secret-key")
 
 
 def build_services(
@@ -202,7 +204,8 @@ def build_services(
         tracing = Tracing(settings.otlp_endpoint, settings.service_name)
         providers.http.trace_configs.append(tracing.client_trace_config())
     engine = open_database(settings)
-    hasher = key_hasher(settings)
+    secret = server_secret(settings)
+    hasher = KeyHasher(secret)
     tenants = TenantService(engine, hasher, settings.auth_cache_seconds)
     local_admin_key = (
         ensure_local_admin(tenants, settings.data_dir / "admin-key")
@@ -231,6 +234,7 @@ def build_services(
         local_aliases=local_aliases,
     )
     history = ChatHistoryStore(engine)
+    tool_servers = ToolServerStore(engine, Sealer(secret))
     return Services(
         settings=settings,
         engine=engine,
@@ -251,4 +255,6 @@ def build_services(
         redis=redis,
         tracing=tracing,
         use_cases=UseCases(settings, providers, history),
+        tool_servers=tool_servers,
+        shared_tools=ToolServers(tool_servers.aregistered, providers.breakers),
     )

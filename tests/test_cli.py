@@ -180,3 +180,31 @@ async def test_a_tenants_cached_answers_are_purged_on_the_command_line(
         again = await client.post("/v1/chat/completions", json=body)
     assert code == 0 and "Purged 1 cached answers of tenant local." in out
     assert again.headers["cache-status"] == "genai; fwd=miss; stored"
+
+
+def test_tool_servers_are_registered_listed_and_removed_and_tenants_granted_them(
+    genai, make_settings, tmp_path, database
+):
+    added = ("tool-servers", "add", "crm", "https://crm.internal/mcp",
+             "--header", "Authorization: Bearer crm-secret", "--timeout", "5")  # fmt: skip
+    code, out, _ = genai(*added)
+    assert code == 0 and "crm" in out and "crm-secret" not in out
+    code, out, _ = genai("tool-servers", "list")
+    assert "https://crm.internal/mcp" in out and "['Authorization']" in out
+    assert "crm-secret" not in out
+    assert genai("tool-servers", "add", "crm", "https://crm.internal/mcp")[0] == 1, "taken"
+    with pytest.raises(SystemExit) as refused:  # argparse's own refusal: exit status 2
+        genai("tool-servers", "add", "hr", "https://hr/mcp", "--header", "no-colon")
+    assert refused.value.code == 2
+    assert genai("tenants", "create", "sales", "--allowed-tools", "crm.*,hr.lookup",
+                 "--tool-rpm", "30")[0] == 0  # fmt: skip
+    code, _, err = genai("tenants", "update", "sales", "--allowed-tools", "not a tool")
+    assert code == 1 and "allowed-tools" in err
+    settings = make_settings(database_url=database)
+    platform = Platform(create_app(settings))
+    tenant = platform.services.tenants.get_tenant("sales")
+    assert (tenant.allowed_tools, tenant.tool_rpm) == (["crm.*", "hr.lookup"], 30)
+    [server] = platform.services.tool_servers.registered()
+    assert server.headers == {"Authorization": "Bearer crm-secret"}, "sealed, then opened"
+    assert genai("tool-servers", "remove", "crm")[0] == 0
+    assert genai("tool-servers", "remove", "crm")[0] == 1

@@ -27,7 +27,7 @@ COLUMNS = (
     "request_id", "client_request_id", "created_at", "tenant_id", "key_id", "route", "model",
     "status", "interrupted", "input_tokens", "output_tokens", "token_source", "cost_usd",
     "images", "latency_ms", "ttft_ms", "deployments", "continued", "hedged", "prompt",
-    "cache", "saved_usd", "paid_by", "guardrails", "via",
+    "cache", "saved_usd", "paid_by", "guardrails", "via", "tool",
 )  # fmt: skip
 
 

@@ -6,6 +6,7 @@ Refusals are 429s that say which limit refused and when to retry (`Retry-After`,
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ _LIMIT_NAMES = {
     "tpm": "tokens per minute",
     "max_concurrent": "concurrent requests",
     "ipm": "images per minute",
+    "tool_rpm": "shared tool calls per minute",
 }
 
 _PERIOD_NAMES = {"day": "daily", "month": "monthly"}
@@ -139,6 +141,17 @@ class Admission:
         if isinstance(result, Denied):
             self._on_refusal(principal.tenant.id, result.limit)
             raise _refusal(result, principal, budget_end)
+        return result
+
+    async def admit_tool(self, principal: Principal) -> Ticket:
+        """Admit a shared tool call within its tenant's `tool_rpm`, its only limit (a tool
+        call costs no tokens and no money); settle its ticket when it ends."""
+        tenant = principal.tenant
+        scopes = (Scope(f"tools:{tenant.id}", rpm=tenant.tool_rpm),) if tenant.tool_rpm else ()
+        result = await self._store.admit(scopes, None, 0, 0.0, time.time())
+        if isinstance(result, Denied):
+            self._on_refusal(tenant.id, "tool_rpm")
+            raise _refusal(dataclasses.replace(result, limit="tool_rpm"), principal, None)
         return result
 
     async def extend(self, principal: Principal, ticket: Ticket, tokens: int, cost: float) -> None:

@@ -16,6 +16,7 @@ from app.providers.calls import Prompt, UpstreamCall, prompt_of
 from app.providers.clients import uses_llama_cpp
 from app.providers.dispatcher import Dispatcher
 from app.providers.model_providers import ModelProviders
+from app.providers.tool_servers import ToolServers
 from app.providers.uploads import Upload
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ __all__ = [
     "Prompt",
     "RedisCircuitBreakers",
     "State",
+    "ToolServers",
     "Upload",
     "UpstreamCall",
     "account_in",

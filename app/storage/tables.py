@@ -61,6 +61,22 @@ class TenantRow(Base):
     cache: Mapped[str | None] = mapped_column("cache_mode", String(16), nullable=True)
     #: Its guardrail policy (app/settings/guardrails.py), as JSON; None: none of its own.
     guardrails: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: The shared tools (/mcp's gateway) it may call: `server.tool` or `server.*`; None: none.
+    allowed_tools: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    tool_rpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class ToolServerRow(Base):
+    """An upstream MCP server whose tools /mcp re-exposes under its name, with the headers
+    (credentials) the platform sends it, kept sealed (app/storage/sealed.py)."""
+
+    __tablename__ = "tool_servers"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    sealed_headers: Mapped[str] = mapped_column(Text)
+    timeout_seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ApiKeyRow(Base):
@@ -137,6 +153,8 @@ class UsageRow(Base):
     )
     #: How it came in when not as HTTP to its route: `mcp` (a tool call on /mcp).
     via: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: The shared tool a call on /mcp's gateway ran (`server.tool`); None: not a tool call.
+    tool: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
     def as_dict(self) -> dict[str, Any]:
         return {column.name: getattr(self, column.name) for column in self.__table__.columns}

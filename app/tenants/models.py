@@ -28,6 +28,10 @@ Count = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
 #: Dollars: finite, and far from where float sums lose cents.
 Dollars = Annotated[StrictFloat, Field(ge=0, le=1e9, allow_inf_nan=False)]
 Names = list[Annotated[StrictStr, Field(min_length=1, max_length=64)]]
+#: A shared tool's full name, or all of a server's tools: `crm.lookup_customer`, `crm.*`.
+ToolName = Annotated[
+    StrictStr, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}\.(\*|[A-Za-z0-9_.-]{1,95})$")
+]
 
 
 class Limits(BaseModel):
@@ -58,6 +62,11 @@ class TenantChanges(Limits):
         None, description="What its requests and answers do with personal data and secrets "
         "(its keys' own override it; an alias's is a floor); null: none of its own."
     )  # fmt: skip
+    allowed_tools: list[ToolName] | None = Field(
+        None, max_length=200, description="The shared tools it may call on /mcp, as "
+        "'server.tool' or 'server.*'; null: none.",
+    )  # fmt: skip
+    tool_rpm: Count | None = Field(None, description="Shared tool calls per minute.")
 
     @field_validator("name", "budget_period", mode="before")
     @classmethod
@@ -81,6 +90,8 @@ class Tenant(Limits):
     created_at: AwareDatetime
     cache: CacheMode | None = None
     guardrails: GuardrailPolicy | None = None
+    allowed_tools: list[str] | None = None
+    tool_rpm: int | None = None
 
 
 class KeyCreate(Limits):
@@ -127,3 +138,8 @@ class Principal:
     def may_use_model(self, alias: str) -> bool:
         allowed = self.tenant.allowed_models
         return allowed is None or alias in allowed
+
+    def may_use_tool(self, tool: str) -> bool:
+        """A shared tool (`server.tool`): granted by name or by its server's `server.*`."""
+        allowed = self.tenant.allowed_tools or ()
+        return tool in allowed or f"{tool.split('.', 1)[0]}.*" in allowed

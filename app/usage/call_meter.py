@@ -114,6 +114,7 @@ class CallMeter(AccountHolder):
         batch: BatchLine | None = None,
         cache_control: str | None = None,
         via: str | None = None,
+        tool: str | None = None,
     ) -> None:
         tenant_mode = principal.tenant.cache
         account = CallAccount(
@@ -125,6 +126,9 @@ class CallMeter(AccountHolder):
         AccountHolder.__init__(self, account)
         self.batch = batch
         self.via = via
+        self.tool = tool
+        #: A shared tool call's arguments and result, as JSON: logged only with `log_prompts`.
+        self.tool_exchange = ("", "")
         self._services = services
         self.principal = principal
         self.ticket = ticket
@@ -142,7 +146,10 @@ class CallMeter(AccountHolder):
 
     def texts(self) -> dict[str, str]:
         """The prompts and completions of the request's model calls (for opt-in logging);
-        withheld where guardrails acted, as they may hold what was masked or redacted."""
+        withheld where guardrails acted, as they may hold what was masked or redacted. A
+        shared tool call's: its arguments and result."""
+        if self.tool is not None:
+            return dict(zip(("arguments", "result"), self.tool_exchange, strict=True))
         if self.account.guard_counts:
             return {"prompt": "(withheld: guardrails acted)", "completion": ""}
         calls = self._calls.values()
@@ -345,6 +352,7 @@ class CallMeter(AccountHolder):
             paid_by=paid_by,
             guardrails=dict(self.account.guard_counts) or None,
             via=self.via,
+            tool=self.tool,
         )
         await self._services.ledger.arecord(row)
         return row

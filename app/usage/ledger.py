@@ -50,6 +50,7 @@ class LedgerEntry:
     #: What the guardrails did, by `direction.category.action`: counts, never values.
     guardrails: dict[str, int] | None = None
     via: str | None = None  # `mcp`: a tool call on /mcp, not an HTTP request to its route
+    tool: str | None = None  # the shared tool it called (`server.tool`), on route `tools`
 
 
 def _cache_columns() -> tuple[Any, ...]:

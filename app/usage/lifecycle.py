@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 #: admission matters: requests admitted on less, then refused when the model call tops up,
 #: would crowd each other out of a nearly spent budget.
 TEMPLATE_ALLOWANCE = 256
+#: The ledger's route of a shared tool's calls (its `tool` column names which).
+TOOLS_ROUTE = "tools"
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,18 @@ class Metering:
             cache_control=cache_control, via=via,
         )  # fmt: skip
 
+    async def admit_tool(
+        self, principal: Principal, tool: str, request_id: str, client_request_id: str | None,
+        via: str | None,
+    ) -> CallMeter:  # fmt: skip
+        """Admit a shared tool call (or raise 429): its row names the tool, on route `tools`."""
+        ticket = await self._services.admission.admit_tool(principal)
+        self.interactive += 1
+        return CallMeter(
+            self._services, principal, ticket, route=TOOLS_ROUTE, model=None,
+            request_id=request_id, client_request_id=client_request_id, via=via, tool=tool,
+        )  # fmt: skip
+
     def prompt_tokens(self, alias: str, prompt: Prompt) -> int:
         """The tokens `prompt` takes on `alias`, by the rule its calls are counted by."""
         local = alias in self._services.local_aliases
@@ -118,6 +132,7 @@ class Metering:
             "latency_ms": round(row.latency_ms, 2),
             "ttft_ms": None if row.ttft_ms is None else round(row.ttft_ms, 2),
             "interrupted": row.interrupted, "guardrails": row.guardrails, "via": row.via,
+            "tool": row.tool,
         }  # fmt: skip
         if self._settings.log_prompts:
             fields.update(meter.texts())
@@ -180,6 +195,15 @@ class MeteredRequest:
             principal, route, planned, self.request_id, self.client_request_id, self._batch,
             self._cache_control, self._via,
         )  # fmt: skip
+        return self._meter
+
+    async def admit_tool(self, principal: Principal, tool: str) -> CallMeter:
+        """Admitted as a call of the shared tool `tool` (`server.tool`), not a model's."""
+        if self._meter is not None:
+            raise RuntimeError("a request is admitted once")
+        self._meter = await self._metering.admit_tool(
+            principal, tool, self.request_id, self.client_request_id, self._via
+        )
         return self._meter
 
     @property

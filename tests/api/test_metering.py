@@ -41,6 +41,7 @@ NOT_MODEL_CALLS = {
     "/admin/tenants",
     "/admin/tenants/{tenant_id}/keys",
     "/admin/keys/{key_id}/revoke",
+    "/admin/tool-servers",  # registers a server: its tools' calls are metered (tests/api/mcp)
     "/chat/sessions/{session_id}/rename",
     "/signin",
     "/signout",

@@ -33,6 +33,14 @@ class RunningPlatform:
         headers = {"Authorization": f"Bearer {key or self.admin_key}"}
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=120)
 
+    async def tenant_key(self, tenant: str, **fields: object) -> str:
+        """A new tenant (with `fields`), made through the admin API; a key of it."""
+        async with self.client() as admin:
+            created = await admin.post("/admin/tenants", json={"id": tenant, **fields})
+            assert created.status_code == 201, created.text
+            key = await admin.post(f"/admin/tenants/{tenant}/keys", json={"name": "app"})
+            return key.json()["key"]
+
     def ledger_row(self, request_id: str) -> dict:
         """The ledger row of one request: tests share this platform, so a test finds its own
         row by the `X-Request-Id` its request was answered with, never by being alone."""

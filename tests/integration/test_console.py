@@ -15,6 +15,8 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.integration.conftest import RunningPlatform
 from tests.support.documents import pdf
+from tests.support.mcp_clients import mcp_session
+from tests.support.tool_server import CREDENTIAL, crm_server
 
 SCREENSHOTS = os.environ.get("GENAI_SCREENSHOTS")
 LINKS = ("Chat", "Summarize", "Generate", "Complete", "Code", "Usage", "Batches", "Admin")
@@ -219,6 +221,37 @@ async def test_an_admin_creates_a_tenant_and_a_key_that_works_then_revokes_it(ad
         await page.wait_for_timeout(2500)  # auth_cache_seconds: a revocation applies within it
         revoked = await client.get("/me", headers={"Authorization": f"Bearer {key}"})
         assert revoked.status_code == 401
+
+
+async def test_an_admin_registers_a_tool_server_and_grants_its_tools_to_a_tenant(
+    admin_page, platform, tmp_path
+):
+    page = admin_page
+    with crm_server(tmp_path) as crm:
+        await page.get_by_role("link", name="Admin").click()
+        await page.get_by_label("Server name").fill("crm")
+        await page.get_by_label("MCP endpoint").fill(crm.url)
+        await page.get_by_label("Headers").fill(f"Authorization: {CREDENTIAL}")
+        await page.get_by_label("Timeout").fill("5")
+        await page.get_by_role("button", name="Register server").click()
+        servers = page.get_by_role("table", name="Tool servers")
+        await expect(servers).to_contain_text(crm.url)
+        await expect(servers).to_contain_text("Authorization")
+        assert CREDENTIAL.split()[1] not in await page.content(), "never shown again"
+        await page.get_by_label("Tenant id").fill("tool-users")
+        await page.get_by_label("Shared tools").first.fill("crm.lookup_customer")
+        await page.get_by_label("Shared tool calls per minute").first.fill("5")
+        await page.get_by_role("button", name="Create tenant").click()
+        await expect(page.get_by_role("button", name="Manage tenant tool-users")).to_be_visible()
+        async with platform.client() as admin:
+            created = await admin.post("/admin/tenants/tool-users/keys", json={"name": "agent"})
+        async with mcp_session(platform.url, created.json()["key"]) as session:
+            names = [tool.name for tool in (await session.list_tools()).tools]
+            result = await session.call_tool("crm.lookup_customer", {"customer_id": "c-1"})
+        assert "crm.lookup_customer" in names and "crm.wait" not in names
+        assert result.structuredContent["name"] == "Ada Lovelace"
+        await page.get_by_role("button", name="Remove tool server crm").click()
+        await expect(servers).not_to_contain_text(crm.url)
 
 
 async def test_a_wrong_key_is_refused_on_the_sign_in_page(page, platform):

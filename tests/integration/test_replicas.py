@@ -75,14 +75,6 @@ def replicas(shared) -> Iterator[list[RunningPlatform]]:
         yield running
 
 
-async def _tenant(replica: RunningPlatform, tenant: str, **limits: object) -> str:
-    async with replica.client() as admin:
-        created = await admin.post("/admin/tenants", json={"id": tenant, **limits})
-        assert created.status_code == 201, created.text
-        key = await admin.post(f"/admin/tenants/{tenant}/keys", json={"name": "app"})
-        return key.json()["key"]
-
-
 def said(text: str) -> dict:
     return {"messages": [{"type": "human", "content": text}]}
 
@@ -93,7 +85,7 @@ async def _ledger(replica: RunningPlatform, tenant: str) -> list[dict]:
 
 
 async def test_rpm_30_over_three_replicas_admits_exactly_30_of_150(replicas):
-    key = await _tenant(replicas[1], "acme", rpm=30)
+    key = await replicas[1].tenant_key("acme", rpm=30)
     client = RoundRobin(replicas, key)
     responses = await asyncio.gather(
         *(client.post("/v1/chat/completions", CHAT) for _ in range(150))
@@ -106,7 +98,7 @@ async def test_rpm_30_over_three_replicas_admits_exactly_30_of_150(replicas):
 
 
 async def test_a_chat_session_started_on_one_replica_continues_on_another(replicas, upstream):
-    key = await _tenant(replicas[0], "chatty")
+    key = await replicas[0].tenant_key("chatty")
     config = {"config": {"configurable": {"session_id": "shared-session", "model": "fast"}}}
     async with replicas[0].client(key) as first, replicas[2].client(key) as second:
         one = await first.post("/chat/invoke", json={"input": said("my name is Ada"), **config})
@@ -120,7 +112,7 @@ async def test_a_chat_session_started_on_one_replica_continues_on_another(replic
 
 
 async def test_a_response_is_continued_on_another_replica_by_its_id(replicas, upstream):
-    key = await _tenant(replicas[0], "responder")
+    key = await replicas[0].tenant_key("responder")
     first, third = (
         openai.AsyncOpenAI(base_url=f"{replica.url}/v1", api_key=key, max_retries=0)
         for replica in (replicas[0], replicas[2])
@@ -151,7 +143,7 @@ async def _status_becomes(sdk: openai.AsyncOpenAI, response_id: str, status: str
 
 
 async def test_a_background_response_is_cancelled_from_another_replica(replicas, upstream):
-    key = await _tenant(replicas[0], "canceller")
+    key = await replicas[0].tenant_key("canceller")
     first, second, _ = _sdks(replicas, key)
     queued = await first.responses.create(model="slow", input="Hi", background=True)
     await _status_becomes(second, queued.id, "in_progress")  # replica 1 is answering it
@@ -169,7 +161,7 @@ async def test_a_background_response_is_cancelled_from_another_replica(replicas,
 
 async def test_a_budget_is_never_overspent_across_replicas(replicas):
     # A request reserves up to ~$0.7 (its prompt's bytes and max_tokens), then costs $0.013.
-    key = await _tenant(replicas[2], "thrifty", budget_usd=2.0, allowed_models=["priced"])
+    key = await replicas[2].tenant_key("thrifty", budget_usd=2.0, allowed_models=["priced"])
     client = RoundRobin(replicas, key)
     body = {**CHAT, "model": "priced", "max_tokens": 16}
     statuses = []
@@ -205,7 +197,7 @@ async def test_a_stream_started_on_one_replica_resumes_on_another(replicas, surf
     """The connection to replica 1 drops mid-answer; the client reconnects to replica 2 with
     the last event id it saw, and receives every event exactly once."""
     tenant = f"mobile-{surface}"
-    key = await _tenant(replicas[0], tenant)
+    key = await replicas[0].tenant_key(tenant)
     if surface == "v1":
         path = "/v1/chat/completions"
         body = {**CHAT, "model": "paced", "stream": True, "stream_options": {"resumable": True}}
@@ -236,7 +228,7 @@ async def test_a_call_followed_from_another_replica_is_made_again_when_its_repli
 ):
     """A replica answering a call that an identical request on another replica follows is
     killed: the follower makes the call itself once the claim lapses, and stores it."""
-    key = await _tenant(replicas[0], "followers")
+    key = await replicas[0].tenant_key("followers")
     body = {**CHAT, "model": "paced", "temperature": 0}
     hits, (data, env) = upstream[1].state.hits, shared
     with platform_process(data, **env) as doomed:
@@ -258,7 +250,7 @@ async def test_a_call_followed_from_another_replica_is_made_again_when_its_repli
 
 
 async def test_killing_a_replica_mid_load_loses_no_row_of_a_completed_request(replicas):
-    key = await _tenant(replicas[0], "steady")
+    key = await replicas[0].tenant_key("steady")
     client = RoundRobin(replicas, key)
     body = {**CHAT, "model": "paced"}
     load = [client.post("/v1/chat/completions", body) for _ in range(30)]
@@ -276,7 +268,7 @@ async def test_killing_a_replica_mid_load_loses_no_row_of_a_completed_request(re
 
 
 async def test_a_background_response_its_replica_died_answering_is_reported_failed(replicas):
-    key = await _tenant(replicas[0], "orphaned")
+    key = await replicas[0].tenant_key("orphaned")
     first, second, _ = _sdks(replicas, key)
     queued = await second.responses.create(model="slow", input="Hi", background=True)
     await _status_becomes(first, queued.id, "in_progress")

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from app import __version__
 from app.api.mcp.progress import ProgressNotifications
 from app.api.mcp.resources import TenantResources
+from app.api.mcp.shared_tools import SharedToolCalls, is_shared
 from app.api.mcp.tools import UseCaseTools
 from app.services import Services
 from app.tenants.models import Principal
@@ -44,7 +45,9 @@ class Caller(AuthenticatedUser):
         self.principal = principal
 
 
-def build_server(tools: UseCaseTools, resources: TenantResources) -> Server[Any, Request]:
+def build_server(
+    tools: UseCaseTools, shared: SharedToolCalls, resources: TenantResources
+) -> Server[Any, Request]:
     server: Server[Any, Request] = Server("genai-platform", __version__, INSTRUCTIONS)
 
     def carried_by() -> tuple[Request, Principal]:
@@ -54,12 +57,21 @@ def build_server(tools: UseCaseTools, resources: TenantResources) -> Server[Any,
 
     @server.list_tools()
     async def list_tools() -> list[types.Tool]:
-        return tools.listed(carried_by()[1])
+        principal = carried_by()[1]
+        return [*tools.listed(principal), *await shared.listed(principal)]
 
-    @server.call_tool(validate_input=False)  # the use case validates, naming the field
-    async def call_tool(name: str, arguments: dict[str, Any]) -> types.CallToolResult:
+    async def call_tool(message: types.CallToolRequest) -> types.ServerResult:
+        """Registered as the SDK's handler itself: its decorator's would look each tool up
+        in a listing first (asking every tool server again for a tool it has not listed) to
+        validate the arguments, which the use case (or the tool's own server) validates."""
         request, principal = carried_by()
-        return await tools.call(request, principal, name, arguments, progress())
+        name, arguments = message.params.name, message.params.arguments or {}
+        if is_shared(name):
+            return types.ServerResult(await shared.call(request, principal, name, arguments))
+        answer = await tools.call(request, principal, name, arguments, progress())
+        return types.ServerResult(answer)
+
+    server.request_handlers[types.CallToolRequest] = call_tool
 
     def progress() -> list[BaseCallbackHandler]:
         context = server.request_context
@@ -102,7 +114,9 @@ def session_manager(services: Services, mounting: UseCaseMounting) -> Streamable
     """The SDK's streamable HTTP sessions over the server of the platform's tools."""
     logging.getLogger("mcp.server.streamable_http").addFilter(SESSION_END_NOISE)  # once
     tools = UseCaseTools(mounting, services.metering)
+    shared = SharedToolCalls(services.shared_tools, services.metering)
     resources = TenantResources(services.history, mounting)
     return StreamableHTTPSessionManager(
-        build_server(tools, resources), max_request_body_size=services.settings.max_body_bytes
+        build_server(tools, shared, resources),
+        max_request_body_size=services.settings.max_body_bytes,
     )

@@ -12,6 +12,7 @@ content), never as a broken session; a cancelled call is recorded as the client'
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -61,22 +62,19 @@ class UseCaseTools:
         callbacks: list[BaseCallbackHandler],
     ) -> types.CallToolResult:  # fmt: skip
         """Run the tool `name` for `principal`; `request` is the HTTP request that carried it."""
-        client_request_id = request_state(request).client_request_id
-        metered = MeteredRequest(self._metering, uuid.uuid4().hex, client_request_id, via=VIA)
-        try:
+        metered = tool_call_metering(self._metering, request)
+
+        async def run() -> types.CallToolResult:
             runs = self._runs(principal, name)
             raw_input, raw_config = self._shape(runs).split(arguments)
             output = await runs.call(request, principal, metered, raw_input, raw_config, callbacks)
-        except BaseException as exc:
-            error = client_error(exc)
-            with anyio.CancelScope(shield=True):
-                interrupted = isinstance(error, ClientDisconnected)
-                await metered.close(error.status_code, interrupted=interrupted)
-            if not isinstance(exc, Exception):
-                raise  # cancelled: the SDK answers the client itself
-            return tool_error(error, metered.request_id)
-        await metered.close(200)
-        return _answer(output, metered.request_id)
+            text = output if isinstance(output, str) else orjson.dumps(output).decode()
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=text)],
+                structuredContent=output if isinstance(output, dict) else None,
+            )
+
+        return await answered(metered, run())
 
     def _runs(self, principal: Principal, name: str) -> ChainRuns:
         runs = self._mounting.runs.get(name)
@@ -134,6 +132,33 @@ class _Shape:
         return {key: value for key, value in arguments.items() if key != "config"}, config
 
 
+def tool_call_metering(metering: Metering, request: Request) -> MeteredRequest:
+    """A tool call's own metering, marked `via: mcp` (one HTTP request may carry several)."""
+    client_request_id = request_state(request).client_request_id
+    return MeteredRequest(metering, uuid.uuid4().hex, client_request_id, via=VIA)
+
+
+async def answered(
+    metered: MeteredRequest, work: Awaitable[types.CallToolResult]
+) -> types.CallToolResult:
+    """`work`'s result, its ledger row written first (if it was admitted) and named in the
+    result's `_meta`; whatever it raised, a tool error. A cancelled call's row is a 499."""
+    try:
+        result = await work
+    except BaseException as exc:
+        error = client_error(exc)
+        with anyio.CancelScope(shield=True):
+            interrupted = isinstance(error, ClientDisconnected)
+            await metered.close(error.status_code, interrupted=interrupted)
+        if not isinstance(exc, Exception):
+            raise  # cancelled: the SDK answers the client itself
+        return tool_error(error, metered.request_id)
+    await metered.close(200)
+    return result.model_copy(
+        update={"meta": {**(result.meta or {}), REQUEST_ID: metered.request_id}}
+    )
+
+
 def tool_error(error: PlatformError, request_id: str) -> types.CallToolResult:
     """A refusal or failure as a tool error: its message for the model or person reading it,
     the platform's error body for a program."""
@@ -142,15 +167,6 @@ def tool_error(error: PlatformError, request_id: str) -> types.CallToolResult:
         content=[types.TextContent(type="text", text=text)],
         structuredContent=error.body(),
         isError=True,
-        _meta={REQUEST_ID: request_id},
-    )
-
-
-def _answer(output: Any, request_id: str) -> types.CallToolResult:
-    text = output if isinstance(output, str) else orjson.dumps(output).decode()
-    return types.CallToolResult(
-        content=[types.TextContent(type="text", text=text)],
-        structuredContent=output if isinstance(output, dict) else None,
         _meta={REQUEST_ID: request_id},
     )
 

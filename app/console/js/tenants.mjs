@@ -9,6 +9,8 @@ export const LABELS = Object.freeze({
   budget_period: "Budget period", allowed_routes: "Allowed routes (comma-separated)",
   allowed_models: "Allowed models (comma-separated)", cache: "Answer cache",
   guardrails: "Guardrail policy (JSON; null: none)",
+  allowed_tools: "Shared tools (server.tool or server.*, comma-separated)",
+  tool_rpm: "Shared tool calls per minute",
 });
 
 // The answer cache modes a tenant may set ("": as its aliases say, or left as it is).
@@ -20,7 +22,7 @@ export function tenantBody(values) {
   const body = {};
   for (const [key, value] of Object.entries(values)) {
     if (value === "") continue;
-    if (LIMITS.includes(key) || key === "budget_usd") body[key] = Number(value);
+    if (LIMITS.includes(key) || key === "budget_usd" || key === "tool_rpm") body[key] = Number(value);
     else if (key.startsWith("allowed_")) body[key] = value.split(",").map((part) => part.trim()).filter(Boolean);
     else if (key === "guardrails") body[key] = policyOf(value);
     else body[key] = value;

@@ -1,8 +1,10 @@
-// Admin: tenants (create, edit) and keys (create, list, revoke); each change confirmed.
+// Admin: tenants (create, edit), keys (create, list, revoke) and the shared tool servers
+// (register, list, remove); each change confirmed.
 
 import { api } from "../api.mjs";
 import { errorBox, field, h, page, show } from "../dom.mjs";
 import { CACHE_MODES, LABELS, LIMITS, keyBody, limitsText, policyText, tenantBody } from "../tenants.mjs";
+import { toolServerBody } from "../toolservers.mjs";
 
 export async function adminPage() {
   const errors = errorBox();
@@ -20,6 +22,8 @@ export async function adminPage() {
       allowed_routes: h("input", { name: "allowed_routes", value: (tenant?.allowed_routes || []).join(", "), placeholder: "all" }),
       allowed_models: h("input", { name: "allowed_models", value: (tenant?.allowed_models || []).join(", "), placeholder: "all" }),
       cache: h("select", { name: "cache" }, ...CACHE_MODES.map((value) => h("option", { value, selected: (tenant?.cache ?? "") === value, text: value || "as its models say" }))),
+      allowed_tools: h("input", { name: "allowed_tools", value: (tenant?.allowed_tools || []).join(", "), placeholder: "none" }),
+      tool_rpm: h("input", { type: "number", min: "1", name: "tool_rpm", value: tenant?.tool_rpm ?? "" }),
       guardrails: h("textarea", { name: "guardrails", rows: "4", placeholder: '{"request": {"email": "mask", "secret": "block"}}', text: policyText(tenant?.guardrails) }),
     };
     const shown = Object.entries(inputs).filter(([, input]) => input);
@@ -87,6 +91,45 @@ export async function adminPage() {
       form);
   }
 
+  const serversTable = h("table", { "aria-label": "Tool servers" });
+  const serverInputs = {
+    name: h("input", { name: "server-name", required: true, pattern: "[a-z][a-z0-9_\\-]{0,31}", placeholder: "crm" }),
+    url: h("input", { name: "server-url", required: true, type: "url", placeholder: "https://crm.internal/mcp" }),
+    headers: h("textarea", { name: "server-headers", rows: "2", placeholder: "Authorization: Bearer ..." }),
+    timeout: h("input", { name: "server-timeout", type: "number", min: "0.1", step: "0.1", placeholder: "10" }),
+  };
+  const serverLabels = { name: "Server name (its tools' prefix)", url: "MCP endpoint", headers: "Headers (one 'Name: value' a line; never shown again)", timeout: "Timeout (s)" };
+  const serverForm = h("form", { "aria-label": "Register a tool server" },
+    h("div", { class: "row" }, ...Object.entries(serverInputs).map(([key, input]) => field(serverLabels[key], input))),
+    h("p", {}, h("button", { type: "submit", text: "Register server" })));
+  serverForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    let body;
+    try {
+      body = toolServerBody(Object.fromEntries(Object.entries(serverInputs).map(([key, input]) => [key, input.value])));
+    } catch (error) { show(errors, error); return; }
+    if (!window.confirm(`Register the tool server '${body.name}' at ${body.url}?`)) return;
+    try {
+      await api("/admin/tool-servers", { method: "POST", json: body });
+      serverForm.reset();
+      show(errors, null);
+      await refreshServers();
+    } catch (error) { show(errors, error); }
+  });
+
+  async function refreshServers() {
+    const { tool_servers: servers } = await api("/admin/tool-servers");
+    serversTable.replaceChildren(
+      h("thead", {}, h("tr", {}, ...["Server", "Endpoint", "Headers", "Timeout", ""].map((text) => h("th", { text })))),
+      h("tbody", {}, ...servers.map((server) => h("tr", {}, h("td", { text: server.name }), h("td", { text: server.url }),
+        h("td", { text: server.header_names.join(", ") || "none" }), h("td", { text: `${server.timeout_seconds} s` }),
+        h("td", {}, h("button", { type: "button", class: "danger", text: "Remove", "aria-label": `Remove tool server ${server.name}`, onclick: async () => {
+          if (!window.confirm(`Remove the tool server '${server.name}'? Its tools leave /mcp for every tenant.`)) return;
+          try { await api(`/admin/tool-servers/${encodeURIComponent(server.name)}`, { method: "DELETE" }); await refreshServers(); }
+          catch (error) { show(errors, error); }
+        } }))))));
+  }
+
   async function refresh() {
     const { tenants } = await api("/admin/tenants");
     tenantsTable.replaceChildren(
@@ -96,6 +139,7 @@ export async function adminPage() {
         h("td", { text: tenant.budget_usd === null ? "none" : `$${tenant.budget_usd} / ${tenant.budget_period}` }),
         h("td", {}, h("button", { type: "button", class: "quiet", text: "Manage", "aria-label": `Manage tenant ${tenant.id}`, onclick: () => showKeys(tenant).catch((error) => show(errors, error)) }))))));
   }
-  page("Admin", errors, h("h2", { text: "Tenants" }), tenantsTable, h("h2", { text: "New tenant" }), tenantForm(null), created, keysSection);
-  await refresh();
+  page("Admin", errors, h("h2", { text: "Tenants" }), tenantsTable, h("h2", { text: "New tenant" }), tenantForm(null), created, keysSection,
+    h("h2", { text: "Shared tool servers (/mcp)" }), serversTable, serverForm);
+  await Promise.all([refresh(), refreshServers()]);
 }
