@@ -15,7 +15,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench import batches, cache, cold_start, embeddings, guardrails, hedging, previous_head
+from bench import (
+    batches,
+    cache,
+    cold_start,
+    embeddings,
+    guardrails,
+    hedging,
+    mcp,
+    previous_head,
+)
 from bench.measure import DIALECT_CHAT, MESSAGES, RESPONSES
 
 DIRECT = "direct"
@@ -292,6 +301,7 @@ def write(results: dict[str, Any], out: Path, quick: bool = False) -> None:
         *batches.report_lines(results),
         *cache.report_lines(results),
         *guardrails.report_lines(results),
+        *mcp.report_lines(results),
         *WHAT_COSTS_WHAT.read_text().splitlines(),
         "Raw figures: `docs/benchmarks.json`.",
         "",

@@ -22,6 +22,7 @@ from bench import (
     embeddings,
     guardrails,
     hedging,
+    mcp,
     measure,
     previous_head,
     report,
@@ -194,6 +195,8 @@ def main() -> None:
         results["guardrails"] = guardrails.measure_guardrails(
             workdir, plan.rounds, plan.per_round, plan.guardrail_scans
         )
+        print("mcp…", flush=True)
+        results["mcp"] = mcp.tool_call_overhead(workdir, plan.rounds, plan.per_round)
         open_streams(workdir, plan, results)
         embedded_model(workdir, plan, results)
     args.out.mkdir(parents=True, exist_ok=True)
