@@ -59,9 +59,11 @@ class UseCases:
     are imported then, so that a cold start answers /v1 without them."""
 
     def __init__(
-        self, settings: Settings, providers: ModelProviders, history: ChatHistoryStore
-    ) -> None:
+        self, settings: Settings, providers: ModelProviders, history: ChatHistoryStore,
+        gateway: ToolServers, metering: Metering,
+    ) -> None:  # fmt: skip
         self._settings, self._providers, self._history = settings, providers, history
+        self._gateway, self._metering = gateway, metering
         self._lock = threading.Lock()
         self._chains: list[tuple[UseCase, Runnable[Any, Any]]] | None = None
 
@@ -75,11 +77,13 @@ class UseCases:
             if self._chains is None:
                 from app.use_cases.kit import ChainContext
                 from app.use_cases.registry import discover_use_cases
+                from app.use_cases.shared_tools import SharedTools
 
                 models = self._providers.models
+                tools = SharedTools(self._gateway, self._metering)
                 self._chains = [
                     (use_case, use_case.build(ChainContext(use_case.name, self._settings,
-                                                           models, self._history)))
+                                                           models, self._history, tools)))
                     for use_case in discover_use_cases()
                 ]  # fmt: skip
             return self._chains
@@ -235,6 +239,8 @@ def build_services(
     )
     history = ChatHistoryStore(engine)
     tool_servers = ToolServerStore(engine, Sealer(secret))
+    shared_tools = ToolServers(tool_servers.aregistered, providers.breakers)
+    metering = Metering(meter_services, settings, metrics)
     return Services(
         settings=settings,
         engine=engine,
@@ -247,14 +253,14 @@ def build_services(
         authenticator=authenticator,
         ledger=ledger,
         admission=admission,
-        metering=Metering(meter_services, settings, metrics),
+        metering=metering,
         streams=KeptStreams(event_log(settings, redis), settings.stream_keepalive_seconds),
         documents=DocumentReader(settings),
         local_admin_key=local_admin_key,
         writes=writes,
         redis=redis,
         tracing=tracing,
-        use_cases=UseCases(settings, providers, history),
+        use_cases=UseCases(settings, providers, history, shared_tools, metering),
         tool_servers=tool_servers,
-        shared_tools=ToolServers(tool_servers.aregistered, providers.breakers),
+        shared_tools=shared_tools,
     )

@@ -18,10 +18,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+
+from app.errors import platform_error
 from app.observability.logs import request_log
 from app.observability.metrics import Metrics
 from app.providers import Prompt
@@ -210,6 +214,19 @@ class MeteredRequest:
     def admitted(self) -> bool:
         """Admitted: its ledger row describes the request (and is its log line)."""
         return self._meter is not None
+
+    @asynccontextmanager
+    async def closing(self) -> AsyncIterator[None]:
+        """Closes the request with the status of whatever the block raises (499 for a client
+        that left or a cancelled call), the row written even as the block is cancelled; a
+        block that ends well leaves the closing to the caller."""
+        try:
+            yield
+        except BaseException as exc:
+            error = platform_error(exc)
+            with anyio.CancelScope(shield=True):
+                await self.close(error.status_code, interrupted=error.status_code == 499)
+            raise
 
     def goes_on_in(self, task: asyncio.Task[Any]) -> None:
         """The request's work continues in `task`, past its response (see the module doc)."""

@@ -8,10 +8,12 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from langchain_core.callbacks import AsyncCallbackHandler
+from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackManager
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
+from langchain_core.runnables import RunnableConfig
 
+from app.errors import PlatformError
 from app.providers import MODEL_ALIAS_METADATA, AccountHolder
 from app.usage.call_meter import CallMeter
 from app.usage.counting import Prompt
@@ -30,6 +32,10 @@ class MeterCallbacks(AsyncCallbackHandler, AccountHolder):
     def __init__(self, meter: CallMeter) -> None:
         AccountHolder.__init__(self, meter.account)  # its account is closed with the request
         self._meter = meter
+
+    @property
+    def meter(self) -> CallMeter:
+        return self._meter
 
     async def on_chat_model_start(
         self,
@@ -64,3 +70,16 @@ class MeterCallbacks(AsyncCallbackHandler, AccountHolder):
 
     async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self._meter.end_call(run_id)
+
+
+def meter_in(config: RunnableConfig) -> CallMeter:
+    """The meter of the request a chain runs for, among its run's callbacks; a bug (500) if
+    it has none (a run outside an admitted request)."""
+    callbacks = config.get("callbacks")
+    handlers = callbacks.handlers if isinstance(callbacks, BaseCallbackManager) else callbacks
+    for handler in handlers or ():
+        if isinstance(handler, MeterCallbacks):
+            return handler.meter
+    raise PlatformError(
+        "A use case ran outside an admitted request; it was refused.", code="unmetered_run"
+    )

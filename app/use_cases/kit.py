@@ -15,6 +15,7 @@ from app.schema import optional
 from app.settings import Settings
 from app.storage.chat_history import ChatHistoryStore
 from app.use_cases.prompts import PromptSpec
+from app.use_cases.shared_tools import SharedTools
 from app.use_cases.versions import PromptVersionSelector, load_prompt_versions
 
 #: The server sets it in every run's `configurable` (clients cannot): the caller's tenant.
@@ -40,6 +41,8 @@ class ChainContext:
     settings: Settings
     models: Mapping[str, ChatRunnable]
     history: ChatHistoryStore
+    #: The organisation's shared tools a run may be offered (`await tools.for_run(config)`).
+    tools: SharedTools
 
     def model(self, temperature: float, max_tokens: int) -> ModelSelector:
         return ModelSelector.create(
@@ -69,6 +72,16 @@ class ChainContext:
         # Each version's chain whole, one flat sequence: a selector nested in a sequence of
         # its own would cost every request one more LangChain run (a tenth of /summarize).
         return PromptVersionSelector.create(versions, chain_of)
+
+    def prompt_and_model(
+        self, prompt_name: str
+    ) -> tuple[Runnable[dict[str, Any], Any], ModelSelector]:
+        """The prompt's newest version and a model with its defaults, apart: for a use case
+        that calls the model more than once, with what it adds in between (tools' answers).
+        Its other versions (a pin, a trial) do not apply."""
+        versions = load_prompt_versions(self.settings.prompts_dir, prompt_name)
+        spec = versions.specs[versions.newest]
+        return spec.template(), self.model(spec.model.temperature, spec.model.max_tokens)
 
     def text_chain(
         self, prompt_name: str, *, before: Runnable[Any, Any] | None = None

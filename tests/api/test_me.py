@@ -42,6 +42,7 @@ async def test_me_names_the_console_page_of_each_use_case_by_its_kind_not_its_na
         "generate": ("form", None),
         "complete": ("form", None),
         "code": ("form", None),
+        "assist": ("form", None),
     }
 
 

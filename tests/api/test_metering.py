@@ -30,6 +30,7 @@ from tests.support.tenancy import Platform
 
 #: An input for each use case; a new use case needs one here (the test says so).
 INPUTS: dict[str, Any] = {
+    "assist": {"question": "What is new?"},
     "generate": {"prompt": "Name a colour."},
     "complete": {"text": "Once upon"},
     "summarize": {"text": "The council approved a park."},

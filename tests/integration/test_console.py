@@ -19,7 +19,7 @@ from tests.support.mcp_clients import mcp_session
 from tests.support.tool_server import CREDENTIAL, crm_server
 
 SCREENSHOTS = os.environ.get("GENAI_SCREENSHOTS")
-LINKS = ("Chat", "Summarize", "Generate", "Complete", "Code", "Usage", "Batches", "Admin")
+LINKS = ("Chat", "Summarize", "Generate", "Complete", "Code", "Assist", "Usage", "Batches", "Admin")
 RENAMED = "renamed-chat"
 TIMEOUT = 120_000  # ms: the embedded model answers one request at a time
 PAGES = [

@@ -13,6 +13,7 @@ from tests.support.mcp_clients import mcp_session
 pytestmark = pytest.mark.model
 
 INPUTS = {
+    "assist": {"question": "Name a colour."},  # no tools granted: a plain answer
     "generate": {"prompt": "Name three colours.", "max_words": 10},
     "complete": {"text": "The capital of France is"},
     "summarize": {"text": "The council approved a new park by the river. Work starts in May.",

@@ -3,7 +3,8 @@ scripts it, run on a loopback port.
 
 A test sets what it answers on the `Script` it is given: `answer` (by default the last user
 message's text, echoed), the `pieces` a stream splits it into (by default 4 alike), and
-`tool_arguments` to answer with a tool call instead. `received` holds each body, in order.
+`tool_arguments` to answer with a call of the tool `tool_name` instead, until the conversation
+holds a tool's result (then it answers). `received` holds each body, in order.
 /v1/moderations flags each input holding one of the script's `flagged` words (category
 `harassment`).
 """
@@ -29,6 +30,7 @@ class Script:
     answer: str | None = None
     pieces: list[str] | None = None
     tool_arguments: str | None = None
+    tool_name: str = "lookup"
     flagged: tuple[str, ...] = ("FLAGME",)
     received: list[dict[str, Any]] = field(default_factory=list)
 
@@ -47,8 +49,13 @@ class Script:
         size = max(1, -(-len(text) // 4))
         return [text[at : at + size] for at in range(0, len(text), size)] or [""]
 
+    def calls_tool(self, body: dict[str, Any]) -> bool:
+        answered = any(m.get("role") == "tool" for m in body.get("messages", []))
+        return self.tool_arguments is not None and not answered
+
     def reset(self) -> None:
         self.answer = self.pieces = self.tool_arguments = None
+        self.tool_name = "lookup"
         self.received.clear()
 
 
@@ -69,13 +76,14 @@ async def _chat(request: Request) -> Response:
     script.received.append(body)
     text = script.text_for(body)
     if body.get("stream"):
-        return StreamingResponse(_stream(script, text), media_type="text/event-stream")
+        tool = script.calls_tool(body)
+        return StreamingResponse(_stream(script, text, tool), media_type="text/event-stream")
     message: dict[str, Any] = {"role": "assistant", "content": text}
     finish = "stop"
-    if script.tool_arguments is not None:
+    if script.calls_tool(body):
         message = {"role": "assistant", "content": None, "tool_calls": [{
             "id": "call_1", "type": "function",
-            "function": {"name": "lookup", "arguments": script.tool_arguments},
+            "function": {"name": script.tool_name, "arguments": script.tool_arguments},
         }]}  # fmt: skip
         finish = "tool_calls"
     return JSONResponse({
@@ -85,11 +93,11 @@ async def _chat(request: Request) -> Response:
     })  # fmt: skip
 
 
-async def _stream(script: Script, text: str) -> AsyncIterator[bytes]:
+async def _stream(script: Script, text: str, tool: bool) -> AsyncIterator[bytes]:
     yield _chunk({"role": "assistant", "content": ""})
-    if script.tool_arguments is not None:
+    if tool and script.tool_arguments is not None:
         call = {"index": 0, "id": "call_1", "type": "function",
-                "function": {"name": "lookup", "arguments": ""}}  # fmt: skip
+                "function": {"name": script.tool_name, "arguments": ""}}  # fmt: skip
         yield _chunk({"tool_calls": [call]})
         for piece in script.split(script.tool_arguments):
             yield _chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})

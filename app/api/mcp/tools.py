@@ -16,14 +16,13 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import orjson
 from langchain_core.callbacks import BaseCallbackHandler
 from mcp import types
 from starlette.requests import Request
 
 from app.api.deps import allowed_route
-from app.errors import ClientDisconnected, InvalidRequest, NotFound, PlatformError, client_error
+from app.errors import InvalidRequest, NotFound, PlatformError, client_error
 from app.http.request_state import request_state
 from app.tenants.models import Principal
 from app.usage.lifecycle import MeteredRequest, Metering
@@ -144,15 +143,10 @@ async def answered(
     """`work`'s result, its ledger row written first (if it was admitted) and named in the
     result's `_meta`; whatever it raised, a tool error. A cancelled call's row is a 499."""
     try:
-        result = await work
-    except BaseException as exc:
-        error = client_error(exc)
-        with anyio.CancelScope(shield=True):
-            interrupted = isinstance(error, ClientDisconnected)
-            await metered.close(error.status_code, interrupted=interrupted)
-        if not isinstance(exc, Exception):
-            raise  # cancelled: the SDK answers the client itself
-        return tool_error(error, metered.request_id)
+        async with metered.closing():
+            result = await work
+    except Exception as exc:  # a cancellation goes on up: the SDK answers the client itself
+        return tool_error(client_error(exc), metered.request_id)
     await metered.close(200)
     return result.model_copy(
         update={"meta": {**(result.meta or {}), REQUEST_ID: metered.request_id}}

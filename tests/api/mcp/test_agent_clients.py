@@ -38,8 +38,8 @@ async def test_a_langchain_agent_calls_a_platform_tool_through_the_mcp_adapters(
         "headers": {"Authorization": f"Bearer {served.keys['agents']}"},
     }})  # fmt: skip
     tools = await client.get_tools()
-    assert sorted(tool.name for tool in tools) == ["chat", "code", "complete", "generate",
-                                                   "summarize"]  # fmt: skip
+    assert sorted(tool.name for tool in tools) == ["assist", "chat", "code", "complete",
+                                                   "generate", "summarize"]  # fmt: skip
     ask = AIMessage("", tool_calls=[{"name": "generate", "args": {"prompt": "Say hello."},
                                      "id": "call-1"}])  # fmt: skip
     model = ScriptedModel(messages=iter([ask, AIMessage("The platform said hello.")]))

@@ -15,6 +15,7 @@ WORDS = "fault upstream says hello"
 
 #: Arguments each use case's tool takes, at their least.
 CALLS = {
+    "assist": {"question": "Say hello."},
     "chat": {"messages": [{"role": "user", "content": "Hi"}]},
     "code": {"task": "Print hello.", "language": "python"},
     "complete": {"text": "Once upon"},
