@@ -1,7 +1,7 @@
 """/assist: a use case that calls the organisation's shared tools through the gateway. The
-model (a recording upstream, scripted to call a tool and then answer) is offered the tools its
-tenant may use; each call reaches the tool's server and has a ledger row of its own, linked
-to the use case's row."""
+model (the recording upstream of tests/api/conftest.py, scripted to call a tool and then
+answer) is offered the tools its tenant may use; each call reaches the tool's server and has
+a ledger row of its own, linked to the use case's row."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from app.main import create_app
 from app.settings import ModelSpec
 from app.storage.tool_servers import ToolServerSpec
 from app.usage.ledger import UsageFilter
-from tests.support.recording_upstream import Script, recording_upstream
 from tests.support.tenancy import Platform
 from tests.support.tool_server import CREDENTIAL, Upstream, crm_server
 
@@ -23,18 +22,6 @@ from tests.support.tool_server import CREDENTIAL, Upstream, crm_server
 def crm(tmp_path_factory) -> Iterator[Upstream]:
     with crm_server(tmp_path_factory.mktemp("crm")) as upstream:
         yield upstream
-
-
-@pytest.fixture(scope="module")
-def recorded() -> Iterator[tuple[str, Script]]:
-    with recording_upstream() as served:
-        yield served
-
-
-@pytest.fixture
-def script(recorded) -> Script:
-    recorded[1].reset()
-    return recorded[1]
 
 
 @pytest.fixture
