@@ -118,6 +118,21 @@ async def test_generate_runs_from_a_form_made_of_its_input_schema(admin_page):
     await screenshot(page, "generate")
 
 
+async def test_the_code_page_shows_the_code_beside_the_parsers_verdict(admin_page):
+    """/code streams its code, then the verdict: the page used to replace the first with the
+    second, so the code was never shown. What the model writes is its own: the test reads the
+    output's fields, not their values."""
+    page = admin_page
+    await page.get_by_role("link", name="Code").click()
+    await page.get_by_label("Task").fill("Return the sum of two numbers.")
+    await page.get_by_role("radio", name="python").check()
+    await page.get_by_role("button", name="Run").click()
+    await expect(page.get_by_role("button", name="Run")).to_be_enabled(timeout=TIMEOUT)
+    shown = json.loads(await page.get_by_label("Output").inner_text())
+    assert {"code", "language", "valid", "attempts"} <= set(shown), shown
+    assert shown["language"] == "python"
+
+
 async def test_the_dashboard_shows_the_ledgers_numbers(admin_page, platform):
     page = admin_page
     async with platform.client() as client:

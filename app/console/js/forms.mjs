@@ -31,8 +31,21 @@ export function inputOf(fields, values) {
   return input;
 }
 
-// The output so far after one `data` event of a stream: text chunks add up, and any other
-// value (a parsed object) replaces what came before.
+// The output so far after one `data` event of a stream. Text chunks add up. Object chunks add
+// up key by key, as LangChain adds a streamed dict's chunks: a text value grows, any other
+// value is replaced (/code streams {"code": ...} pieces, then {"language", "valid", ...}).
+// Anything else (a list, a number) replaces what came before.
 export function withChunk(output, chunk) {
-  return typeof chunk === "string" ? output + chunk : JSON.stringify(chunk, null, 2);
+  if (typeof chunk === "string") return (typeof output === "string" ? output : "") + chunk;
+  if (chunk === null || typeof chunk !== "object" || Array.isArray(chunk)) return chunk;
+  const merged = typeof output === "object" && output !== null && !Array.isArray(output) ? { ...output } : {};
+  for (const [key, value] of Object.entries(chunk)) {
+    merged[key] = typeof value === "string" && typeof merged[key] === "string" ? merged[key] + value : value;
+  }
+  return merged;
+}
+
+// An output as the page shows it: text as it is, anything else as indented JSON.
+export function shownOutput(output) {
+  return typeof output === "string" ? output : JSON.stringify(output, null, 2);
 }

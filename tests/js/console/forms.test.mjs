@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { fieldsOf, inputOf, withChunk } from "../../../app/console/js/forms.mjs";
+import { fieldsOf, inputOf, shownOutput, withChunk } from "../../../app/console/js/forms.mjs";
 
 // The shapes pydantic gives LangServe's input schemas: plain, optional (anyOf null), enums.
 const schema = {
@@ -37,7 +37,16 @@ test("a schema without properties is a form without fields", () => {
   assert.deepEqual(fieldsOf({}), []);
 });
 
-test("text chunks add up; a structured chunk replaces the output", () => {
+test("text chunks add up; object chunks add up key by key, their text values growing", () => {
   assert.equal(withChunk(withChunk("", "Hel"), "lo"), "Hello");
-  assert.equal(withChunk("Hello", { answer: 42 }), '{\n  "answer": 42\n}');
+  // /code's stream: its code in pieces, then the parser's verdict beside it (it was replaced).
+  let output = "";
+  for (const chunk of [{ code: "def f():" }, { code: "\n    return 1" }, { language: "python", valid: true, attempts: 1 }]) {
+    output = withChunk(output, chunk);
+  }
+  assert.deepEqual(output, { code: "def f():\n    return 1", language: "python", valid: true, attempts: 1 });
+  assert.deepEqual(withChunk({ valid: false, diagnostics: ["x"] }, { valid: true, diagnostics: [] }), { valid: true, diagnostics: [] });
+  assert.deepEqual(withChunk("text", [1, 2]), [1, 2]);
+  assert.equal(shownOutput("Hello"), "Hello");
+  assert.equal(shownOutput({ answer: 42 }), '{\n  "answer": 42\n}');
 });

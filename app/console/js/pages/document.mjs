@@ -4,7 +4,7 @@
 import { api, jsonPost } from "../api.mjs";
 import { formControls } from "../controls.mjs";
 import { errorBox, field, h, modelPickers, page, renderMarkdown, show } from "../dom.mjs";
-import { fieldsOf, inputOf, withChunk } from "../forms.mjs";
+import { fieldsOf, inputOf, shownOutput, withChunk } from "../forms.mjs";
 import { fromRunEvent, statusOf } from "../progress.mjs";
 import { streamEvents } from "../sse.mjs";
 import { title } from "../workspaces.mjs";
@@ -42,7 +42,7 @@ export async function documentPage(me, useCase) {
       const status = statusOf(step);
       if (status !== undefined) progress.textContent = status;
       if (step.name === "progress") steps.append(h("li", { text: status }));
-      else if (step.name === "data") { text = withChunk(text, step.data); renderMarkdown(output, text); }
+      else if (step.name === "data") { text = withChunk(text, step.data); renderMarkdown(output, shownOutput(text)); }
     };
     const configurable = pickers.configurable();
     try {

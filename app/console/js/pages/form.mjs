@@ -3,7 +3,7 @@
 import { api, jsonPost } from "../api.mjs";
 import { formControls } from "../controls.mjs";
 import { errorBox, h, modelPickers, page, show } from "../dom.mjs";
-import { fieldsOf, inputOf, withChunk } from "../forms.mjs";
+import { fieldsOf, inputOf, shownOutput, withChunk } from "../forms.mjs";
 import { streamEvents } from "../sse.mjs";
 import { title } from "../workspaces.mjs";
 
@@ -21,14 +21,14 @@ export async function formPage(me, useCase) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = { input: inputOf(fields, controls.values()), config: { configurable: pickers.configurable() } };
-    let text = "";
+    let result = "";
     output.textContent = ""; show(errors, null); run.disabled = true; stop.disabled = false;
     controller = new AbortController();
     try {
       await streamEvents(`/${name}/stream`, jsonPost(body), (kind, data) => {
         if (kind !== "data") return;
-        text = withChunk(text, data);
-        output.textContent = text;
+        result = withChunk(result, data);
+        output.textContent = shownOutput(result);
       }, controller.signal);
     } catch (error) {
       if (error.name !== "AbortError") show(errors, error);
