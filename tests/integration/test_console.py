@@ -269,6 +269,35 @@ async def test_an_admin_registers_a_tool_server_and_grants_its_tools_to_a_tenant
         await expect(servers).not_to_contain_text(crm.url)
 
 
+async def test_the_admin_page_keeps_no_stale_state_and_validates_the_tenant_id(admin_page):
+    """Issue 29's defects: the tenant-id pattern was no valid regex under the v flag browsers
+    read it with (logged, and nothing validated); an old error stayed above later successes;
+    the new-tenant form kept its values; a revoked key's "shown once" box stayed."""
+    page = admin_page
+    logged: list[str] = []
+    page.on("console", lambda message: logged.append(message.text))
+    await page.get_by_role("link", name="Admin").click()
+    tenant_id = page.get_by_label("Tenant id")
+    await tenant_id.fill("Not Valid!")
+    assert await tenant_id.evaluate("(input) => input.checkValidity()") is False
+    await tenant_id.fill("local")  # exists already: an error
+    await page.get_by_role("button", name="Create tenant").click()
+    await expect(page.get_by_role("alert")).to_contain_text("local")
+    await tenant_id.fill("fresh-state")
+    await page.get_by_role("button", name="Create tenant").click()
+    await expect(page.get_by_role("button", name="Manage tenant fresh-state")).to_be_visible()
+    await expect(page.get_by_role("alert")).to_be_empty()
+    await expect(tenant_id).to_have_value("")
+    await page.get_by_role("button", name="Manage tenant fresh-state").click()
+    await page.get_by_label("Key name").fill("short-lived")
+    await page.get_by_role("button", name="Create key").click()
+    await expect(page.locator("[data-new-key]")).to_be_visible()
+    await page.get_by_role("button", name=re.compile("^Revoke key ")).click()
+    await expect(page.get_by_text(re.compile("^revoked"))).to_be_visible()
+    await expect(page.locator("[data-new-key]")).to_have_count(0)
+    assert not [line for line in logged if "regular expression" in line], logged
+
+
 async def test_a_wrong_key_is_refused_on_the_sign_in_page(page, platform):
     await page.goto(platform.url)
     await page.get_by_label("API key").fill("gp-not-a-key")

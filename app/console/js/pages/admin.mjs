@@ -14,7 +14,7 @@ export async function adminPage() {
 
   function tenantForm(tenant) {
     const inputs = {
-      id: tenant ? null : h("input", { name: "id", required: true, pattern: "[a-z0-9][a-z0-9_-]{0,63}" }),
+      id: tenant ? null : h("input", { name: "id", required: true, pattern: "[a-z0-9][a-z0-9_\\-]{0,63}" }),  // "-" escaped: browsers read it with the v flag
       name: h("input", { name: "name", value: tenant?.name || "" }),
       ...Object.fromEntries(LIMITS.map((key) => [key, h("input", { type: "number", min: "1", name: key, value: tenant?.[key] ?? "" })])),
       budget_usd: h("input", { type: "number", min: "0", step: "0.01", name: "budget_usd", value: tenant?.budget_usd ?? "" }),
@@ -42,6 +42,7 @@ export async function adminPage() {
         if (tenant) await api(`/admin/tenants/${encodeURIComponent(tenant.id)}`, { method: "PATCH", json: body });
         else await api("/admin/tenants", { method: "POST", json: body });
         show(errors, null);
+        if (!tenant) form.reset();  // ready for the next one
         await refresh();
       } catch (error) { show(errors, error); }
     });
@@ -68,6 +69,7 @@ export async function adminPage() {
         const secret = h("p", { class: "secret", "data-new-key": "", text: key.key });
         const copy = h("button", { type: "button", text: "Copy key", onclick: async () => { await navigator.clipboard.writeText(key.key); copy.textContent = "Copied"; } });
         created.replaceChildren(h("h2", { text: "New key — shown this once" }), secret, copy);
+        show(errors, null);
         await showKeys(tenant);
       } catch (error) { show(errors, error); }
     });
@@ -75,7 +77,12 @@ export async function adminPage() {
       h("td", { text: key.revoked_at ? `revoked ${new Date(key.revoked_at).toLocaleString()}` : "active" }),
       h("td", {}, key.revoked_at ? null : h("button", { type: "button", class: "danger", text: "Revoke", "aria-label": `Revoke key ${key.id}`, onclick: async () => {
         if (!window.confirm(`Revoke key '${key.name}' (${key.id})? Clients using it stop working.`)) return;
-        try { await api(`/admin/keys/${encodeURIComponent(key.id)}/revoke`, { method: "POST" }); await showKeys(tenant); }
+        try {
+          await api(`/admin/keys/${encodeURIComponent(key.id)}/revoke`, { method: "POST" });
+          show(errors, null);
+          created.replaceChildren();  // a key shown once and now revoked is shown no more
+          await showKeys(tenant);
+        }
         catch (error) { show(errors, error); }
       } }))));
     const purged = h("span", { "aria-live": "polite" });
@@ -84,6 +91,7 @@ export async function adminPage() {
       try {
         const done = await api(`/admin/tenants/${encodeURIComponent(tenant.id)}/cache`, { method: "DELETE" });
         purged.textContent = ` ${done.purged} cached answers dropped.`;
+        show(errors, null);
       } catch (error) { show(errors, error); }
     } });
     keysSection.replaceChildren(h("h2", { text: `Tenant ${tenant.id}` }), tenantForm(tenant), h("p", {}, purge, purged), h("h2", { text: "Keys" }),
@@ -125,7 +133,7 @@ export async function adminPage() {
         h("td", { text: server.header_names.join(", ") || "none" }), h("td", { text: `${server.timeout_seconds} s` }),
         h("td", {}, h("button", { type: "button", class: "danger", text: "Remove", "aria-label": `Remove tool server ${server.name}`, onclick: async () => {
           if (!window.confirm(`Remove the tool server '${server.name}'? Its tools leave /mcp for every tenant.`)) return;
-          try { await api(`/admin/tool-servers/${encodeURIComponent(server.name)}`, { method: "DELETE" }); await refreshServers(); }
+          try { await api(`/admin/tool-servers/${encodeURIComponent(server.name)}`, { method: "DELETE" }); show(errors, null); await refreshServers(); }
           catch (error) { show(errors, error); }
         } }))))));
   }
