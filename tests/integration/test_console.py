@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Response, expect
 
 from tests.integration.conftest import RunningPlatform
 from tests.support.documents import pdf
@@ -296,6 +296,26 @@ async def test_the_admin_page_keeps_no_stale_state_and_validates_the_tenant_id(a
     await expect(page.get_by_text(re.compile("^revoked"))).to_be_visible()
     await expect(page.locator("[data-new-key]")).to_have_count(0)
     assert not [line for line in logged if "regular expression" in line], logged
+
+
+async def test_the_sign_in_page_has_an_icon_and_a_hint_in_plain_words(page, platform):
+    """Issue 29: the hint showed literal backticks, and the browser's /favicon.ico was a 404."""
+    missing: list[str] = []
+
+    def note(response: Response) -> None:  # a file of the page's, not an API answer
+        if response.status >= 400 and response.request.resource_type != "fetch":
+            missing.append(response.url)
+
+    page.on("response", note)
+    await page.goto(platform.url)
+    form = page.get_by_role("form", name="Sign in")
+    await expect(form).to_contain_text("admin-key")
+    assert "`" not in await form.inner_text()
+    icon = await page.locator("link[rel=icon]").get_attribute("href")
+    async with httpx.AsyncClient(base_url=platform.url) as client:
+        served = await client.get(icon)
+    assert served.status_code == 200 and served.headers["content-type"] == "image/svg+xml"
+    assert missing == []
 
 
 async def test_a_wrong_key_is_refused_on_the_sign_in_page(page, platform):

@@ -6,7 +6,9 @@ import { errorBox, field, h, page, show } from "../dom.mjs";
 export function signInPage() {
   const key = h("input", { type: "password", name: "key", autocomplete: "off", required: true });
   const form = h("form", { "aria-label": "Sign in" },
-    h("p", { text: "Sign in with an API key (the admin key of `make run` is in var/admin-key)." }),
+    h("p", {}, "Sign in with an API key. The local admin key of ", h("code", { text: "make run" }),
+      " is in its data folder, ", h("code", { text: "admin-key" }), " (", h("code", { text: "var/admin-key" }),
+      " unless GENAI_DATA_DIR says otherwise)."),
     field("API key", key), h("p", {}, h("button", { type: "submit", text: "Sign in" })));
   const errors = errorBox();
   form.addEventListener("submit", async (event) => {
