@@ -24,7 +24,7 @@ def test_every_prompt_file_loads_with_its_metadata(path: Path):
 
 def test_every_use_case_has_a_prompt_file():
     names = [use_case.name for use_case in discover_use_cases()]
-    assert names == ["chat", "code", "complete", "generate", "summarize"]
+    assert names == ["assist", "chat", "code", "complete", "generate", "summarize"]
     for name in names:
         assert (PROMPTS / f"{name}.yaml").is_file()
 
@@ -32,6 +32,7 @@ def test_every_use_case_has_a_prompt_file():
 def test_chat_is_served_with_the_chat_playground():
     kinds = {use_case.name: use_case.playground_type for use_case in discover_use_cases()}
     assert kinds == {
+        "assist": "default",
         "chat": "chat",
         "code": "default",
         "complete": "default",
