@@ -4,6 +4,7 @@ committed ones), each screen is saved there."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, Response, expect
+from playwright.async_api import Browser, Page, Response, Route, expect
 
 from tests.integration.conftest import RunningPlatform
 from tests.support.documents import pdf
@@ -89,6 +90,28 @@ async def test_a_session_is_renamed_and_deleted(admin_page, platform):
         await page.get_by_role("button", name="Delete").click()
         await expect(page.get_by_role("button", name=RENAMED)).to_have_count(0)
         assert RENAMED not in (await client.get("/chat/sessions")).json()["sessions"]
+
+
+async def test_a_page_left_while_it_loads_never_replaces_the_page_opened_after_it(admin_page):
+    """A form page waits for its input schema before it draws. CI failed when the first page
+    (a form) drew over the Chat page the user had opened meanwhile: its Send button vanished.
+    The schema is held here until the Chat page is shown, then let through."""
+    page = admin_page
+    held = asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        await held.wait()
+        await route.continue_()
+
+    await page.route("**/input_schema", hold)
+    await page.get_by_role("link", name="Generate").click()
+    await page.get_by_role("link", name="Chat").click()
+    await expect(page.get_by_role("button", name="Send")).to_be_visible()
+    async with page.expect_event("requestfinished", lambda r: "input_schema" in r.url):
+        held.set()
+    await page.evaluate("() => new Promise((done) => setTimeout(done, 200))")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Chat")
+    await expect(page.get_by_role("button", name="Send")).to_be_visible()
 
 
 async def test_a_multi_page_pdf_shows_its_progress_then_its_summary(admin_page, tmp_path):

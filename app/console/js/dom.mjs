@@ -39,6 +39,19 @@ export function renderMarkdown(target, text) {
 }
 
 // The page's content under its title, replacing the page before it.
+// The draws of the latest navigation only: `next()` starts one and gives its draw, and a draw
+// of a navigation the user has since left does nothing (a page that loads before it draws must
+// not replace the one opened meanwhile).
+export function latestNavigation(draw = page) {
+  let latest = 0;
+  return {
+    next() {
+      const mine = ++latest;
+      return (...args) => { if (mine === latest) draw(...args); };
+    },
+  };
+}
+
 export function page(title, ...children) {
   const main = document.getElementById("main");
   main.replaceChildren(h("h1", { text: title }), ...children);

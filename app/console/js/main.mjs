@@ -3,7 +3,7 @@
 // the platform's documented API only, with the session cookie.
 
 import { api } from "./api.mjs";
-import { h, page } from "./dom.mjs";
+import { h, latestNavigation, page } from "./dom.mjs";
 import { adminPage } from "./pages/admin.mjs";
 import { batchesPage } from "./pages/batches.mjs";
 import { conversationPage } from "./pages/conversation.mjs";
@@ -22,15 +22,18 @@ const DRAW = {
   [PAGES.admin]: adminPage,
 };
 
+const navigations = latestNavigation();
+
 async function route(me) {
+  const draw = navigations.next();
   const link = resolve(window.location.hash, me);
   const nav = document.getElementById("nav");
   for (const a of nav.querySelectorAll("a")) a.setAttribute("aria-current", a.dataset.route === link?.route ? "page" : "false");
   try {
-    if (link) await DRAW[link.page](me, link.useCase);
-    else page("Not found", h("p", { text: `No page '${window.location.hash.replace(/^#\/?/, "")}'.` }));
+    if (link) await DRAW[link.page](draw, me, link.useCase);
+    else draw("Not found", h("p", { text: `No page '${window.location.hash.replace(/^#\/?/, "")}'.` }));
   } catch (error) {
-    page("Error", h("p", { class: "error", role: "alert", text: error.message }));
+    draw("Error", h("p", { class: "error", role: "alert", text: error.message }));
   }
 }
 
@@ -39,7 +42,7 @@ async function start() {
   try {
     me = await api("/me");
   } catch {
-    return signInPage();
+    return signInPage(page);
   }
   const nav = document.getElementById("nav");
   nav.replaceChildren(...navigation(me).map(({ route: name, label }) => h("a", { href: `#/${name}`, "data-route": name, text: label })));

@@ -2,11 +2,11 @@
 // (register, list, remove); each change confirmed.
 
 import { api } from "../api.mjs";
-import { errorBox, field, h, page, show } from "../dom.mjs";
+import { errorBox, field, h, show } from "../dom.mjs";
 import { CACHE_MODES, LABELS, LIMITS, keyBody, limitsText, policyText, tenantBody } from "../tenants.mjs";
 import { toolServerBody } from "../toolservers.mjs";
 
-export async function adminPage() {
+export async function adminPage(draw) {
   const errors = errorBox();
   const tenantsTable = h("table");
   const keysSection = h("section", { "aria-label": "Keys" });
@@ -147,7 +147,7 @@ export async function adminPage() {
         h("td", { text: tenant.budget_usd === null ? "none" : `$${tenant.budget_usd} / ${tenant.budget_period}` }),
         h("td", {}, h("button", { type: "button", class: "quiet", text: "Manage", "aria-label": `Manage tenant ${tenant.id}`, onclick: () => showKeys(tenant).catch((error) => show(errors, error)) }))))));
   }
-  page("Admin", errors, h("h2", { text: "Tenants" }), tenantsTable, h("h2", { text: "New tenant" }), tenantForm(null), created, keysSection,
+  draw("Admin", errors, h("h2", { text: "Tenants" }), tenantsTable, h("h2", { text: "New tenant" }), tenantForm(null), created, keysSection,
     h("h2", { text: "Shared tool servers (/mcp)" }), serversTable, serverForm);
   await Promise.all([refresh(), refreshServers()]);
 }

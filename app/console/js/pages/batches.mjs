@@ -3,7 +3,7 @@
 
 import { api, failureOf } from "../api.mjs";
 import { ENDPOINTS, canCancel, countsText, errorsText, isLive, progressOf, resultFiles } from "../batches.mjs";
-import { errorBox, field, h, page, show } from "../dom.mjs";
+import { errorBox, field, h, show } from "../dom.mjs";
 
 const REFRESH_MS = 1000;
 
@@ -34,7 +34,7 @@ function batchRow(batch, cancel) {
     actions);
 }
 
-export async function batchesPage() {
+export async function batchesPage(draw) {
   const errors = errorBox();
   const file = h("input", { type: "file", name: "file", accept: ".jsonl,application/jsonl,text/plain", required: true });
   const endpoint = h("select", { name: "endpoint" }, ...ENDPOINTS.map((value) => h("option", { value, text: value })));
@@ -74,6 +74,6 @@ export async function batchesPage() {
       await refresh();
     } catch (error) { show(errors, error); }
   });
-  page("Batches", h("p", { class: "note", text: "A file of requests, one JSON line each ({custom_id, method: POST, url, body}), answered offline at the batch price." }), form, errors, table);
+  draw("Batches", h("p", { class: "note", text: "A file of requests, one JSON line each ({custom_id, method: POST, url, body}), answered offline at the batch price." }), form, errors, table);
   await refresh();
 }

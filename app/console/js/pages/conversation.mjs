@@ -2,7 +2,7 @@
 // with a stop button; the session's history comes from /<name>/sessions and /<name>/history.
 
 import { api, jsonPost } from "../api.mjs";
-import { errorBox, field, h, modelPickers, page, renderMarkdown, show } from "../dom.mjs";
+import { errorBox, field, h, modelPickers, renderMarkdown, show } from "../dom.mjs";
 import { title } from "../workspaces.mjs";
 import { streamEvents } from "../sse.mjs";
 
@@ -10,7 +10,7 @@ export function newSessionId(now = new Date()) {
   return `chat-${now.toISOString().replace(/[^0-9]/g, "").slice(0, 14)}`;
 }
 
-export async function conversationPage(me, useCase) {
+export async function conversationPage(draw, me, useCase) {
   const base = `/${useCase.name}`;
   const list = h("ul");
   const messages = h("div", { class: "messages", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
@@ -97,7 +97,7 @@ export async function conversationPage(me, useCase) {
     try { await api(`${base}/history?session_id=${encodeURIComponent(current)}`, { method: "DELETE" }); await open(null); }
     catch (error) { show(errors, error); }
   } });
-  page(title(useCase.name), h("div", { class: "conversation" },
+  draw(title(useCase.name), h("div", { class: "conversation" },
     h("section", { class: "sessions", "aria-label": "Chats" }, h("div", { class: "row" }, newChat, rename, remove), list),
     h("section", { "aria-label": "Conversation" }, messages, form, errors)));
   const first = (await api(`${base}/sessions`)).sessions[0] || null;

@@ -3,7 +3,7 @@
 
 import { api, jsonPost } from "../api.mjs";
 import { formControls } from "../controls.mjs";
-import { errorBox, field, h, modelPickers, page, renderMarkdown, show } from "../dom.mjs";
+import { errorBox, field, h, modelPickers, renderMarkdown, show } from "../dom.mjs";
 import { fieldsOf, inputOf, shownOutput, withChunk } from "../forms.mjs";
 import { fromRunEvent, statusOf } from "../progress.mjs";
 import { streamEvents } from "../sse.mjs";
@@ -19,7 +19,7 @@ export function uploadForm(input, configurable, file) {
   return { body };
 }
 
-export async function documentPage(me, useCase) {
+export async function documentPage(draw, me, useCase) {
   const { name, document_field: documentField } = useCase;
   const fields = fieldsOf(await api(`/${name}/input_schema`));
   const controls = formControls(fields, { [documentField]: 8 });
@@ -56,5 +56,5 @@ export async function documentPage(me, useCase) {
       }
     } catch (error) { show(errors, error); } finally { run.disabled = false; }
   });
-  page(title(name), form, progress, steps, output, errors);
+  draw(title(name), form, progress, steps, output, errors);
 }

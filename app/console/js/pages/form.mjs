@@ -2,12 +2,12 @@
 
 import { api, jsonPost } from "../api.mjs";
 import { formControls } from "../controls.mjs";
-import { errorBox, h, modelPickers, page, show } from "../dom.mjs";
+import { errorBox, h, modelPickers, show } from "../dom.mjs";
 import { fieldsOf, inputOf, shownOutput, withChunk } from "../forms.mjs";
 import { streamEvents } from "../sse.mjs";
 import { title } from "../workspaces.mjs";
 
-export async function formPage(me, useCase) {
+export async function formPage(draw, me, useCase) {
   const { name } = useCase;
   const fields = fieldsOf(await api(`/${name}/input_schema`));
   const controls = formControls(fields);
@@ -35,5 +35,5 @@ export async function formPage(me, useCase) {
     } finally { run.disabled = false; stop.disabled = true; }
   });
   stop.addEventListener("click", () => controller?.abort());
-  page(title(name), form, output, errors);
+  draw(title(name), form, output, errors);
 }

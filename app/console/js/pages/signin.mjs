@@ -1,9 +1,9 @@
 // Sign in: a key checked against /me, then posted to /signin for the session cookie.
 
 import { failureOf } from "../api.mjs";
-import { errorBox, field, h, page, show } from "../dom.mjs";
+import { errorBox, field, h, show } from "../dom.mjs";
 
-export function signInPage() {
+export function signInPage(draw) {
   const key = h("input", { type: "password", name: "key", autocomplete: "off", required: true });
   const form = h("form", { "aria-label": "Sign in" },
     h("p", {}, "Sign in with an API key. The local admin key of ", h("code", { text: "make run" }),
@@ -24,6 +24,6 @@ export function signInPage() {
     if (!signedIn.ok) return show(errors, await failureOf(signedIn));
     window.location.assign("/");
   });
-  page("Sign in", form, errors);
+  draw("Sign in", form, errors);
   key.focus();
 }

@@ -4,7 +4,7 @@
 import { api } from "../api.mjs";
 import { cacheFigures, cacheRows } from "../cache.mjs";
 import { CHART_TITLES, chartData } from "../charts.mjs";
-import { errorBox, field, h, page, show } from "../dom.mjs";
+import { errorBox, field, h, show } from "../dom.mjs";
 import { guardrailRows } from "../guardrails.mjs";
 
 function usageView(usage, load, refused, query) {
@@ -52,7 +52,7 @@ function drawCharts(container, records) {
   }
 }
 
-export async function usagePage(me) {
+export async function usagePage(draw, me) {
   const tenantPicker = me.key.admin ? h("select", { name: "tenant" }) : null;
   const content = h("div");
   const errors = errorBox();
@@ -73,6 +73,6 @@ export async function usagePage(me) {
     tenantPicker.addEventListener("change", load);
     controls.push(field("Tenant", tenantPicker));
   }
-  page("Usage", ...controls, errors, content);
+  draw("Usage", ...controls, errors, content);
   await load();
 }
