@@ -15,6 +15,7 @@ from app.providers.breaker import CircuitBreakers, RedisCircuitBreakers, State
 from app.providers.calls import Prompt, UpstreamCall, prompt_of
 from app.providers.clients import uses_llama_cpp
 from app.providers.dispatcher import Dispatcher
+from app.providers.mock_transport import MockResponse, MockTransport, UpstreamRequest
 from app.providers.model_providers import ModelProviders
 from app.providers.tool_servers import ToolServers
 from app.providers.uploads import Upload
@@ -46,6 +47,8 @@ __all__ = [
     "ChunkStream",
     "CircuitBreakers",
     "Dispatcher",
+    "MockResponse",
+    "MockTransport",
     "ModelProviders",
     "ModelSelector",
     "Prompt",
@@ -54,6 +57,7 @@ __all__ = [
     "ToolServers",
     "Upload",
     "UpstreamCall",
+    "UpstreamRequest",
     "account_in",
     "prompt_of",
     "uses_llama_cpp",

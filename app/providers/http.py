@@ -12,18 +12,26 @@ import urllib.request
 
 import aiohttp
 
+from app.providers.mock_transport import MockTransport
+
 #: Room for one line of an upstream event stream (aiohttp's default is 256 KiB).
 READ_BUFFER_BYTES = 2**20
 
 
 class HttpPool:
-    def __init__(self, max_connections: int = 1000) -> None:
+    """The pool's session: aiohttp's, or the `transport` given (mock_transport.py), which
+    answers the same calls in this process."""
+
+    def __init__(self, max_connections: int = 1000, transport: MockTransport | None = None) -> None:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._transport = transport
         self.trace_configs: list[aiohttp.TraceConfig] = []  # set before the first call
 
     @property
     def session(self) -> aiohttp.ClientSession:
+        if self._transport is not None:
+            return self._transport  # type: ignore[return-value]  # the calls clients make
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections),
