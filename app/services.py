@@ -9,7 +9,6 @@ Nothing else builds a service.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +48,7 @@ if TYPE_CHECKING:  # imported where they are configured: a quicker cold start
     from redis.asyncio import Redis
 
     from app.observability.tracing import Tracing
-    from app.providers import ChatRunnable
+    from app.providers import MockTransport
     from app.use_cases.kit import UseCase
 
 
@@ -192,14 +191,12 @@ def server_secret(settings: Settings) -> bytes:
     return load_or_create_secret(settings.data_dir / "secret-key")
 
 
-def build_services(
-    settings: Settings, models: Mapping[str, ChatRunnable] | None = None
-) -> Services:
-    """Every service, wired. `models` answer the chains in place of the aliases' own (the
-    tests' fakes; see `ModelProviders`)."""
+def build_services(settings: Settings, transport: MockTransport | None = None) -> Services:
+    """Every service, wired; `transport` answers the deployments' calls in this process (see
+    `MockTransport`)."""
     redis = open_redis(settings)
     providers = ModelProviders(
-        settings, circuit_breakers(settings, redis), cache_store(settings, redis), models
+        settings, circuit_breakers(settings, redis), cache_store(settings, redis), transport
     )
     tracing = None
     if settings.otlp_endpoint:

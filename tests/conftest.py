@@ -20,11 +20,10 @@ from starlette.applications import Starlette
 
 from app.main import create_app
 from app.providers.http import HttpPool
-from app.services import build_services
-from app.settings import ModelSpec, Settings
+from app.settings import Settings
 from app.storage import database as storage_database
 from tests.support.databases import database_url
-from tests.support.fakes import EchoChat
+from tests.support.echo_upstream import echo_model, echo_services
 from tests.support.fault_upstream import create_fault_upstream, running_fault_upstream
 from tests.support.servers import serving
 
@@ -57,18 +56,13 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url(request.param, tmp_path)
 
 
-ECHO_MODELS = {
-    "local": ModelSpec(provider="local"),
-    "other": ModelSpec(provider="openai-compatible", model="x", base_url="http://127.0.0.1:9"),
-}
+ECHO_MODELS = {"local": echo_model("local"), "other": echo_model("other")}
 
 
 @pytest.fixture
 def echo_app(make_settings: MakeSettings) -> FastAPI:
-    """The platform with every model alias answered by an EchoChat."""
-    settings = make_settings(models=ECHO_MODELS)
-    models = {"local": EchoChat(label="local"), "other": EchoChat(label="other")}
-    return mounted(create_app(services=build_services(settings, models)))
+    """The platform with every model alias answered by the echo upstream."""
+    return mounted(create_app(services=echo_services(make_settings(models=ECHO_MODELS))))
 
 
 def mounted(app: FastAPI) -> FastAPI:

@@ -3,7 +3,6 @@ pool and circuit breakers they share, and the embedded models when an alias uses
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from app.cache import CacheStore
@@ -15,6 +14,7 @@ from app.providers.http import HttpPool
 from app.providers.local_embedder import LocalEmbedder
 from app.providers.local_server import LocalModelServer
 from app.providers.local_tokenizer import ContextLimit, LocalTokenizer
+from app.providers.mock_transport import MockTransport
 from app.settings import Settings
 
 if TYPE_CHECKING:  # LangChain is loaded with the use cases, after startup: /v1 needs none
@@ -27,15 +27,13 @@ class ModelProviders:
         settings: Settings,
         breakers: CircuitBreakers,
         cache: CacheStore,
-        models: Mapping[str, ChatRunnable] | None = None,
+        transport: MockTransport | None = None,
     ) -> None:
-        """`models` answer the chains in place of the aliases' own (a test's fakes): then no
-        embedded model is started, and /v1 still calls the settings' deployments."""
+        """`transport` answers the deployments' calls in this process (mock_transport.py)."""
         deployments = [d for spec in settings.models.values() for d in spec.deployments]
-        uses_local = models is None and uses_llama_cpp(deployments)
         self.local_server = (
             LocalModelServer(settings.local_model, settings.data_dir / "local-model.log")
-            if uses_local
+            if uses_llama_cpp(deployments)
             else None
         )
         #: Counts the embedded model's tokens exactly.
@@ -43,7 +41,7 @@ class ModelProviders:
             LocalTokenizer(self.local_server.model_path) if self.local_server else None
         )
         self.breakers = breakers
-        self.http = HttpPool()
+        self.http = HttpPool(transport=transport)
         embedder = packaged_embedder()
         self.cache = cache
         self.dispatcher = Dispatcher(
@@ -54,8 +52,7 @@ class ModelProviders:
             embedder if uses_embedder(deployments) else None,
             AnswerCache(settings.models, cache, settings.cache_max_entry_bytes, embedder),
         )  # fmt: skip
-        self._given = dict(models) if models is not None else None
-        self._models: dict[str, ChatRunnable] | None = self._given
+        self._models: dict[str, ChatRunnable] | None = None
         self._specs = settings.models
         self.default_alias = settings.default_model
 
@@ -79,8 +76,6 @@ class ModelProviders:
 
     async def readiness_problem(self) -> str | None:
         """None when the default model's provider answers, else what is wrong."""
-        if self._given is not None:
-            return None  # not a provider's models: nothing to ask
         return await self.dispatcher.probe(self.default_alias)
 
 

@@ -14,7 +14,6 @@ A model call is counted from the calls it made to deployments (`UpstreamCall`s, 
 dispatcher records in the call's account, app/providers/accounting.py): each with its own
 prompt and output, so that an answer continued on a second deployment, or hedged, is billed for
 every call that did work.
-A model that reaches no deployment (a test's fake) is counted from what the callbacks saw.
 """
 
 from __future__ import annotations
@@ -53,8 +52,6 @@ class ModelCall:
     bound: int  # the most tokens it can use
     cost_bound: float  # the most it can cost
     image_price: float = 0.0  # USD per image it makes
-    output: list[str] = field(default_factory=list)
-    usage: tuple[int, int, TokenSource] | None = None
     ended: bool = False
     started: float = field(default_factory=time.perf_counter)
 
@@ -155,8 +152,7 @@ class CallMeter(AccountHolder):
         calls = self._calls.values()
         return {
             "prompt": "\n".join(f"{role}: {text}" for call in calls for role, text in call.prompt),
-            "completion": "".join(text for one in self.account.calls for text in one.output)
-            or "\n".join("".join(call.output) for call in calls),
+            "completion": "".join(text for one in self.account.calls for text in one.output),
         }
 
     # --- callbacks -----------------------------------------------------------------------
@@ -195,10 +191,6 @@ class CallMeter(AccountHolder):
     def model_call(self, call_id: object) -> ModelCall | None:
         return self._calls.get(call_id)
 
-    def add_output(self, call: ModelCall, text: str) -> None:
-        self.output_began()
-        call.output.append(text)
-
     def output_began(self) -> None:
         """Output is going out (its time is the request's time to first token)."""
         if self.first_token is None:
@@ -215,30 +207,21 @@ class CallMeter(AccountHolder):
 
     def _tallies(self) -> list[Tally]:
         """What the request used: each call to a deployment that did work, as the provider
-        reported it, else counted; models that reached no deployment (a test's fakes), from
-        what the callbacks saw. Kept once every model call ended: counting is a tokenizer's
+        reported it, else counted. Kept once every model call ended: counting is a tokenizer's
         work."""
         if self._tallied is not None:
             return self._tallied
         count = self._services.counter.count
         tallies: list[Tally] = []
-        if self.account.calls:
-            for one in self.account.calls:  # loops: a comprehension is a call in 3.11
-                cached = one.cached is not None
-                if one.usage is not None:
-                    usage = one.usage
-                    tallies.append((one.alias, usage.input_tokens, usage.output_tokens,
-                                    "provider", cached))  # fmt: skip
-                elif one.did_work:
-                    used = count(one.local, one.prompt, "".join(one.output))
-                    tallies.append((one.alias, *used, cached))
-        else:
-            for call in self._calls.values():
-                if call.usage is None and call.output:
-                    local = call.alias in self._services.local_aliases
-                    call.usage = count(local, call.prompt, "".join(call.output))
-                if call.usage is not None:
-                    tallies.append((call.alias, *call.usage, False))
+        for one in self.account.calls:  # loops: a comprehension is a call in 3.11
+            cached = one.cached is not None
+            if one.usage is not None:
+                usage = one.usage
+                tallies.append((one.alias, usage.input_tokens, usage.output_tokens,
+                                "provider", cached))  # fmt: skip
+            elif one.did_work:
+                used = count(one.local, one.prompt, "".join(one.output))
+                tallies.append((one.alias, *used, cached))
         for call in self._calls.values():
             if not call.ended:
                 return tallies

@@ -52,21 +52,11 @@ class MeterCallbacks(AsyncCallbackHandler, AccountHolder):
         await self._meter.start_call(run_id, alias, as_prompt(messages[0]), max_tokens)
 
     async def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
-        call = self._meter.model_call(run_id)
-        if call is not None:
-            self._meter.add_output(call, token)
+        if self._meter.model_call(run_id) is not None:
+            self._meter.output_began()
 
     async def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        call = self._meter.end_call(run_id)
-        if call is None:
-            return
-        generation = response.generations[0][0] if response.generations else None
-        message = getattr(generation, "message", None)
-        usage = getattr(message, "usage_metadata", None)
-        if usage:
-            call.usage = (usage["input_tokens"], usage["output_tokens"], "provider")
-        if not call.output and generation is not None:
-            call.output.append(generation.text)
+        self._meter.end_call(run_id)
 
     async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self._meter.end_call(run_id)

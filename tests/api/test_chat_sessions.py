@@ -7,9 +7,8 @@ import asyncio
 import httpx
 
 from app.main import create_app
-from app.services import build_services
 from tests.conftest import ECHO_MODELS, asgi_client
-from tests.support.fakes import EchoChat
+from tests.support.echo_upstream import echo_services
 from tests.support.sse import aiter_events
 
 
@@ -83,8 +82,7 @@ async def test_clearing_a_session_forgets_it(echo_client: httpx.AsyncClient):
 async def test_concurrent_renames_to_one_id_never_merge_conversations(make_settings, database):
     """Four sessions renamed to one id at once: one wins, three get 409, nothing merges."""
     settings = make_settings(models=ECHO_MODELS, database_url=database)
-    models = {alias: EchoChat(label=alias) for alias in ECHO_MODELS}
-    app = create_app(services=build_services(settings, models))
+    app = create_app(services=echo_services(settings))
     async with asgi_client(app) as client:
         for n in range(4):
             await client.post("/chat/invoke", json=chat_body(f"Conversation {n}.", f"s-{n}"))

@@ -2,7 +2,8 @@
 events, metered like /summarize; every document it cannot read is a clear 4xx that bills
 nothing, hostile ones included (read in a process of its own, within 2 s here).
 
-The model is EchoChat (it replies with its prompt), so the summary shows what the chain read.
+The model is the echo upstream (it replies with its prompt): the summary shows what the chain
+read.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import httpx
 import pytest
 
 from app.main import create_app
-from app.services import build_services
 from app.settings import Settings
 from tests.conftest import ECHO_MODELS
 from tests.support.documents import (
@@ -28,7 +28,7 @@ from tests.support.documents import (
     malformed_docx,
     pdf,
 )
-from tests.support.fakes import EchoChat
+from tests.support.echo_upstream import echo_services
 from tests.support.sse import Event, aiter_events
 from tests.support.tenancy import build_platform
 
@@ -39,8 +39,7 @@ PAGES = [f"Page {n} tells how the council planted {n} new trees by the river." f
 async def client(make_settings) -> AsyncIterator[httpx.AsyncClient]:
     settings = make_settings(models=ECHO_MODELS, summarize_chunk_chars=200, document_max_pages=8,
                              document_parse_seconds=2)  # fmt: skip
-    models = {"local": EchoChat(label="local"), "other": EchoChat(label="other")}
-    app = create_app(services=build_services(settings, models))
+    app = create_app(services=echo_services(settings))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://platform"
     ) as client:

@@ -70,7 +70,8 @@ async def test_metrics_count_requests_tokens_cost_and_rejections_per_tenant(plat
     assert cost == pytest.approx(sum(row["cost_usd"] for row in ledger)) and cost > 0
     assert value(found, "genai_request_seconds_count", route="generate", model="priced") == 2
     assert value(found, "genai_active_streams") == 0
-    assert ("genai_circuit_state", (("deployment", "local:default@local"),)) in found
+    for spec in platform.services.settings.models.values():
+        assert ("genai_circuit_state", (("deployment", spec.primary.name),)) in found
 
 
 async def test_metrics_need_an_admin_key(platform):

@@ -6,9 +6,8 @@ import httpx
 import pytest
 
 from app.main import create_app
-from app.services import build_services
 from tests.conftest import ECHO_MODELS, asgi_client
-from tests.support.fakes import EchoChat
+from tests.support.echo_upstream import echo_services
 
 
 def assert_error(response: httpx.Response, status: int, param: str | None) -> dict:
@@ -80,7 +79,7 @@ async def test_a_chat_message_that_is_no_message_is_422_at_the_item(echo_client,
 
 async def test_declared_body_over_the_limit_is_413(make_settings):
     settings = make_settings(models=ECHO_MODELS, max_body_bytes=2048)
-    app = create_app(services=build_services(settings, {"local": EchoChat(), "other": EchoChat()}))
+    app = create_app(services=echo_services(settings))
     async with asgi_client(app) as client:
         response = await client.post("/summarize/invoke", json={"input": {"text": "x" * 5000}})
         assert_error(response, 413, None)
@@ -89,7 +88,7 @@ async def test_declared_body_over_the_limit_is_413(make_settings):
 
 async def test_streamed_body_over_the_limit_is_413(make_settings):
     settings = make_settings(models=ECHO_MODELS, max_body_bytes=2048)
-    app = create_app(services=build_services(settings, {"local": EchoChat(), "other": EchoChat()}))
+    app = create_app(services=echo_services(settings))
 
     async def chunked_body():
         yield b'{"input": {"text": "'

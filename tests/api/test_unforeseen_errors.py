@@ -11,9 +11,8 @@ import socket
 from fastapi import FastAPI
 
 from app.main import create_app
-from app.services import build_services
 from tests.conftest import ECHO_MODELS
-from tests.support.fakes import EchoChat
+from tests.support.echo_upstream import echo_services
 from tests.support.servers import serving
 from tests.support.tenancy import Platform
 
@@ -61,7 +60,7 @@ async def test_a_database_that_stops_answering_is_a_503_the_client_may_retry(
     settings = make_settings(
         auth_enabled=True, database_url=f"sqlite:///{folder / 'genai.db'}", models=ECHO_MODELS
     )
-    platform = Platform(create_app(services=build_services(settings, {"local": EchoChat()})))
+    platform = Platform(create_app(services=echo_services(settings)))
     key = platform.key(platform.tenant("acme").id)
     platform.services.engine.dispose()
     shutil.rmtree(folder)  # the next connection cannot open the database

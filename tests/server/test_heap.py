@@ -9,9 +9,8 @@ import weakref
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.services import build_services
 from tests.conftest import ECHO_MODELS
-from tests.support.fakes import EchoChat
+from tests.support.echo_upstream import echo_services
 
 
 class Node:
@@ -23,8 +22,7 @@ class Node:
 
 def started_and_stopped(make_settings) -> None:
     settings = make_settings(models=ECHO_MODELS)
-    models = {alias: EchoChat(label=alias) for alias in ECHO_MODELS}
-    with TestClient(create_app(services=build_services(settings, models))):
+    with TestClient(create_app(services=echo_services(settings))):
         pass  # the lifespan ran: startup, then shutdown
 
 

@@ -11,13 +11,13 @@ from fastapi import FastAPI
 from sqlalchemy import insert
 
 from app.main import create_app
-from app.services import Services, build_services
+from app.services import Services
 from app.settings import ModelSpec, Settings
 from app.storage.tables import UsageRow
 from app.tenants.models import KeyCreate, Tenant, TenantCreate
 from app.usage.ledger import LedgerEntry
 from tests.conftest import asgi_client
-from tests.support.fakes import EchoChat
+from tests.support.echo_upstream import EchoUpstream, echo_services
 
 #: $1 per 1,000 input tokens and $2 per 1,000 output tokens on "priced"; "local" is free.
 PRICED_MODELS = {
@@ -70,8 +70,7 @@ class Platform:
 
 
 def build_platform(settings: Settings, delay: float = 0.0) -> Platform:
-    models = {alias: EchoChat(label=alias, delay=delay) for alias in settings.models}
-    return Platform(create_app(services=build_services(settings, models)))
+    return Platform(create_app(services=echo_services(settings, EchoUpstream(delay))))
 
 
 async def sign_in(

@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import Forbidden
-from app.services import Services, build_services
+from app.services import Services
 from app.settings import ModelSpec
 from app.storage.tables import UsageRow
 from app.tenants.models import KeyCreate, Principal, TenantCreate
 from app.usage.lifecycle import MeteredRequest, PlannedCall
-from tests.support.fakes import EchoChat
+from tests.support.echo_upstream import echo_services
 
 MODELS = {
     "open": ModelSpec(provider="openai-compatible", model="x", base_url="http://127.0.0.1:9"),
@@ -26,7 +26,7 @@ MODELS = {
 @pytest.fixture
 def services(make_settings) -> Services:  # type: ignore[no-untyped-def]
     settings = make_settings(models=MODELS, default_model="open")
-    return build_services(settings, {alias: EchoChat(label=alias) for alias in MODELS})
+    return echo_services(settings)
 
 
 def _principal(services: Services, **tenant_fields: object) -> Principal:

@@ -8,10 +8,8 @@ from __future__ import annotations
 import pytest
 
 from app.main import create_app
-from app.services import build_services
-from app.settings import ModelSpec
 from chains.code import CHECKS, FencedCode, code_of, diagnose
-from tests.support.fakes import ScriptedChat
+from tests.support.echo_upstream import EchoUpstream, echo_model, echo_services
 from tests.support.sse import read_events
 from tests.support.tenancy import Platform
 
@@ -24,10 +22,10 @@ TASK = {"task": "A function add(a, b) returning their sum.", "language": "python
 def platform_with(make_settings):  # type: ignore[no-untyped-def]
     """A platform whose model replies with the given replies, in turn."""
 
-    def make(*replies: str) -> tuple[Platform, ScriptedChat]:
-        model = ScriptedChat(replies=list(replies))
-        settings = make_settings(models={"local": ModelSpec(provider="local")})
-        return Platform(create_app(services=build_services(settings, {"local": model}))), model
+    def make(*replies: str) -> tuple[Platform, EchoUpstream]:
+        model = EchoUpstream(replies=list(replies))
+        settings = make_settings(models={"local": echo_model("local")})
+        return Platform(create_app(services=echo_services(settings, model))), model
 
     return make
 
@@ -50,7 +48,7 @@ async def test_a_rejected_attempt_is_repaired_from_the_parsers_complaint(platfor
     output = await run(platform, TASK)
     assert output == {"code": "def add(a, b):\n    return a + b\n", "language": "python",
                       "valid": True, "attempts": 2, "diagnostics": []}  # fmt: skip
-    repair = model.prompts[1][-1].content
+    repair = model.prompts[1][-1]["content"]
     assert "def add(a, b:" in repair, "the model is shown its last attempt"
     assert "line 1, column 8: '(' was never closed" in repair, "and the parser's complaint"
     row = await only_row(platform)
