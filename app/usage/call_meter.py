@@ -27,13 +27,12 @@ from app.errors import Forbidden
 from app.guardrails import client_policy
 from app.limits.admission import Admission
 from app.limits.store import Ticket
-from app.providers import AccountHolder, CallAccount, UpstreamCall
+from app.providers import AccountHolder, CallAccount
 from app.tenants.models import Principal
 from app.usage.counting import Prompt, TokenCounter, TokenSource, prompt_upper_bound
 from app.usage.ledger import LedgerEntry, UsageLedger
+from app.usage.outcome import Count, Tally, cache_outcome, served, summed
 from app.usage.pricing import PriceTable
-
-_SOURCE_RANK = {"provider": 0, "counted": 1, "estimated": 2}
 
 
 def model_not_allowed(principal: Principal, alias: str) -> Forbidden:
@@ -54,24 +53,6 @@ class ModelCall:
     image_price: float = 0.0  # USD per image it makes
     ended: bool = False
     started: float = field(default_factory=time.perf_counter)
-
-
-#: Alias, input and output tokens, how they were counted, and whether the cache answered.
-Tally = tuple[str | None, int, int, TokenSource, bool]
-
-
-@dataclass(frozen=True)
-class Count:
-    """What a request used, as its row says: its tokens (and how they were counted), what it
-    costs, its images, the tokens that count toward its limits, and what the cache saved."""
-
-    input_tokens: int
-    output_tokens: int
-    cost: float
-    source: TokenSource | None
-    images: int
-    charged_tokens: int
-    saved: float
 
 
 @dataclass(frozen=True)
@@ -230,7 +211,7 @@ class CallMeter(AccountHolder):
 
     def usage(self) -> tuple[int, int, TokenSource] | None:
         """The request's tokens so far; None if no provider did work worth counting."""
-        return _summed(self._tallies())
+        return summed(self._tallies())
 
     def _images(self) -> tuple[int, float]:
         """The images made, and what they cost: only /v1's image routes make any, in the one
@@ -256,39 +237,9 @@ class CallMeter(AccountHolder):
                 charged += used_in + used_out
             cost += paid
         images, image_cost = self._images()
-        input_tokens, output_tokens, source = _summed(tallies) or (0, 0, None)
+        input_tokens, output_tokens, source = summed(tallies) or (0, 0, None)
         return Count(input_tokens, output_tokens, cost + image_cost, source, images, charged,
                      saved)  # fmt: skip
-
-    def _cached(self) -> tuple[str | None, str | None]:
-        """What the answer cache did for the request (`hit`, `coalesced`, `partial` when it
-        answered some of its calls, `miss`, `bypass` when the request said not to use it;
-        None: not cacheable), and the request that paid for what it served."""
-        served: list[UpstreamCall] = []
-        worked = False
-        for one in self.account.calls:  # a loop: a comprehension is a call in 3.11
-            if one.cached is not None:
-                served.append(one)
-            elif one.did_work:
-                worked = True
-        if served:
-            paid_by = served[0].paid_by or None
-            if worked:
-                return "partial", paid_by
-            hits = all(one.cached == "hit" for one in served)
-            return ("hit" if hits else "coalesced"), paid_by
-        status = self.account.cache_status or ""  # what the cache did: its calls noted it
-        return ("bypass" if status.startswith("fwd=request") else "miss"), None
-
-    def _served(self) -> tuple[str | None, bool, bool]:
-        """The deployments that did work, in order; whether an answer was continued, hedged."""
-        names: dict[str, None] = {}
-        roles = set()
-        for one in self.account.calls:
-            if one.did_work:
-                names[one.deployment] = None
-                roles.add(one.role)
-        return ",".join(names)[:512] or None, "continuation" in roles, "hedge" in roles
 
     async def finish(self, status: int, interrupted: bool) -> LedgerEntry:
         """Count, settle the reservation and write the ledger row (run it shielded)."""
@@ -305,8 +256,8 @@ class CallMeter(AccountHolder):
             await admission.settle(self.ticket, self.ticket.tokens, self.ticket.cost)
             raise
         await admission.settle(self.ticket, counted.charged_tokens, counted.cost)
-        deployments, continued, hedged = self._served()
-        cache, paid_by = self._cached() if self.account.cache_status else (None, None)
+        deployments, continued, hedged = served(self.account)
+        cache, paid_by = cache_outcome(self.account) if self.account.cache_status else (None, None)
         row = LedgerEntry(
             request_id=self.request_id,
             client_request_id=self.client_request_id,
@@ -339,16 +290,3 @@ class CallMeter(AccountHolder):
         )
         await self._services.ledger.arecord(row)
         return row
-
-
-def _summed(tallies: list[Tally]) -> tuple[int, int, TokenSource] | None:
-    """Tokens in and out of `tallies`, and the least exact way one was obtained."""
-    if not tallies:
-        return None
-    used_in = used_out = 0
-    source: TokenSource = "provider"
-    for _, tokens_in, tokens_out, how, _ in tallies:
-        used_in, used_out = used_in + tokens_in, used_out + tokens_out
-        if _SOURCE_RANK[how] > _SOURCE_RANK[source]:
-            source = how
-    return used_in, used_out, source
