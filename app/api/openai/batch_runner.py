@@ -30,7 +30,8 @@ from app.api.openai.batch_results import ABANDONED, EXPIRED, not_run, output_lin
 from app.errors import PlatformError, RateLimited, Unauthorized, client_error
 from app.observability.metrics import Metrics
 from app.settings import Settings
-from app.storage.batches import BatchStore, ClaimedLine
+from app.storage.batch_leases import ClaimedLine
+from app.storage.batches import BatchStore
 from app.storage.files import StoredFile
 from app.storage.ids import ordered_id
 from app.tenants.models import Principal
@@ -96,7 +97,7 @@ class BatchRunner:
         await asyncio.gather(*left, return_exceptions=True)
         for claimed in left.values():
             with contextlib.suppress(Exception):
-                await self._store.release(claimed, 0.0)
+                await self._store.leases.release(claimed, 0.0)
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -119,7 +120,7 @@ class BatchRunner:
                 now = self._clock()
                 room = self._room()
                 if room > 0:
-                    claimed = await self._store.claim(now, self._lease, room)
+                    claimed = await self._store.leases.claim(now, self._lease, room)
                 if claimed:
                     self._started_at = time.monotonic()
                 for line in claimed:
@@ -148,14 +149,14 @@ class BatchRunner:
             await asyncio.sleep(self._lease / 3)
             leases = list({claimed.lease for claimed in self._running.values()})
             try:
-                await self._store.renew(leases, self._clock() + self._lease)
+                await self._store.leases.renew(leases, self._clock() + self._lease)
             except Exception:
                 logger.warning("could not renew batch leases", exc_info=True)
 
     async def _sweep(self, now: float) -> None:
         for batch_id in await self._store.overdue(now):
             await self._store.stop(batch_id, "expired", None, EXPIRED)
-        await self._store.abandon(now, ABANDONED)
+        await self._store.leases.abandon(now, ABANDONED)
         # before finalizing: a batch that ran between two sweeps is named once, with 0
         self._metrics.batch_depth(await self._store.depth())
         for batch_id in await self._store.finishable(now):
@@ -178,7 +179,7 @@ class BatchRunner:
             await self._refused(claimed, error, metered.admitted)
             return
         response = {"status_code": 200, "request_id": request_id, "body": body}
-        await self._store.settle(claimed, "done", {"response": response, "error": None})
+        await self._store.leases.settle(claimed, "done", {"response": response, "error": None})
         self._metrics.batch_lines.labels(claimed.tenant_id, "done").inc()
 
     async def _refused(self, claimed: ClaimedLine, error: PlatformError, admitted: bool) -> None:
@@ -190,15 +191,15 @@ class BatchRunner:
             errors = [{"code": error.code, "message": error.message, "param": None,
                        "line": claimed.line}]  # fmt: skip
             await self._store.stop(claimed.batch_id, "failed", errors, result)
-            await self._store.settle(claimed, "skipped", result)
+            await self._store.leases.settle(claimed, "skipped", result)
             return
         if isinstance(error, RateLimited) and not admitted:  # a limit, for now: later
             retry_after = float(error.headers.get("Retry-After", "1"))
-            await self._store.release(claimed, self._clock() + retry_after)
+            await self._store.leases.release(claimed, self._clock() + retry_after)
             return
         response = {"status_code": error.status_code, "request_id": line_request_id(claimed),
                     "body": error.body()}  # fmt: skip
-        await self._store.settle(claimed, "failed", {"response": response, "error": None})
+        await self._store.leases.settle(claimed, "failed", {"response": response, "error": None})
         self._metrics.batch_lines.labels(claimed.tenant_id, "failed").inc()
 
     # --- the end of a batch ------------------------------------------------------------------
