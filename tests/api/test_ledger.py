@@ -11,6 +11,7 @@ import pytest
 
 from app.main import create_app
 from app.settings import ModelSpec
+from tests.support.echo_upstream import EchoUpstream
 from tests.support.servers import serving
 from tests.support.sse import aiter_events, read_events
 from tests.support.tenancy import PRICED_MODELS, Platform, build_platform
@@ -25,7 +26,9 @@ def cost(row: dict) -> float:
 
 @pytest.fixture
 def platform(make_settings, database) -> Platform:
-    return build_platform(make_settings(database_url=database, models=PRICED_MODELS), delay=0.4)
+    return build_platform(
+        make_settings(database_url=database, models=PRICED_MODELS), EchoUpstream(delay=0.4)
+    )
 
 
 async def rows_of(client: httpx.AsyncClient, request_id: str, wait: float = 0.0) -> list[dict]:

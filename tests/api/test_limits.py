@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from app.limits.redis_store import RedisLimitStore
 from app.limits.store import BudgetScope, Denied, InMemoryLimitStore, LimitStore, Scope
+from tests.support.echo_upstream import EchoUpstream
 from tests.support.redis_state import fresh_prefix, redis_or_skip
 from tests.support.tenancy import PRICED_MODELS, Platform, build_platform
 
@@ -27,11 +28,11 @@ def limit_state(request: pytest.FixtureRequest) -> dict[str, str]:
 
 @pytest.fixture
 def make_platform(make_settings, database, limit_state):
-    def make(delay: float = 0.0) -> Platform:
+    def make(upstream: EchoUpstream | None = None) -> Platform:
         settings = make_settings(
             auth_enabled=True, database_url=database, models=PRICED_MODELS, **limit_state
         )
-        return build_platform(settings, delay=delay)
+        return build_platform(settings, upstream)
 
     return make
 
@@ -58,7 +59,7 @@ async def ledger(platform: Platform, tenant: str) -> list[dict]:
 
 
 async def test_rpm_10_admits_exactly_10_of_50_concurrent_requests(make_platform):
-    platform = make_platform(delay=0.05)
+    platform = make_platform(EchoUpstream(delay=0.05))
     platform.tenant("acme", rpm=10)
     async with platform.client(platform.key("acme")) as client:
         responses = await burst(client, 50)
@@ -90,10 +91,19 @@ async def test_key_and_tenant_limits_both_apply(make_platform):
 
 
 async def test_concurrency_limit_refuses_the_excess_and_frees_on_completion(make_platform):
-    platform = make_platform(delay=0.3)
+    upstream = EchoUpstream()
+    platform = make_platform(upstream)
     platform.tenant("acme", max_concurrent=2)
     async with platform.client(platform.key("acme")) as client:
-        statuses = [r.status_code for r in await burst(client, 6)]
+        upstream.hold()  # the admitted requests run until the others have been answered
+        six = [asyncio.ensure_future(client.post("/generate/invoke", json=GENERATE))
+               for _ in range(6)]  # fmt: skip
+        await upstream.arrived(2)
+        async with asyncio.timeout(10):  # more admitted than the limit: they wait, held
+            while sum(request.done() for request in six) < 4:
+                await asyncio.wait([r for r in six if not r.done()], return_when="FIRST_COMPLETED")
+        upstream.release()
+        statuses = [(await request).status_code for request in six]
         assert statuses.count(200) == 2
         assert statuses.count(429) == 4
         again = await burst(client, 2)
@@ -101,7 +111,7 @@ async def test_concurrency_limit_refuses_the_excess_and_frees_on_completion(make
 
 
 async def test_tokens_per_minute_are_never_exceeded_by_a_burst(make_platform):
-    platform = make_platform(delay=0.05)
+    platform = make_platform(EchoUpstream(delay=0.05))
     platform.tenant("acme", tpm=1500)
     body = {"input": {"prompt": "Say something."}, "config": {"configurable": {"max_tokens": 50}}}
     async with platform.client(platform.key("acme")) as client:
@@ -115,7 +125,7 @@ async def test_tokens_per_minute_are_never_exceeded_by_a_burst(make_platform):
 
 
 async def test_budget_is_never_overspent_by_waves_of_100_concurrent_requests(make_platform):
-    platform = make_platform(delay=0.02)
+    platform = make_platform(EchoUpstream(delay=0.02))
     platform.tenant("acme", budget_usd=1.0, budget_period="day")
     body = {
         "input": {"prompt": "Hi"},
@@ -203,18 +213,21 @@ async def test_budget_reservations_count_until_settled(store):
 
 
 async def test_an_admin_sees_what_a_tenant_uses_right_now(make_platform):
-    platform = make_platform(delay=0.6)
+    upstream = EchoUpstream()
+    platform = make_platform(upstream)
     platform.tenant("acme", max_concurrent=2, budget_usd=100.0)
     platform.tenant("ops")
-    await platform.app.state.use_cases.done()  # as on a started server: its 0.3 s is the run's
+    await platform.app.state.use_cases.done()  # as on a started server
     body = {**GENERATE, "config": {"configurable": {"model": "priced"}}}
     async with (
         platform.client(platform.key("acme")) as client,
         platform.client(platform.key("ops", admin=True)) as admin,
     ):
+        upstream.hold()
         running = asyncio.ensure_future(client.post("/generate/invoke", json=body))
-        await asyncio.sleep(0.3)
+        await upstream.arrived(1)
         during = (await admin.get("/admin/tenants/acme/load")).json()
+        upstream.release()
         assert (await running).status_code == 200
         after = (await admin.get("/admin/tenants/acme/load")).json()
         [row] = (await client.get("/usage")).json()["records"]

@@ -6,7 +6,9 @@ the model and the sampling parameters it was called with; cut to `max_tokens` wo
 model cuts its answer. Like llama.cpp's server, it reports usage (a token per word) on whole
 answers and none on streams. `delay` makes each answer take that long (concurrency tests).
 `replies` makes it answer those texts in turn instead (the last one again once they run out).
-Every request body it was sent is kept, in order, in `bodies`.
+Every request body it was sent is kept, in order, in `bodies`. `hold()` makes the calls that
+arrive wait until `release()`, and `arrived(n)` waits until n calls are held: a test sees the
+platform with calls in flight, with no sleeping and no race.
 """
 
 from __future__ import annotations
@@ -62,6 +64,32 @@ class EchoUpstream:
         self.replies = replies
         self.bodies: list[dict[str, Any]] = []
         self.transport = MockTransport(self.handle)
+        self._open = asyncio.Event()
+        self._open.set()
+        self._held = 0
+        self._arrivals = asyncio.Condition()
+
+    def hold(self) -> None:
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    async def arrived(self, calls: int) -> None:
+        """Until `calls` calls are held (`hold`)."""
+        async with self._arrivals:
+            await self._arrivals.wait_for(lambda: self._held >= calls)
+
+    async def _wait_if_held(self) -> None:
+        if self._open.is_set():
+            return
+        async with self._arrivals:
+            self._held += 1
+            self._arrivals.notify_all()
+        try:
+            await self._open.wait()
+        finally:
+            self._held -= 1
 
     @property
     def prompts(self) -> list[list[dict[str, Any]]]:
@@ -88,6 +116,7 @@ class EchoUpstream:
             return MockResponse(json={"object": "list", "data": [{"id": "echo"}]})
         body = request.json()
         self.bodies.append(body)
+        await self._wait_if_held()
         chat = request.url.split("?")[0].endswith("/chat/completions")
         words = self._words(body)
         if body.get("stream"):

@@ -69,8 +69,9 @@ class Platform:
             connection.execute(insert(UsageRow), rows)
 
 
-def build_platform(settings: Settings, delay: float = 0.0) -> Platform:
-    return Platform(create_app(services=echo_services(settings, EchoUpstream(delay))))
+def build_platform(settings: Settings, upstream: EchoUpstream | None = None) -> Platform:
+    """The platform with every alias answered by `upstream` (a new echo upstream if none)."""
+    return Platform(create_app(services=echo_services(settings, upstream)))
 
 
 async def sign_in(
