@@ -1,0 +1,102 @@
+"""An OpenAI-compatible provider in this process whose every answer a test scripts: per
+deployment (by the model name its calls carry), what each call gets in turn, the last step
+again once the script runs out. What each call was sent is kept, in order, on the script
+itself: nothing is shared between tests, and no model name chooses a behaviour.
+
+    script = Script(primary=[status(503), answer("Hello")], backup=[stream("Hel", "lo")])
+    HttpPool(transport=script.transport)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import orjson
+
+from app.providers import MockResponse, MockTransport, UpstreamRequest
+
+Step = Callable[[dict[str, Any]], Awaitable[MockResponse]]
+
+
+class Script:
+    def __init__(self, **steps: list[Step]) -> None:
+        self._steps = steps
+        self.calls: list[tuple[str, dict[str, Any]]] = []  # (model, body), in order
+        self.transport = MockTransport(self._handle)
+
+    def sent_to(self, model: str) -> list[dict[str, Any]]:
+        """The bodies `model` was sent, in order."""
+        return [body for name, body in self.calls if name == model]
+
+    async def _handle(self, request: UpstreamRequest) -> MockResponse:
+        body = request.json()
+        model = body["model"]
+        steps = self._steps[model]
+        step = steps[min(len(self.sent_to(model)), len(steps) - 1)]
+        self.calls.append((model, body))
+        return await step(body)
+
+
+def answer(text: str, prompt_tokens: int = 3) -> Step:
+    """A whole chat answer, with its usage (a token per word)."""
+
+    async def step(body: dict[str, Any]) -> MockResponse:
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split())}
+        return MockResponse(json={
+            "id": "scripted", "object": "chat.completion", "created": 0, "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "finish_reason": "stop"}],
+            "usage": {**usage, "total_tokens": sum(usage.values())},
+        })  # fmt: skip
+
+    return step
+
+
+def status(code: int, **headers: str) -> Step:
+    """An error status, in OpenAI's error shape."""
+
+    async def step(body: dict[str, Any]) -> MockResponse:
+        error = {"error": {"message": f"scripted {code}", "type": "scripted"}}
+        return MockResponse(code, json=error, headers=headers)
+
+    return step
+
+
+def silent() -> Step:
+    """No answer at all: the platform's deadline ends the call."""
+
+    async def step(body: dict[str, Any]) -> MockResponse:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    return step
+
+
+def stream(*pieces: str, cut: bool = False) -> Step:
+    """A streamed chat answer in `pieces`; with `cut`, the connection drops after them (no
+    finish, no [DONE])."""
+
+    async def step(body: dict[str, Any]) -> MockResponse:
+        return MockResponse(lines=_events(body["model"], pieces, cut))
+
+    return step
+
+
+async def _events(model: str, pieces: tuple[str, ...], cut: bool) -> AsyncIterator[bytes]:
+    for piece in pieces:
+        yield _chunk(model, {"content": piece}, None)
+    if cut:
+        raise aiohttp.ClientPayloadError("scripted: the connection dropped")
+    yield _chunk(model, {}, "stop")
+    yield b"data: [DONE]\n\n"
+
+
+def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> bytes:
+    chunk = {
+        "id": "scripted", "object": "chat.completion.chunk", "created": 0, "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }  # fmt: skip
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
