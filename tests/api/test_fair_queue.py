@@ -7,34 +7,33 @@ import asyncio
 import time
 
 import httpx
-from starlette.applications import Starlette
 
 from app.main import create_app
 from app.providers.fair_queue import FairQueue, Waiter
+from app.services import build_services
 from app.settings import ModelSpec
+from tests.support.scripted_upstream import Script, answer
 from tests.support.tenancy import Platform
 
 
-async def until_served(upstream_app: Starlette, calls: int) -> None:
-    """Until the model has received `calls` calls in all (the slot is then taken)."""
-    for _ in range(200):
-        if upstream_app.state.hits["brief"] >= calls:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the model was never called")
-
-
-def busy_model(upstream: str, **queue: float) -> ModelSpec:
-    """A model that answers one call at a time, each in 0.3 s (as the embedded model: 1)."""
-    return ModelSpec(provider="openai-compatible", model="brief", base_url=upstream,
+def busy_model(**queue: float) -> ModelSpec:
+    """A model that takes one call at a time (as the embedded model: 1)."""
+    return ModelSpec(provider="openai-compatible", model="busy", base_url="http://scripted/v1",
                      max_concurrent=1, **queue)  # fmt: skip
 
 
-def platform_with(make_settings, model: ModelSpec, **settings: object) -> Platform:
+def script() -> Script:
+    """The busy model's answers: each in 0.3 s."""
+    return Script(busy=[answer("Hello there.", after=0.3)])
+
+
+def platform_with(
+    make_settings, model: ModelSpec, upstream: Script, **settings: object
+) -> Platform:
     settings = make_settings(
         auth_enabled=True, models={"busy": model}, default_model="busy", **settings
     )
-    platform = Platform(create_app(settings))
+    platform = Platform(create_app(services=build_services(settings, upstream.transport)))
     for tenant in ("flood", "polite"):
         platform.tenant(tenant)
     return platform
@@ -46,17 +45,15 @@ async def finish_time(client: httpx.AsyncClient, path: str = "/generate/invoke")
     return time.monotonic()
 
 
-async def test_a_tenants_burst_waits_behind_another_tenants_call(
-    make_settings, upstream, upstream_app
-):
-    platform = platform_with(make_settings, busy_model(upstream))
+async def test_a_tenants_burst_waits_behind_another_tenants_call(make_settings):
+    upstream = script()
+    platform = platform_with(make_settings, busy_model(), upstream)
     async with (
         platform.client(platform.key("flood")) as flood,
         platform.client(platform.key("polite")) as polite,
     ):
-        served = upstream_app.state.hits["brief"]
         burst = [asyncio.ensure_future(finish_time(flood)) for _ in range(5)]
-        await until_served(upstream_app, served + 1)  # one runs, four queue: then the other
+        await upstream.called(1)  # one runs, four queue: then the other
         await asyncio.sleep(0.05)  # tenant asks, once
         polite_done = await finish_time(polite)
         flood_done = sorted(await asyncio.gather(*burst))
@@ -64,8 +61,8 @@ async def test_a_tenants_burst_waits_behind_another_tenants_call(
     assert flood_done[0] < polite_done < flood_done[1]
 
 
-async def test_a_tenants_queue_is_bounded_with_a_clear_429(make_settings, upstream):
-    platform = platform_with(make_settings, busy_model(upstream, queue_per_tenant=2))
+async def test_a_tenants_queue_is_bounded_with_a_clear_429(make_settings):
+    platform = platform_with(make_settings, busy_model(queue_per_tenant=2), script())
     async with platform.client(platform.key("flood")) as flood:
         body = {"input": {"prompt": "Hi"}}
         responses = await asyncio.gather(*[flood.post("/generate/invoke", json=body)
@@ -79,13 +76,13 @@ async def test_a_tenants_queue_is_bounded_with_a_clear_429(make_settings, upstre
     assert refused.headers["retry-after"] == "1"
 
 
-async def test_a_wait_past_the_queue_timeout_is_a_clear_503(make_settings, upstream, upstream_app):
-    platform = platform_with(make_settings, busy_model(upstream, queue_timeout=0.1))
+async def test_a_wait_past_the_queue_timeout_is_a_clear_503(make_settings):
+    upstream = script()
+    platform = platform_with(make_settings, busy_model(queue_timeout=0.1), upstream)
     async with platform.client(platform.key("flood")) as flood:
         body = {"input": {"prompt": "Hi"}}
-        served = upstream_app.state.hits["brief"]
         first = asyncio.ensure_future(flood.post("/generate/invoke", json=body))
-        await until_served(upstream_app, served + 1)
+        await upstream.called(1)
         second = await flood.post("/v1/chat/completions", json={
             "model": "busy", "messages": [{"role": "user", "content": "Hi"}]})  # fmt: skip
         assert (await first).status_code == 200
@@ -95,15 +92,13 @@ async def test_a_wait_past_the_queue_timeout_is_a_clear_503(make_settings, upstr
     assert (row["route"], row["status"]) == ("v1/chat/completions", 503)
 
 
-async def test_a_client_leaving_its_place_in_the_queue_frees_it(
-    make_settings, upstream, upstream_app
-):
-    platform = platform_with(make_settings, busy_model(upstream, queue_per_tenant=1))
+async def test_a_client_leaving_its_place_in_the_queue_frees_it(make_settings):
+    upstream = script()
+    platform = platform_with(make_settings, busy_model(queue_per_tenant=1), upstream)
     async with platform.client(platform.key("flood")) as flood:
         body = {"input": {"prompt": "Hi"}}
-        served = upstream_app.state.hits["brief"]
         running = asyncio.ensure_future(flood.post("/generate/invoke", json=body))
-        await until_served(upstream_app, served + 1)
+        await upstream.called(1)
         waiting = asyncio.ensure_future(flood.post("/generate/invoke", json=body))
         await asyncio.sleep(0.05)
         waiting.cancel()  # the client gives up while queued
@@ -113,20 +108,18 @@ async def test_a_client_leaving_its_place_in_the_queue_frees_it(
     assert again.status_code == 200
 
 
-async def test_one_requests_many_calls_wait_in_its_own_line_not_the_tenants(
-    make_settings, upstream, upstream_app
-):
+async def test_one_requests_many_calls_wait_in_its_own_line_not_the_tenants(make_settings):
     """A summary of six parts is one request: it neither fills the tenant's line of two, nor
     times out while its own parts go ahead of each other (6 x 0.3 s, beyond the 1 s wait)."""
-    model = busy_model(upstream, queue_per_tenant=2, queue_timeout=1.0)
-    platform = platform_with(make_settings, model, summarize_chunk_chars=400)
+    upstream = script()
+    model = busy_model(queue_per_tenant=2, queue_timeout=1.0)
+    platform = platform_with(make_settings, model, upstream, summarize_chunk_chars=400)
     text = " ".join(f"Sentence {n} of a long text about queues." for n in range(60))
-    served = upstream_app.state.hits["brief"]
     async with platform.client(platform.key("flood")) as flood:
         response = await flood.post("/summarize/invoke", json={"input": {"text": text}})
         rows = (await flood.get("/usage")).json()["records"]
     assert response.status_code == 200, response.text
-    assert upstream_app.state.hits["brief"] - served >= 7, "six parts and the summary"
+    assert len(upstream.calls) >= 7, "six parts and the summary"
     assert [(row["route"], row["status"]) for row in rows] == [("summarize", 200)]
 
 

@@ -26,6 +26,12 @@ class Script:
         self._steps = steps
         self.calls: list[tuple[str, dict[str, Any]]] = []  # (model, body), in order
         self.transport = MockTransport(self._handle)
+        self._arrivals = asyncio.Condition()
+
+    async def called(self, calls: int) -> None:
+        """Until `calls` calls in all have arrived."""
+        async with self._arrivals:
+            await self._arrivals.wait_for(lambda: len(self.calls) >= calls)
 
     def sent_to(self, model: str) -> list[dict[str, Any]]:
         """The bodies `model` was sent, in order."""
@@ -36,14 +42,20 @@ class Script:
         model = body["model"]
         steps = self._steps[model]
         step = steps[min(len(self.sent_to(model)), len(steps) - 1)]
-        self.calls.append((model, body))
+        async with self._arrivals:
+            self.calls.append((model, body))
+            self._arrivals.notify_all()
         return await step(body)
 
 
-def answer(text: str, prompt_tokens: int = 3) -> Step:
-    """A whole chat answer, with its usage (a token per word)."""
+def answer(text: str, prompt_tokens: int = 3, after: float = 0.0) -> Step:
+    """A chat answer, whole with its usage (a token per word), or streamed in one piece as
+    asked; `after` seconds late."""
 
     async def step(body: dict[str, Any]) -> MockResponse:
+        await asyncio.sleep(after)
+        if body.get("stream"):
+            return MockResponse(lines=_events(body["model"], (text,), cut=False))
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split())}
         return MockResponse(json={
             "id": "scripted", "object": "chat.completion", "created": 0, "model": body["model"],
