@@ -1,8 +1,9 @@
 """A deployment slow to its first token is hedged: the next one is started beside it, the first
 to answer wins, the other is cancelled at once, and both are billed.
 
-The slow deployment is our fault upstream's `late` (headers and the role chunk at once, the
-answer after 2 s), or `hang` (never answers); the fast one is its `ok`.
+Each test scripts its deployments in process (tests/support/scripted_upstream.py): `late`
+starts at once (a stream's role chunk) and answers after 2 s, `hang` never answers, `ok`
+answers at once.
 """
 
 from __future__ import annotations
@@ -10,25 +11,33 @@ from __future__ import annotations
 import time
 
 import pytest
-from starlette.applications import Starlette
 
 from app.main import create_app
 from app.providers.hedging import AUTO_MIN_SAMPLES, Hedging
+from app.services import build_services
 from app.settings import ModelSpec
-from tests.support.fault_upstream import HELLO
+from tests.support.scripted_upstream import Late, Script, answer, silent
 from tests.support.sse import read_events
 from tests.support.tenancy import Platform
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
 
 
+HELLO = "the fast deployment says hello"
+
+
 @pytest.fixture
-def platform(make_settings, upstream, upstream_app: Starlette) -> Platform:
-    upstream_app.state.closed_at.clear()
+def late() -> Late:
+    return Late(HELLO, seconds=2.0)
+
+
+@pytest.fixture
+def platform(make_settings, late: Late) -> Platform:
+    script = Script(late=[late], hang=[silent()], ok=[answer(HELLO)])
 
     def alias(*models: str, **fields: object) -> ModelSpec:
         deployments = [
-            {"provider": "openai-compatible", "model": model, "base_url": upstream,
+            {"provider": "openai-compatible", "model": model, "base_url": "http://scripted/v1",
              "max_retries": 0, "timeout": 5}
             for model in models
         ]  # fmt: skip
@@ -45,7 +54,7 @@ def platform(make_settings, upstream, upstream_app: Starlette) -> Platform:
         "quiet": alias("hang", "ok", hedge_after_ms=300),  # 10% of its requests, a floor
     }
     settings = make_settings(auth_enabled=True, models=models, default_model="ok")
-    platform = Platform(create_app(settings))
+    platform = Platform(create_app(services=build_services(settings, script.transport)))
     platform.tenant("acme")
     platform.tenant("ops")
     return platform
@@ -88,7 +97,7 @@ async def test_a_slow_first_token_is_hedged_and_the_fast_deployment_wins(platfor
     assert served_by(row) == ["late", "ok"], "both deployments did work, both are named"
 
 
-async def test_both_calls_are_billed_and_the_loser_is_cancelled_at_once(platform, upstream_app):
+async def test_both_calls_are_billed_and_the_loser_is_cancelled_at_once(platform, late: Late):
     await first_token_seconds(platform, "ok")
     await first_token_seconds(platform, "hedged")
     answered = time.monotonic()
@@ -96,8 +105,9 @@ async def test_both_calls_are_billed_and_the_loser_is_cancelled_at_once(platform
     assert hedged["output_tokens"] == plain["output_tokens"], "the winner's answer"
     assert hedged["input_tokens"] == 2 * plain["input_tokens"], "both calls read the prompt"
     assert hedged["cost_usd"] == pytest.approx(2 * plain["cost_usd"])
-    closed = upstream_app.state.closed_at["late"]
-    assert closed < answered, "the slow deployment's stream was closed before the answer ended"
+    assert late.closed_at is not None and late.closed_at < answered, (
+        "the slow deployment's stream was closed before the answer ended"
+    )
 
 
 async def test_a_fast_deployment_is_not_hedged(platform):

@@ -10,6 +10,7 @@ itself: nothing is shared between tests, and no model name chooses a behaviour.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -75,6 +76,35 @@ def status(code: int, **headers: str) -> Step:
         return MockResponse(code, json=error, headers=headers)
 
     return step
+
+
+class Late:
+    """An answer that starts at once (a streamed one with its role chunk) and comes `seconds`
+    later; when the platform gave up on it first (it closed the call), `closed_at` says when
+    (time.monotonic)."""
+
+    def __init__(self, text: str, seconds: float) -> None:
+        self.text, self.seconds = text, seconds
+        self.closed_at: float | None = None
+
+    async def __call__(self, body: dict[str, Any]) -> MockResponse:
+        if body.get("stream"):
+            return MockResponse(lines=self._events(body["model"]))
+        await self._wait()
+        return await answer(self.text)(body)
+
+    async def _wait(self) -> None:
+        try:
+            await asyncio.sleep(self.seconds)
+        except asyncio.CancelledError:
+            self.closed_at = time.monotonic()
+            raise
+
+    async def _events(self, model: str) -> AsyncIterator[bytes]:
+        yield _chunk(model, {"role": "assistant", "content": ""}, None)
+        await self._wait()
+        async for event in _events(model, (self.text,), cut=False):
+            yield event
 
 
 def silent() -> Step:
