@@ -1,10 +1,10 @@
 """An answer a deployment cuts short mid-stream is continued on the next one: the client sees one
 whole answer, with nothing repeated and nothing missing, and the ledger one row for both calls.
 
-The primary deployments are our fault upstream's `drop` (3 words, then the connection is cut),
-`unfinished` (3 words, then an end with no finish) and `malformed` (2 words, then a chunk that is
-not an object); the backup is its `ok`, which, asked to continue, streams only the words after
-the partial answer it is given.
+Each test scripts its deployments in process (tests/support/scripted_upstream.py): `drop`
+streams 3 words, then its connection is cut; `unfinished` 3 words, then an end with no finish;
+`malformed` 2 words, then a chunk that is not an object; `broken` fails with a 500. The backup,
+`ok`, asked to continue, streams only the words after the partial answer it is given.
 """
 
 from __future__ import annotations
@@ -13,30 +13,43 @@ import json
 
 import openai
 import pytest
-from starlette.applications import Starlette
 
 from app.main import create_app
 from app.providers.continuation import CONTINUE_INSTRUCTION
+from app.services import build_services
 from app.settings import ModelSpec
-from tests.support.fault_upstream import HELLO
+from tests.support.scripted_upstream import Script, rest_of, status, stream
 from tests.support.sse import read_events
 from tests.support.tenancy import Platform
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
 
 
-def deployment(upstream: str, model: str, **fields: object) -> dict:
-    return {"provider": "openai-compatible", "model": model, "base_url": upstream,
+HELLO = "fault upstream says hello"
+WORDS = ("fault ", "upstream ", "says ")
+
+
+def deployment(model: str, **fields: object) -> dict:
+    return {"provider": "openai-compatible", "model": model, "base_url": "http://scripted/v1",
             "max_retries": 0, "timeout": 5, **fields}  # fmt: skip
 
 
 @pytest.fixture
-def platform(make_settings, upstream, upstream_app: Starlette) -> Platform:
-    upstream_app.state.bodies.clear()
+def script() -> Script:
+    return Script(
+        ok=[rest_of(HELLO)],
+        drop=[stream(*WORDS, end="cut")],
+        unfinished=[stream(*WORDS, end="unfinished")],
+        malformed=[stream(*WORDS[:2], end="malformed")],
+        broken=[status(500)],
+    )
 
+
+@pytest.fixture
+def platform(make_settings, script: Script) -> Platform:
     def alias(*models: str, **fields: object) -> ModelSpec:
         return ModelSpec(
-            deployments=[deployment(upstream, model) for model in models],
+            deployments=[deployment(model) for model in models],
             input_price_per_million=1.0, output_price_per_million=2.0, **fields,
         )  # fmt: skip
 
@@ -49,13 +62,13 @@ def platform(make_settings, upstream, upstream_app: Starlette) -> Platform:
         "no-continuation": alias("drop", "ok", continue_on_failure=False),
         "prefixed": ModelSpec(
             deployments=[
-                deployment(upstream, "drop"),
-                deployment(upstream, "ok", continuation="prefix"),
+                deployment("drop"),
+                deployment("ok", continuation="prefix"),
             ],
         ),
     }
     settings = make_settings(auth_enabled=True, models=models, default_model="ok")
-    platform = Platform(create_app(settings))
+    platform = Platform(create_app(services=build_services(settings, script.transport)))
     platform.tenant("acme")
     platform.tenant("ops")
     return platform
@@ -84,7 +97,7 @@ async def only_row(platform: Platform) -> dict:
 
 
 def served_by(row: dict) -> list[str]:
-    """The fault upstream's model name of each deployment the row names."""
+    """The scripted model name of each deployment the row names."""
     return [name.split(":")[1].split("@")[0] for name in row["deployments"].split(",")]
 
 
@@ -98,9 +111,9 @@ async def test_a_stream_cut_short_is_continued_on_the_next_deployment(platform, 
     assert served_by(row) == [platform.services.settings.models[model].primary.model, "ok"]
 
 
-async def test_the_continuation_asks_for_the_rest_of_the_same_answer(platform, upstream_app):
+async def test_the_continuation_asks_for_the_rest_of_the_same_answer(platform, script):
     await stream_text(platform, "cut")
-    sent = upstream_app.state.bodies["ok"]
+    sent = script.sent_to("ok")[-1]
     assert sent["messages"][:-2] == MESSAGES
     assert sent["messages"][-2] == {"role": "assistant", "content": "fault upstream says "}
     assert sent["messages"][-1] == {"role": "user", "content": CONTINUE_INSTRUCTION}
@@ -108,11 +121,11 @@ async def test_the_continuation_asks_for_the_rest_of_the_same_answer(platform, u
 
 
 async def test_a_prefix_deployment_gets_the_partial_answer_as_the_assistants_prefix(
-    platform, upstream_app
+    platform, script
 ):
     text, _ = await stream_text(platform, "prefixed")
     assert text == HELLO
-    last = upstream_app.state.bodies["ok"]["messages"][-1]
+    last = script.sent_to("ok")[-1]["messages"][-1]
     assert last == {"role": "assistant", "content": "fault upstream says ", "prefix": True}
 
 

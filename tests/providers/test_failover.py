@@ -86,7 +86,7 @@ async def test_when_no_deployment_answers_the_client_hears_the_last_failure():
 
 
 async def test_a_stream_cut_mid_answer_is_continued_by_the_next_deployment():
-    script = Script(a=[stream("Hel", "lo ", cut=True)], b=[stream("world")])
+    script = Script(a=[stream("Hel", "lo ", end="cut")], b=[stream("world")])
     found = dispatcher(script, alias("a", "b", max_retries=0))
     charged = account()
     assert await streamed(found, charged) == "Hello world"
@@ -96,7 +96,7 @@ async def test_a_stream_cut_mid_answer_is_continued_by_the_next_deployment():
 
 
 async def test_a_stream_cut_with_no_deployment_left_fails_mid_answer_never_ending_clean():
-    script = Script(a=[stream("Hel", cut=True)])
+    script = Script(a=[stream("Hel", end="cut")])
     found = dispatcher(script, alias("a", max_retries=0))
     with pytest.raises(PlatformError) as failed:
         await streamed(found, account())

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import orjson
 
 from app.providers import MockResponse, MockTransport, UpstreamRequest
+from app.providers.continuation import CONTINUE_INSTRUCTION
 
 Step = Callable[[dict[str, Any]], Awaitable[MockResponse]]
 
@@ -56,7 +57,7 @@ def answer(text: str, prompt_tokens: int = 3, after: float = 0.0) -> Step:
     async def step(body: dict[str, Any]) -> MockResponse:
         await asyncio.sleep(after)
         if body.get("stream"):
-            return MockResponse(lines=_events(body["model"], (text,), cut=False))
+            return MockResponse(lines=_events(body["model"], (text,), "done"))
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split())}
         return MockResponse(json={
             "id": "scripted", "object": "chat.completion", "created": 0, "model": body["model"],
@@ -103,7 +104,7 @@ class Late:
     async def _events(self, model: str) -> AsyncIterator[bytes]:
         yield _chunk(model, {"role": "assistant", "content": ""}, None)
         await self._wait()
-        async for event in _events(model, (self.text,), cut=False):
+        async for event in _events(model, (self.text,), "done"):
             yield event
 
 
@@ -117,23 +118,59 @@ def silent() -> Step:
     return step
 
 
-def stream(*pieces: str, cut: bool = False) -> Step:
-    """A streamed chat answer in `pieces`; with `cut`, the connection drops after them (no
-    finish, no [DONE])."""
+#: How a scripted stream ends after its pieces: whole (a finish, then [DONE]), its connection
+#: dropped, ended with neither finish nor [DONE], or a chunk that is no JSON object.
+Ending = Literal["done", "cut", "unfinished", "malformed"]
+
+
+def stream(*pieces: str, end: Ending = "done") -> Step:
+    """A streamed chat answer in `pieces`, ended as `end` says."""
 
     async def step(body: dict[str, Any]) -> MockResponse:
-        return MockResponse(lines=_events(body["model"], pieces, cut))
+        return MockResponse(lines=_events(body["model"], pieces, end))
 
     return step
 
 
-async def _events(model: str, pieces: tuple[str, ...], cut: bool) -> AsyncIterator[bytes]:
+def rest_of(text: str) -> Step:
+    """`text` in words, streamed or whole as asked; asked to continue a partial answer (the
+    platform's continuation: the partial as the assistant's prefix, or followed by its
+    instruction), only the words after it."""
+
+    async def step(body: dict[str, Any]) -> MockResponse:
+        already = _partial(body["messages"])
+        words = [word + " " for word in text.split(" ")]
+        words[-1] = words[-1].rstrip()
+        while words and already.startswith(words[0]):
+            already = already[len(words[0]) :]
+            words.pop(0)
+        if body.get("stream"):
+            return MockResponse(lines=_events(body["model"], tuple(words), "done"))
+        return await answer("".join(words))(body)
+
+    return step
+
+
+def _partial(messages: list[dict[str, Any]]) -> str:
+    last = messages[-1]
+    if last["role"] == "assistant" and last.get("prefix"):
+        return last["content"]
+    if last == {"role": "user", "content": CONTINUE_INSTRUCTION}:
+        return messages[-2]["content"]
+    return ""
+
+
+async def _events(model: str, pieces: tuple[str, ...], end: Ending) -> AsyncIterator[bytes]:
     for piece in pieces:
         yield _chunk(model, {"content": piece}, None)
-    if cut:
+    if end == "cut":
         raise aiohttp.ClientPayloadError("scripted: the connection dropped")
-    yield _chunk(model, {}, "stop")
-    yield b"data: [DONE]\n\n"
+    if end == "malformed":
+        yield b"data: [1]\n\n"
+        return
+    if end == "done":
+        yield _chunk(model, {}, "stop")
+        yield b"data: [DONE]\n\n"
 
 
 def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> bytes:
