@@ -1,6 +1,6 @@
 """A stream that waits long for its next event sends SSE comments meanwhile, so proxies that cut
 idle connections (nginx, cloud load balancers: 60 s) keep it open. Here the interval is 0.3 s
-and the wait is our fault upstream's `late` (its answer after 2 s) or `hang` (none).
+and the wait is the test's scripted deployment: `late` (its answer after 2 s) or `hang` (none).
 """
 
 from __future__ import annotations
@@ -12,22 +12,28 @@ import openai
 import pytest
 
 from app.main import create_app
+from app.services import build_services
 from app.settings import ModelSpec
-from tests.support.fault_upstream import HELLO
+from tests.support.scripted_upstream import Late, Script, silent
 from tests.support.tenancy import Platform
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
 
 
+HELLO = "a late answer says hello"
+
+
 @pytest.fixture
-def platform(make_settings, upstream) -> Platform:
+def platform(make_settings) -> Platform:
+    script = Script(late=[Late(HELLO, seconds=2.0)], hang=[silent()])
+
     def alias(model: str, **fields: object) -> ModelSpec:
-        return ModelSpec(provider="openai-compatible", model=model, base_url=upstream,
-                         max_retries=0, **fields)  # fmt: skip
+        return ModelSpec(provider="openai-compatible", model=model,
+                         base_url="http://scripted/v1", max_retries=0, **fields)  # fmt: skip
 
     models = {"late": alias("late"), "hang": alias("hang", first_token_timeout=1.2)}
     settings = make_settings(models=models, default_model="late", stream_keepalive_seconds=0.3)
-    return Platform(create_app(settings))
+    return Platform(create_app(services=build_services(settings, script.transport)))
 
 
 async def lines_of(client: httpx.AsyncClient, path: str, body: dict) -> list[str]:
