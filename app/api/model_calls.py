@@ -1,9 +1,9 @@
 """One request's model call, in whichever dialect it came: the seam every dialect plugs into.
 
 A dialect (OpenAI's chat completions and completions, the Responses API, Anthropic's Messages)
-parses its own request and translates it into a `Translation`: what to ask of which alias, and
-how to render the answer, whole or as a stream (a `Relay`). `ModelCalls.answer` does the rest
-the same way for all of them: admission and metering, the upstream call through the
+parses its own request and translates it into a `Translation` (translation.py): what to ask of
+which alias, and how to render the answer, whole or as a stream (a `Relay`). `ModelCalls.answer`
+does the rest the same way for all of them: admission and metering, the upstream call through the
 dispatcher's failover, the ledger row, and the stream's honest end.
 
 A stream that fails after its first byte ends with the dialect's failure event and never its
@@ -16,27 +16,26 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
+from app.api.translation import Relay, Translation
 from app.errors import (
     BadRequest,
     NotFound,
-    PlatformError,
     client_error,
     invalid_json,
     invalid_request,
 )
 from app.http.disconnect import until_disconnected
 from app.http.request_state import request_state
-from app.providers import Answer, ChunkStream, Dispatcher, Prompt, prompt_of
+from app.providers import Answer, ChunkStream, Dispatcher, Prompt
 from app.settings import Settings
 from app.streams.kept import KeptStreams
-from app.streams.kept import StreamOptions as KeptStreamOptions
 from app.streams.log import StreamOwner
 from app.tenants.models import Principal
 from app.usage.call_meter import CallMeter
@@ -46,81 +45,6 @@ from app.usage.lifecycle import MeteredRequest, PlannedCall
 CALL = "v1"
 KEEPALIVE = ": keep-alive\n\n"
 BodyT = TypeVar("BodyT", bound=BaseModel)
-
-
-class Relay(Protocol):
-    """A stream's events in one dialect, as server-sent-event frames."""
-
-    def frames(self, chunk: dict[str, Any]) -> list[str]:
-        """The frames for one upstream chunk; none for a chunk with nothing to relay."""
-
-    async def closing(self, input_tokens: int, output_tokens: int) -> list[str]:
-        """The last frames of a whole answer (its ledger row is written already)."""
-
-    async def failing(self, error: PlatformError) -> list[str]:
-        """The frames that end a stream cut short: the dialect's failure, never its end."""
-
-
-class Translation(Protocol):
-    """A dialect's request, translated onto an upstream endpoint of the alias."""
-
-    route: str  #: the ledger's name for the route (the dialect)
-    endpoint: str  #: the upstream endpoint: chat/completions or completions
-    alias: str
-    stream: bool
-    #: The output bound the client asked for, and the field it is named by.
-    requested_max_tokens: int | None
-    max_tokens_field: str
-    generations: int  #: answers generated, each up to the bound
-
-    def prompt(self) -> Prompt: ...
-
-    def payload(self, max_tokens: int) -> dict[str, Any]:
-        """The upstream request's body, bounded to `max_tokens`."""
-
-    async def whole(
-        self, upstream: dict[str, Any], input_tokens: int, output_tokens: int
-    ) -> dict[str, Any]:
-        """The dialect's body for a whole answer."""
-
-    def relay(self, id_: str) -> Relay: ...
-
-    def new_id(self) -> str: ...
-
-    def kept(self) -> KeptStreamOptions:
-        """Whether and how its stream is kept for resumption."""
-
-
-class OntoChat:
-    """The common part of a dialect's `Translation` onto chat completions: one answer to a
-    conversation of chat messages, with the dialect's options in chat's names."""
-
-    endpoint = "chat/completions"
-    generations = 1
-
-    def __init__(
-        self, alias: str, stream: bool, requested_max_tokens: int | None,
-        messages: list[dict[str, Any]], options: dict[str, Any],
-    ) -> None:  # fmt: skip
-        self.alias = alias
-        self.stream = stream
-        self.requested_max_tokens = requested_max_tokens
-        self.messages = messages
-        self._options = options
-
-    def prompt(self) -> Prompt:
-        return prompt_of(self.endpoint, {"messages": self.messages,
-                                         "tools": self._options.get("tools")})  # fmt: skip
-
-    def payload(self, max_tokens: int) -> dict[str, Any]:
-        payload = {"model": self.alias, "messages": self.messages, "max_tokens": max_tokens,
-                   **self._options}  # fmt: skip
-        if self.stream:
-            payload |= {"stream": True, "stream_options": {"include_usage": True}}
-        return payload
-
-    def kept(self) -> KeptStreamOptions:
-        return KeptStreamOptions()
 
 
 async def parse_body(model: type[BodyT], request: Request) -> BodyT:

@@ -11,7 +11,8 @@ from fastapi.responses import Response
 
 from app.api.anthropic.output import MessageRelay, message_id, usage_of, whole_message
 from app.api.anthropic.request import CountTokensRequest, MessagesRequest
-from app.api.model_calls import ModelCalls, OntoChat, parse_body, unknown_model
+from app.api.model_calls import ModelCalls, parse_body, unknown_model
+from app.api.translation import OntoChat
 from app.providers import prompt_of
 from app.tenants.models import Principal
 from app.usage.lifecycle import MeteredRequest, Metering

@@ -16,7 +16,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
-from app.api.model_calls import ModelCalls, OntoChat, parse_body, validated
+from app.api.model_calls import ModelCalls, parse_body, validated
 from app.api.openai.responses_background import BackgroundResponses
 from app.api.openai.responses_output import (
     ResponseEvents,
@@ -34,6 +34,7 @@ from app.api.openai.responses_request import (
     chat_messages,
     chat_options,
 )
+from app.api.translation import OntoChat
 from app.errors import BadRequest, NotFound, PlatformError
 from app.guardrails import client_policy, keeper
 from app.storage.responses import ResponseStore, StoredResponse

@@ -26,7 +26,8 @@ from typing import Any, Protocol
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from app.api.model_calls import ModelCalls, Translation
+from app.api.model_calls import ModelCalls
+from app.api.translation import Translation
 from app.errors import BadRequest, ClientDisconnected, ServiceUnavailable
 from app.storage.responses import ResponseStore, StoredResponse
 from app.streams.kept import KeptStreams, StreamOptions
