@@ -109,6 +109,9 @@ async def test_six_hostile_documents_do_not_slow_another_tenant_or_keep_memory(s
     idle = max(idle_before, idle_after)
     assert {answer["error"]["code"] for answer in answers} == {"document_too_complex"}
     assert reading_at_start, "the measurement ran while documents were being read"
-    # Measured here: 1.06 to 2.0 times idle (p99s of 10 to 25 ms); before, a stall of 37 s.
-    assert during <= 3 * idle, f"another tenant's p99: {during:.1f} ms, idle {idle:.1f} ms"
+    # Measured here: 1.06 to 3.1 times idle (p99s of 10 to 28 ms): six readers in processes of
+    # their own share the 2 cores with the server. Before, a reading on the loop stalled it for
+    # 37 s; 50 ms over idle is far below any such stall, and above the cores' contention.
+    allowed = max(3 * idle, idle + 50)
+    assert during <= allowed, f"another tenant's p99: {during:.1f} ms, idle {idle:.1f} ms"
     assert rss_mb(server.pid) - idle_rss < 100, (idle_rss, rss_mb(server.pid))
