@@ -39,6 +39,7 @@ from app.http.openapi import Documented
 from app.server.heap import freeze_startup_objects
 from app.services import Services, build_services
 from app.settings import Settings, load_settings
+from app.usage.tool_calls import ToolCalls
 
 #: What is served from startup on; every other path waits for the use cases to be mounted.
 SERVED_BEFORE_USE_CASES = ("/v1/", "/health", "/ready", "/metrics")
@@ -87,7 +88,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     openai = OpenAIServing(calls, settings, dispatcher, streams)
     background = BackgroundResponses(calls, services.responses, streams,
                                      settings.background_check_seconds)  # fmt: skip
-    responses = ResponsesServing(calls, services.responses, background)
+    tool_calls = ToolCalls(services.shared_tools, services.metering)
+    responses = ResponsesServing(calls, services.responses, background, tool_calls)
     runner = BatchRunner(
         services.batches, services.tenants, services.metering,
         {"/v1/chat/completions": partial(openai.answer_line, "/v1/chat/completions"),

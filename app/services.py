@@ -74,12 +74,13 @@ class UseCases:
         """Every use case with its chain (built on the first call, in any thread)."""
         with self._lock:
             if self._chains is None:
+                from app.usage.tool_calls import ToolCalls
                 from app.use_cases.kit import ChainContext
                 from app.use_cases.registry import discover_use_cases
                 from app.use_cases.shared_tools import SharedTools
 
                 models = self._providers.models
-                tools = SharedTools(self._gateway, self._metering)
+                tools = SharedTools(ToolCalls(self._gateway, self._metering))
                 self._chains = [
                     (use_case, use_case.build(ChainContext(use_case.name, self._settings,
                                                            models, self._history, tools)))

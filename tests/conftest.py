@@ -26,6 +26,7 @@ from tests.support.databases import database_url
 from tests.support.echo_upstream import echo_model, echo_services
 from tests.support.fault_upstream import create_fault_upstream, running_fault_upstream
 from tests.support.servers import serving
+from tests.support.tool_server import Upstream, crm_server
 
 MakeSettings = Callable[..., Settings]
 
@@ -111,6 +112,14 @@ def upstream(upstream_app: Starlette) -> Iterator[str]:
     """Its /v1 base URL, served on loopback."""
     with running_fault_upstream(upstream_app) as base_url:
         yield base_url
+
+
+@pytest.fixture(scope="module")
+def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
+    """A real MCP server that requires its credential (tests/support/tool_server.py): one
+    child process per test module."""
+    with crm_server(tmp_path_factory.mktemp("crm")) as served:
+        yield served
 
 
 #: Libraries' module-level caches keyed by callables: FastAPI's (whether an endpoint or a

@@ -16,14 +16,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable
-from typing import Any, NamedTuple, TypeVar
+from dataclasses import replace
+from typing import Any, NamedTuple, TypeVar, cast
 
 import orjson
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
-from app.api.translation import Relay, Translation
+from app.api.hosted_tools import HostedTools, StreamedRound, answer_message
+from app.api.translation import HostedRelay, Relay, Translation
 from app.errors import (
     BadRequest,
     NotFound,
@@ -33,7 +35,7 @@ from app.errors import (
 )
 from app.http.disconnect import until_disconnected
 from app.http.request_state import request_state
-from app.providers import Answer, ChunkStream, Dispatcher, Prompt
+from app.providers import Answer, ChunkStream, Dispatcher, Prompt, prompt_of
 from app.settings import Settings
 from app.streams.kept import KeptStreams
 from app.streams.log import StreamOwner
@@ -133,11 +135,44 @@ class ModelCalls:
                                               account=meter.account, prompt=prompt)  # fmt: skip
         answer = await answered_for(request, answering)
         meter.end_call(CALL)
+        if call.hosted is not None:
+            answer = await self._hosted_rounds(call, call.hosted, meter, payload, answer, request)
         input_tokens, output_tokens, _ = meter.usage() or (0, 0, None)
         # The ledger row and the dialect's body (which a dialect may keep) are written at once.
         body, _ = await asyncio.gather(call.whole(answer.data, input_tokens, output_tokens),
                                        metered.close(200))  # fmt: skip
         return body
+
+    async def _hosted_rounds(
+        self, call: Translation, hosted: HostedTools, meter: CallMeter, payload: dict[str, Any],
+        answer: Answer, request: Request | None,
+    ) -> Answer:  # fmt: skip
+        """The answer once the hosted tools its rounds call are called (hosted_tools.py), with
+        the hosted calls taken out of it."""
+        rounds = 0
+        while pending := hosted.pending(message := answer_message(answer.data)):
+            for one in pending:
+                await hosted.call(one)
+            if hosted.client_called(message):
+                hosted.ended(pending)
+                break
+            payload = hosted.next_payload(payload, message.get("content"), pending)
+            rounds += 1
+            prompt = await self._next_round(call, meter, payload, (CALL, rounds))
+            answering = self._dispatcher.complete(call.alias, call.endpoint, payload,
+                                                  account=meter.account, prompt=prompt)  # fmt: skip
+            answer = await answered_for(request, answering)
+            meter.end_call((CALL, rounds))
+        return replace(answer, data=hosted.without_hosted(answer.data))
+
+    @staticmethod
+    async def _next_round(
+        call: Translation, meter: CallMeter, payload: dict[str, Any], call_id: object
+    ) -> Prompt:
+        """Open the call of another round (reserving more, if the budget has it): its prompt."""
+        prompt = prompt_of(call.endpoint, payload)
+        await meter.start_call(call_id, call.alias, prompt, payload["max_tokens"])
+        return prompt
 
     async def streamed(
         self, call: Translation, request: Request, principal: Principal,
@@ -165,7 +200,7 @@ class ModelCalls:
             if not isinstance(opened, asyncio.Task):
                 request_state(request).upstream_seconds += opened.upstream_seconds
         id_ = call.new_id()
-        return id_, self._relay(call.relay(id_), opened, metered)
+        return id_, self._relay(call, call.relay(id_), opened, metered, payload)
 
     async def admit(
         self, call: Translation, principal: Principal, metered: MeteredRequest
@@ -202,13 +237,16 @@ class ModelCalls:
         return task.result() if task.done() else task
 
     async def _relay(
-        self, relay: Relay, opened: ChunkStream | asyncio.Task[ChunkStream],
-        metered: MeteredRequest,
+        self, call: Translation, relay: Relay, opened: ChunkStream | asyncio.Task[ChunkStream],
+        metered: MeteredRequest, payload: dict[str, Any],
     ) -> AsyncIterator[str]:  # fmt: skip
-        """The provider's chunks in the dialect's frames; the ledger row is written before the
-        last ones. A client that leaves is recorded by the request's metering as it ends."""
+        """The provider's chunks in the dialect's frames (round after round, while the model
+        calls only hosted tools); the ledger row is written before the last ones. A client
+        that leaves is recorded by the request's metering as it ends."""
         meter = metered.meter
+        hosted = call.hosted
         metered.metrics.active_streams.inc()
+        call_id: object = CALL
         try:
             stream = opened
             if isinstance(stream, asyncio.Task):  # still waiting for its first content
@@ -216,25 +254,46 @@ class ModelCalls:
                     yield KEEPALIVE
                     await asyncio.wait({stream}, timeout=self._keepalive)
                 stream = stream.result()
-            began = False
-            async with stream:  # closed when the client leaves: that ends the upstream request
-                async for chunk in stream:
-                    frames = relay.frames(chunk)
-                    if not frames:
-                        continue
-                    if not began:  # what it is worth is counted by the providers' one rule
-                        began = True
-                        meter.output_began()
-                    for frame in frames:  # one at a time: a kept stream numbers each
+            rounds, began = 0, False
+            while True:
+                streamed = None if hosted is None else StreamedRound(hosted)
+                async with stream:  # closed when the client leaves: that ends the upstream call
+                    async for chunk in stream:
+                        frames = relay.frames(chunk if streamed is None else streamed.passed(chunk))
+                        if not frames:
+                            continue
+                        if not began:  # what it is worth is counted by the providers' one rule
+                            began = True
+                            meter.output_began()
+                        for frame in frames:  # one at a time: a kept stream numbers each
+                            yield frame
+                meter.end_call(call_id)
+                if hosted is None or streamed is None:
+                    break
+                message = streamed.message()
+                pending = hosted.pending(message)
+                for one in pending:
+                    for frame in cast(HostedRelay, relay).calling(one):
                         yield frame
-            meter.end_call(CALL)
+                    await hosted.call(one)
+                    for frame in cast(HostedRelay, relay).called(one):
+                        yield frame
+                if not pending or hosted.client_called(message):
+                    break
+                payload = hosted.next_payload(payload, streamed.said, pending)
+                rounds += 1
+                call_id = (CALL, rounds)
+                prompt = await self._next_round(call, meter, payload, call_id)
+                stream = await self._dispatcher.stream(
+                    call.alias, call.endpoint, payload, account=meter.account, prompt=prompt
+                )
             input_tokens, output_tokens, _ = meter.usage() or (0, 0, None)
             await metered.close(200)
             for frame in await relay.closing(input_tokens, output_tokens):
                 yield frame
         except Exception as exc:  # after the first byte: the dialect's failure, never its end
             error = client_error(exc)
-            meter.end_call(CALL)
+            meter.end_call(call_id)
             await metered.close(error.status_code, interrupted=True)
             for frame in await relay.failing(error):
                 yield frame

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from app.api.hosted_tools import HostedCall, HostedTools
 from app.errors import PlatformError
 from app.providers import Prompt, prompt_of
 from app.streams.kept import StreamOptions as KeptStreamOptions
@@ -24,6 +25,16 @@ class Relay(Protocol):
         """The frames that end a stream cut short: the dialect's failure, never its end."""
 
 
+class HostedRelay(Relay, Protocol):
+    """The relay of a dialect that offers hosted tools: their calls' frames too."""
+
+    def calling(self, call: HostedCall) -> list[str]:
+        """The frames of a hosted call about to be made."""
+
+    def called(self, call: HostedCall) -> list[str]:
+        """The frames of a hosted call made (its answer is on it)."""
+
+
 class Translation(Protocol):
     """A dialect's request, translated onto an upstream endpoint of the alias."""
 
@@ -35,6 +46,9 @@ class Translation(Protocol):
     requested_max_tokens: int | None
     max_tokens_field: str
     generations: int  #: answers generated, each up to the bound
+    #: The shared tools the platform calls for the client between the model's rounds (its
+    #: relay is then a `HostedRelay`).
+    hosted: HostedTools | None
 
     def prompt(self) -> Prompt: ...
 
@@ -60,6 +74,7 @@ class OntoChat:
 
     endpoint = "chat/completions"
     generations = 1
+    hosted: HostedTools | None = None
 
     def __init__(
         self, alias: str, stream: bool, requested_max_tokens: int | None,

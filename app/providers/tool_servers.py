@@ -46,6 +46,10 @@ class ToolServers:
         self._clock = clock
         self._listed: dict[tuple[str, str], tuple[float, list[types.Tool]]] = {}
 
+    async def servers(self) -> list[str]:
+        """The registered servers' names."""
+        return [server.name for server in await self._registry()]
+
     async def tools(self) -> list[types.Tool]:
         """Every registered server's tools, named `server.tool`. A server that does not
         answer is left out of the list (and its failure counted): listing never fails."""

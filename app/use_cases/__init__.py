@@ -12,7 +12,7 @@ from app.storage.chat_history import INTERRUPTED, SESSION_ID_PATTERN
 from app.use_cases.fan_out import as_completed
 from app.use_cases.keeping import keeper
 from app.use_cases.kit import AsyncStep, ChainContext, MaxWords, UseCase, tenant_of
-from app.use_cases.shared_tools import SharedTools, offered_name
+from app.use_cases.shared_tools import SharedTools
 
 __all__ = [
     "INTERRUPTED",
@@ -24,7 +24,6 @@ __all__ = [
     "UseCase",
     "as_completed",
     "keeper",
-    "offered_name",
     "optional",
     "tenant_of",
 ]

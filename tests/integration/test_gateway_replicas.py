@@ -15,14 +15,8 @@ from tests.support.databases import fresh_postgres
 from tests.support.fault_upstream import running_fault_upstream
 from tests.support.mcp_clients import mcp_session
 from tests.support.redis_state import fresh_prefix, redis_or_skip
-from tests.support.tool_server import CREDENTIAL, Upstream, crm_server
+from tests.support.tool_server import CREDENTIAL
 from tests.support.upstream_config import upstream_config
-
-
-@pytest.fixture(scope="module")
-def crm(tmp_path_factory) -> Iterator[Upstream]:
-    with crm_server(tmp_path_factory.mktemp("crm")) as upstream:
-        yield upstream
 
 
 @pytest.fixture(scope="module")

@@ -46,6 +46,7 @@ class OpenAICall:
     """A chat completion or completion request (a `Translation`)."""
 
     max_tokens_field = "max_tokens"
+    hosted = None  # chat completions has no hosted tools
 
     def __init__(self, dialect: Dialect, body: ChatCompletionRequest | CompletionRequest) -> None:
         self._dialect = dialect

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import orjson
 
+from app.api.hosted_tools import HostedCall, Listing
 from app.errors import PlatformError
 
 Status = Literal["queued", "in_progress", "completed", "incomplete", "failed", "cancelled"]
@@ -45,6 +46,40 @@ def function_call_item(
 ) -> dict[str, Any]:
     return {"id": id_ or item_id("fc"), "type": "function_call", "call_id": call_id,
             "name": name, "arguments": arguments, "status": status}  # fmt: skip
+
+
+def listing_item(listing: Listing) -> dict[str, Any]:
+    """A hosted tool server's tools, as a response lists them."""
+    tools = [{"name": tool.name, "description": tool.description,
+              "input_schema": tool.inputSchema, "annotations": None}
+             for tool in listing.tools]  # fmt: skip
+    return {"id": item_id("mcpl"), "type": "mcp_list_tools", "server_label": listing.label,
+            "tools": tools, "error": None}  # fmt: skip
+
+
+def hosted_item(call: HostedCall) -> dict[str, Any]:
+    """A hosted call as a response shows it: in progress until it has its answer, then
+    completed with its output, or failed with its error (the tool's, or the platform's)."""
+    answer = call.answer
+    item = {"id": call.id, "type": "mcp_call", "server_label": call.label, "name": call.tool,
+            "arguments": call.arguments, "output": None, "error": None,
+            "status": "in_progress"}  # fmt: skip
+    if answer is None:
+        return item
+    if answer.error is not None:
+        error = {"type": "http_error", "code": answer.error.status_code,
+                 "message": answer.error.message}  # fmt: skip
+        return {**item, "error": error, "status": "failed"}
+    if answer.failed:
+        error = {"type": "mcp_tool_execution_error", "content": [
+            {"type": "text", "text": answer.text}]}  # fmt: skip
+        return {**item, "error": error, "status": "failed"}
+    return {**item, "output": answer.text, "status": "completed"}
+
+
+def done_items(done: list[str | HostedCall]) -> list[dict[str, Any]]:
+    """What a response's earlier rounds said and called, as its output items."""
+    return [message_item(one) if isinstance(one, str) else hosted_item(one) for one in done]
 
 
 def output_of(upstream: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
@@ -103,8 +138,9 @@ def error_of(error: PlatformError | None) -> dict[str, str] | None:
 class ResponseEvents:
     """A chat completion's chunks as the Responses API's typed events (a `Relay`'s frames)."""
 
-    def __init__(self, head: ResponseHead) -> None:
+    def __init__(self, head: ResponseHead, listed: list[dict[str, Any]]) -> None:
         self.head = head
+        self._listed = listed  # the hosted tool servers' tools, listed first
         self.output: list[dict[str, Any]] = []  # items done
         self._open: dict[str, Any] | None = None  # the item being written
         self._tool_items: dict[int, dict[str, Any]] = {}  # by the chunk's tool call index
@@ -122,8 +158,37 @@ class ResponseEvents:
             return []
         self._began = True
         body = self.head.body("in_progress", [])
-        return [self._event("response.created", response=body),
-                self._event("response.in_progress", response=body)]  # fmt: skip
+        frames = [self._event("response.created", response=body),
+                  self._event("response.in_progress", response=body)]  # fmt: skip
+        for item in self._listed:
+            at = {"item_id": item["id"], "output_index": len(self.output)}
+            frames += [self._added(item), self._event("response.mcp_list_tools.in_progress", **at),
+                       self._event("response.mcp_list_tools.completed", **at),
+                       self._event("response.output_item.done", output_index=len(self.output),
+                                   item=item)]  # fmt: skip
+            self.output.append(item)
+        return frames
+
+    def calling(self, call: HostedCall) -> list[str]:
+        """The frames of a hosted call about to be made (its arguments are whole by then)."""
+        frames = [*self._beginning(), *self._closed()]
+        at = {"item_id": call.id, "output_index": len(self.output)}
+        return [*frames, self._added(hosted_item(call)),
+                self._event("response.mcp_call.in_progress", **at),
+                self._event("response.mcp_call_arguments.delta", **at, delta=call.arguments),
+                self._event("response.mcp_call_arguments.done", **at,
+                            arguments=call.arguments)]  # fmt: skip
+
+    def called(self, call: HostedCall) -> list[str]:
+        """The frames of a hosted call made: completed, or failed."""
+        item = hosted_item(call)
+        at = {"item_id": call.id, "output_index": len(self.output)}
+        ended = "completed" if item["status"] == "completed" else "failed"
+        frames = [self._event(f"response.mcp_call.{ended}", **at),
+                  self._event("response.output_item.done", output_index=len(self.output),
+                              item=item)]  # fmt: skip
+        self.output.append(item)
+        return frames
 
     def frames(self, chunk: dict[str, Any]) -> list[str]:
         frames: list[str] = []

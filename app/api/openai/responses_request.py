@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from app.api.openai.protocol import Count, JsonSchemaFormat
+from app.api.openai.responses_mcp import McpCallItem, McpListToolsItem, McpTool, hosted_turn
 from app.errors import BadRequest
 
 Role = Literal["user", "assistant", "system", "developer"]
@@ -87,7 +88,8 @@ class FunctionCallOutputItem(_Strict):
 
 
 Item = Annotated[
-    MessageItem | FunctionCallItem | FunctionCallOutputItem, Field(discriminator="type")
+    MessageItem | FunctionCallItem | FunctionCallOutputItem | McpListToolsItem | McpCallItem,
+    Field(discriminator="type"),
 ]
 
 
@@ -97,6 +99,9 @@ class FunctionTool(_Strict):
     description: StrictStr | None = None
     parameters: dict[str, Any] | None = None
     strict: StrictBool | None = None
+
+
+Tool = Annotated[FunctionTool | McpTool, Field(discriminator="type")]
 
 
 class NamedFunction(_Strict):
@@ -142,7 +147,7 @@ class ResponseRequest(_Strict):
     max_output_tokens: Count | None = None
     temperature: StrictFloat | None = Field(None, ge=0, le=2)
     top_p: StrictFloat | None = Field(None, ge=0, le=1)
-    tools: list[FunctionTool] = Field(default_factory=list)
+    tools: list[Tool] = Field(default_factory=list)
     tool_choice: Literal["auto", "none", "required"] | NamedFunction = "auto"
     parallel_tool_calls: StrictBool = True
     text: TextOptions = Field(default_factory=TextOptions)
@@ -193,7 +198,11 @@ def chat_messages(
         messages.append({"role": "system", "content": instructions})
     called: set[str] = set()
     for index, item in enumerate(items):
-        if isinstance(item, FunctionCallItem):
+        if isinstance(item, McpListToolsItem):
+            continue
+        if isinstance(item, McpCallItem):
+            messages += hosted_turn(item)
+        elif isinstance(item, FunctionCallItem):
             called.add(item.call_id)
             call = {"id": item.call_id, "type": "function",
                     "function": {"name": item.name, "arguments": item.arguments}}  # fmt: skip
@@ -230,8 +239,13 @@ def _chat_content(item: MessageItem) -> str | list[dict[str, Any]]:
     ]
 
 
-def chat_options(body: ResponseRequest) -> dict[str, Any]:
-    """The request's parameters as chat completions names them."""
+def function_tools(body: ResponseRequest) -> list[FunctionTool]:
+    return [tool for tool in body.tools if isinstance(tool, FunctionTool)]
+
+
+def chat_options(body: ResponseRequest, hosted: list[dict[str, Any]]) -> dict[str, Any]:
+    """The request's parameters as chat completions names them (with the `hosted` tools'
+    function definitions beside the client's own)."""
     options: dict[str, Any] = {
         key: value
         for key, value in (("temperature", body.temperature), ("top_p", body.top_p),
@@ -242,8 +256,8 @@ def chat_options(body: ResponseRequest) -> dict[str, Any]:
         options["tools"] = [
             {"type": "function",
              "function": tool.model_dump(exclude={"type"}, exclude_none=True)}
-            for tool in body.tools
-        ]  # fmt: skip
+            for tool in function_tools(body)
+        ] + hosted  # fmt: skip
         options["parallel_tool_calls"] = body.parallel_tool_calls
         choice = body.tool_choice
         options["tool_choice"] = (

@@ -6,7 +6,6 @@ a ledger row of its own, linked to the use case's row."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,13 +14,7 @@ from app.settings import ModelSpec
 from app.storage.tool_servers import ToolServerSpec
 from app.usage.ledger import UsageFilter
 from tests.support.tenancy import Platform
-from tests.support.tool_server import CREDENTIAL, Upstream, crm_server
-
-
-@pytest.fixture(scope="module")
-def crm(tmp_path_factory) -> Iterator[Upstream]:
-    with crm_server(tmp_path_factory.mktemp("crm")) as upstream:
-        yield upstream
+from tests.support.tool_server import CREDENTIAL
 
 
 @pytest.fixture

@@ -20,16 +20,10 @@ from app.usage.ledger import UsageFilter
 from tests.support.mcp_clients import mcp_session
 from tests.support.servers import serving
 from tests.support.tenancy import Platform
-from tests.support.tool_server import CREDENTIAL, Upstream, crm_server, garbage_app
+from tests.support.tool_server import CREDENTIAL, garbage_app
 from tests.support.upstream_config import fault_aliases
 
 TIMEOUT = 1.0  # each registered server's, in seconds
-
-
-@pytest.fixture(scope="module")
-def crm(tmp_path_factory) -> Iterator[Upstream]:
-    with crm_server(tmp_path_factory.mktemp("crm")) as upstream:
-        yield upstream
 
 
 @pytest.fixture(scope="module")
