@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 import pytest
+from agents import Agent, HostedMCPTool, OpenAIResponsesModel, Runner, set_tracing_disabled
 from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
 
@@ -222,3 +223,18 @@ async def test_a_background_response_calls_the_tool_and_keeps_the_calls(platform
     assert [item.type for item in kept.output] == ["mcp_list_tools", "mcp_call", "message"]
     assert json.loads(kept.output[1].output) == ADA and kept.output_text == looks_up.answer
     assert crm.record()["calls"] == ["lookup_customer"]
+
+
+async def test_an_agents_sdk_agent_with_a_hosted_mcp_tool_runs_to_its_answer(
+    platform, looks_up, crm
+):
+    set_tracing_disabled(True)  # the SDK would export its traces to OpenAI
+    async with platform.client(platform.key("sales")) as client:
+        model = OpenAIResponsesModel(model="m", openai_client=openai_over(client))
+        agent = Agent(name="crm", instructions="Look customers up.", model=model,
+                      tools=[HostedMCPTool(tool_config=CRM)])  # fmt: skip
+        result = await Runner.run(agent, "Who is c-7?")
+    assert result.final_output == looks_up.answer
+    assert crm.record()["calls"] == ["lookup_customer"], "the platform, not the SDK, called it"
+    kinds = [item.type for item in result.new_items]
+    assert "mcp_list_tools_item" in kinds and "tool_call_item" in kinds, kinds
