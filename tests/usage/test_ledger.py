@@ -62,15 +62,23 @@ def _ledger_threads() -> set[threading.Thread]:
 async def test_closing_the_writes_ends_their_thread_and_a_restart_writes_again(tmp_path):
     ledger, writes, engine = _ledger(tmp_path)
     before = _ledger_threads()  # other tests' apps, never shut down, may hold theirs
-    await ledger.arecord(_entry("one"))
-    assert _ledger_threads() - before, "the writer's thread started on first use"
+    holder = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the loop does not wait for it: the thread does
+    waiting = asyncio.ensure_future(ledger.arecord(_entry("one")))
+    await asyncio.sleep(0.05)
+    holder.execute("COMMIT")
+    holder.close()
+    await asyncio.wait_for(waiting, 5)
+    assert _ledger_threads() - before, "the writer's thread started when it was needed"
     writes.close()
     assert not _ledger_threads() - before, "and ended when the ledger closed"
     await ledger.arecord(_entry("two"))  # the app started again over the same services
     writes.close()
     with engine.connect() as connection:  # type: ignore[attr-defined]
         stored = connection.execute(select(func.count()).select_from(UsageRow)).scalar()
+        waits = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
     assert stored == 2
+    assert waits == 5000, "the loop's connection, which never waits, is not back in the pool"
 
 
 async def test_a_requests_row_is_written_once_even_when_it_is_recorded_again(database):
