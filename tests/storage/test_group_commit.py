@@ -54,9 +54,7 @@ async def test_the_loop_goes_on_while_another_writer_holds_the_lock(tmp_path):
     writes.close()
 
 
-async def test_the_wal_is_checkpointed_though_the_loops_commits_never_do_it(
-    tmp_path, monkeypatch
-):
+async def test_the_wal_is_checkpointed_though_the_loops_commits_never_do_it(tmp_path, monkeypatch):
     monkeypatch.setattr(group_commit, "CHECKPOINT_EVERY", 20)
     writes, engine = _writes(tmp_path)
     for index in range(400):
