@@ -4,8 +4,8 @@
          │               └── CallMeter: watches each model call (reserves more if needed)
          └── close(status)  exactly once: settle the reservation, write the ledger row, log
 
-A route takes its `MeteredRequest` from a request-scoped dependency (`MeteredRequestDep` in
-app/api/deps.py) that closes it when the request ends, however it ends: a route closes it itself
+A route gets its `MeteredRequest` from its endpoint (`MeteredEndpoint` in app/api/deps.py),
+which closes it when the request ends, however it ends: a route closes it itself
 only to write the row before its answer (or a stream's last event) goes out. Closing is
 idempotent, so slots and reservations are released on every path, including failures nobody
 foresaw; a client that left is recorded with status 499. A request whose work goes on after its

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import text
 
 from app.tenants.bootstrap import ensure_local_admin
 from app.tenants.models import KeyCreate
+from tests.conftest import api_routes
 from tests.support.tenancy import PRICED_MODELS, Platform, build_platform, sign_in
 
 GENERATE = {"input": {"prompt": "Hi"}}
@@ -228,3 +230,25 @@ async def test_the_data_folder_is_readable_by_its_owner_only(make_settings, tmp_
     assert {"genai.db", "genai.db-wal", "genai.db-shm", "admin-key", "secret-key"} <= set(files)
     assert files == dict.fromkeys(files, 0o600)
     assert data_dir.stat().st_mode & 0o777 == 0o700
+
+
+#: The routes anyone may call: health, the console's page, signing in and out.
+PUBLIC = {"/health", "/ready", "/", "/signin", "/signout"}
+
+
+async def test_every_route_but_the_public_ones_refuses_a_caller_without_a_key(make_settings):
+    """Routes check their caller in two ways (a guard dependency, or MeteredEndpoint for those
+    that reach a model): every route of the app, enumerated, must do one of them."""
+    platform = build_platform(make_settings(auth_enabled=True, models=PRICED_MODELS))
+    await platform.app.state.use_cases.done()  # the use cases mounted, as after startup
+    open_routes = []
+    async with platform.client() as client:
+        for route in api_routes(platform.app):
+            if route.path in PUBLIC or route.path.startswith("/console"):
+                continue
+            path = re.sub(r"\{[^}:]+(:path)?\}", "x", route.path)
+            for method in sorted(route.methods - {"HEAD"}):
+                response = await client.request(method, path, json=GENERATE)
+                if response.status_code != 401:
+                    open_routes.append(f"{method} {route.path}: {response.status_code}")
+    assert open_routes == []

@@ -19,7 +19,7 @@ from langchain_core.messages import HumanMessage
 from langserve.lzstring import LZString
 from starlette.routing import Mount
 
-from app.api.deps import MeteredRequestDep
+from app.api.deps import MeteredEndpoint
 from app.errors import PlatformError
 from app.main import create_app
 from app.settings import ModelSpec
@@ -53,7 +53,6 @@ NOT_MODEL_CALLS = {
     "/v1/batches",  # keeps the lines: each is metered as it runs (test_batches.py)
     "/v1/batches/{batch_id}/cancel",
 }
-METERING = MeteredRequestDep.__metadata__[0].dependency
 PNG = base64.b64decode(PIXEL)
 
 
@@ -133,7 +132,7 @@ def model_routes(platform: Platform) -> list[str]:
     for route in api_routes(platform.app):
         if "POST" not in route.methods:
             continue
-        metered = any(dep.call is METERING for dep in route.dependant.dependencies)
+        metered = isinstance(route.endpoint, MeteredEndpoint)
         if route.path in NOT_MODEL_CALLS:
             assert not metered, route.path
             continue

@@ -8,6 +8,8 @@ another method is a 405 naming the methods it takes (`Allow`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 
@@ -26,8 +28,9 @@ INSTEAD = {
 }
 
 
-def add_not_served_route(router: APIRouter) -> None:
-    """The catch-all under the router's prefix, added after every route it serves."""
+def add_not_served_route(router: APIRouter, guard: Any) -> None:
+    """The catch-all under the router's prefix, added after every route it serves, behind
+    `guard` (a caller not known is a 401 first)."""
     served = [route for route in router.routes if isinstance(route, APIRoute)]
     listing = ", ".join(
         f"{method} {route.path}" for route in served for method in sorted(route.methods)
@@ -54,5 +57,5 @@ def add_not_served_route(router: APIRouter) -> None:
 
     router.add_api_route(
         "/{path:path}", not_served, include_in_schema=False, response_model=None,
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"], dependencies=[guard],
     )  # fmt: skip

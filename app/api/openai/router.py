@@ -1,10 +1,11 @@
 """/v1 routes: thin; the work is in serving.py."""
 
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from app.api.deps import MeteredRequestDep, route_guard
+from app.api.deps import MeteredEndpoint, route_guard
 from app.api.openai.batches import BatchCreate, BatchesServing
 from app.api.openai.completions import CHAT, COMPLETION
 from app.api.openai.embeddings import EmbeddingRequest
@@ -33,41 +34,6 @@ def build_router(
     """The /v1 routes over `serving`, `responses`, `files` and `batches`, the bodies they read
     themselves documented, then a clear 404 or 405 for every other path under /v1
     (not_served.py)."""
-
-    async def chat_completions(
-        request: Request, principal: Caller, metered: MeteredRequestDep
-    ) -> Response:
-        return await serving.complete(CHAT, request, principal, metered)
-
-    async def completions(
-        request: Request, principal: Caller, metered: MeteredRequestDep
-    ) -> Response:
-        return await serving.complete(COMPLETION, request, principal, metered)
-
-    async def embeddings(
-        request: Request, principal: Caller, metered: MeteredRequestDep
-    ) -> Response:
-        return await serving.embed(request, principal, metered)
-
-    async def moderations(
-        request: Request, principal: Caller, metered: MeteredRequestDep
-    ) -> Response:
-        return await serving.moderate(request, principal, metered)
-
-    async def image_generations(
-        request: Request, principal: Caller, metered: MeteredRequestDep
-    ) -> Response:
-        return await serving.generate_images(request, principal, metered)
-
-    async def image_edits(
-        request: Request, principal: Caller, metered: MeteredRequestDep
-    ) -> Response:
-        return await serving.edit_images(request, principal, metered)
-
-    async def create_response(
-        request: Request, principal: Caller, metered: MeteredRequestDep
-    ) -> Response:
-        return await responses.create(request, principal, metered)
 
     async def read_response(
         response_id: str, principal: Caller, stream: bool = False,
@@ -141,31 +107,34 @@ def build_router(
     async def read_model(alias: str, principal: Caller) -> dict[str, Any]:
         return serving.model(principal, alias)
 
-    router = api_router(prefix="/v1", tags=["openai"], dependencies=[v1_guard])
-    for path, endpoint, body in (
-        ("/chat/completions", chat_completions, ChatCompletionRequest),
-        ("/completions", completions, CompletionRequest),
+    # The routes that reach a model check their caller themselves (MeteredEndpoint), so that
+    # FastAPI solves no dependency for them; the others take it as `Caller` (route_guard).
+    router = api_router(prefix="/v1", tags=["openai"])
+    for path, handle, body in (
+        ("/chat/completions", partial(serving.complete, CHAT), ChatCompletionRequest),
+        ("/completions", partial(serving.complete, COMPLETION), CompletionRequest),
     ):
         router.add_api_route(
-            path, endpoint, methods=["POST"], response_model=None,
+            path, MeteredEndpoint("v1", handle), methods=["POST"], response_model=None,
             openapi_extra=documented.body(body, events=OPENAI_EVENT, answers_json=True),
         )  # fmt: skip
     router.add_api_route(
-        "/responses", create_response, methods=["POST"], response_model=None,
+        "/responses", MeteredEndpoint("v1", responses.create), methods=["POST"],
+        response_model=None,
         openapi_extra=documented.body(ResponseRequest, events=TYPED_EVENT, answers_json=True),
     )  # fmt: skip
-    for path, endpoint, body in (
-        ("/embeddings", embeddings, EmbeddingRequest),
-        ("/moderations", moderations, ModerationRequest),
-        ("/images/generations", image_generations, ImageGenerationRequest),
+    for path, handle, body in (
+        ("/embeddings", serving.embed, EmbeddingRequest),
+        ("/moderations", serving.moderate, ModerationRequest),
+        ("/images/generations", serving.generate_images, ImageGenerationRequest),
     ):
         router.add_api_route(
-            path, endpoint, methods=["POST"], response_model=None,
+            path, MeteredEndpoint("v1", handle), methods=["POST"], response_model=None,
             openapi_extra=documented.body(body, answers_json=True),
         )  # fmt: skip
     router.add_api_route(
-        "/images/edits", image_edits, methods=["POST"], response_model=None,
-        openapi_extra=documented.form(ImageEditRequest),
+        "/images/edits", MeteredEndpoint("v1", serving.edit_images), methods=["POST"],
+        response_model=None, openapi_extra=documented.form(ImageEditRequest),
     )  # fmt: skip
     for path, endpoint in (
         ("/chat/completions/{completion_id}/stream", resume_chat),
@@ -196,5 +165,5 @@ def build_router(
     router.add_api_route("/batches/{batch_id}/cancel", cancel_batch, methods=["POST"])
     router.add_api_route("/models", list_models, methods=["GET"])
     router.add_api_route("/models/{alias}", read_model, methods=["GET"])
-    add_not_served_route(router)  # last: what no route above serves
+    add_not_served_route(router, v1_guard)  # last: what no route above serves
     return router

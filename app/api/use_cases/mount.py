@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI, Header, Request, Response
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel, Field, WithJsonSchema, create_model
 
-from app.api.deps import MeteredRequestDep, route_guard
+from app.api.deps import MeteredEndpoint, route_guard
 from app.api.use_cases.documents import stream_document
 from app.api.use_cases.runs import ChainRuns
 from app.documents.extract import SUPPORTED
@@ -24,6 +24,7 @@ from app.documents.reader import DocumentReader
 from app.http.openapi import ERROR_RESPONSES, LANGSERVE_EVENT, Documented, event_stream
 from app.services import Services
 from app.tenants.models import Principal
+from app.usage.lifecycle import MeteredRequest
 from app.use_cases.kit import UseCase
 
 HandlerCall = Callable[..., Awaitable[Response]]
@@ -32,16 +33,22 @@ MODEL_ENDPOINTS = ("invoke", "batch", "stream", "stream_log", "stream_events")
 _GET_ENDPOINTS = ("input_schema", "output_schema", "config_schema")
 
 
-def _model_endpoint(serve: HandlerCall, guard: Any) -> Callable[..., Awaitable[Response]]:
-    async def endpoint(
-        request: Request,
-        metered: MeteredRequestDep,
-        principal: Principal = guard,  # a default, as `guard` is local (annotations are strings)
-        config_hash: str = "",
-    ) -> Response:
-        return await serve(request, principal, metered, config_hash)
+class _ModelEndpoint(MeteredEndpoint):
+    """A use case's model route: `serve`, metered; `config_hash` is a share link's."""
 
-    return endpoint
+    def __init__(self, route: str, serve: HandlerCall) -> None:
+        super().__init__(route, self._serve)
+        self._run = serve
+
+    async def __call__(self, request: Request, config_hash: str = "") -> Response:
+        return await super().__call__(request)
+
+    async def _serve(
+        self, request: Request, principal: Principal, meter: MeteredRequest
+    ) -> Response:
+        return await self._run(
+            request, principal, meter, request.path_params.get("config_hash", "")
+        )
 
 
 def _resume_endpoint(runs: ChainRuns, guard: Any) -> Callable[..., Awaitable[Response]]:
@@ -87,8 +94,8 @@ class _UseCaseRoutes:
         for name in MODEL_ENDPOINTS:
             app.add_api_route(
                 f"{self.base(share_link)}/{name}",
-                _model_endpoint(getattr(self.runs, name), self.caller),
-                methods=["POST"], tags=[self.name], dependencies=[self.caller],
+                _ModelEndpoint(self.name, getattr(self.runs, name)),
+                methods=["POST"], tags=[self.name],
                 responses=ERROR_RESPONSES, openapi_extra=bodies[name],
             )  # fmt: skip
 
@@ -97,14 +104,12 @@ class _UseCaseRoutes:
     ) -> None:
         runs = self.runs
 
-        async def endpoint(
-            request: Request, metered: MeteredRequestDep, principal: Principal = self.caller
-        ) -> Response:
-            return await stream_document(runs, reader, request, principal, metered, field)
+        async def handle(request: Request, principal: Principal, meter: MeteredRequest) -> Response:
+            return await stream_document(runs, reader, request, principal, meter, field)
 
         app.add_api_route(
-            f"/{self.name}/file", endpoint, methods=["POST"], tags=[self.name],
-            dependencies=[self.caller], responses=ERROR_RESPONSES,
+            f"/{self.name}/file", MeteredEndpoint(self.name, handle), methods=["POST"],
+            tags=[self.name], responses=ERROR_RESPONSES,
             openapi_extra=documented.form(document_form(self.name, field, runs.runnable),
                                           events=LANGSERVE_EVENT),
         )  # fmt: skip
