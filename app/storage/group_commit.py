@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from app.storage.database import Base
@@ -123,9 +122,12 @@ class GroupCommit:
             once_by = getattr(table, "written_once_by", None)
             if once_by is None:
                 statement = insert(table)
-            else:
-                dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-                statement = dialect.insert(table).on_conflict_do_nothing(index_elements=[once_by])
+            else:  # the dialect's own INSERT, imported with it (PostgreSQL's costs a cold start)
+                if self._engine.dialect.name == "postgresql":
+                    from sqlalchemy.dialects.postgresql import insert as dialect_insert
+                else:
+                    from sqlalchemy.dialects.sqlite import insert as dialect_insert
+                statement = dialect_insert(table).on_conflict_do_nothing(index_elements=[once_by])
             self._statements[table] = statement
         return statement
 
