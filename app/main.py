@@ -70,6 +70,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # The platform's own tracing and metrics (observability/) instrument it. FastAPI's
+        # native telemetry, on, looks up the global providers on every request to see whether
+        # it has work (4% of a cached /v1 answer, sampled).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.router.route_class = JsonRoute  # the use cases' routes are added to the app itself
     app.state.services = services

@@ -105,6 +105,8 @@ async def test_a_chain_request_is_one_trace_and_a_langsmith_run(traced):
     _wait(lambda: any(s.name == "POST /v1/chat/completions" for s in receiver.state.spans))
     spans = receiver.state.spans
 
+    servers = [s.name for s in spans if s.kind == s.SPAN_KIND_SERVER]
+    assert servers.count("POST /v1/chat/completions") == 1, f"one server span: {servers}"
     request_span = next(s for s in spans if s.name == "POST /generate/invoke")
     in_trace = [s for s in spans if s.trace_id == request_span.trace_id]
     names = [s.name for s in in_trace]
