@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -22,18 +21,28 @@ async def _disconnected(request: Request) -> None:
 async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
     """The result of `work`, or ClientDisconnected once the client leaves (work is cancelled).
 
-    Call it after the request body has been read: it listens on the same channel.
+    The work runs in the calling task, and a watcher cancels that task if the client leaves
+    first: one task per request, not two (a tenth of a cached /v1 answer's time went to
+    running the work in a task of its own). Call it after the request body has been read: it
+    listens on the same channel.
     """
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request))
+    current = asyncio.current_task()
+    assert current is not None
+    left = False
+
+    async def watch() -> None:
+        nonlocal left
+        await _disconnected(request)
+        left = True
+        current.cancel()
+
+    watcher = asyncio.ensure_future(watch())
     try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        return await work
+    except asyncio.CancelledError:
+        if not left:
+            raise  # cancelled by another: not the client's leaving
+        current.uncancel()  # the cancellation was the watcher's, and it is handled here
+        raise ClientDisconnected from None
     finally:
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         watcher.cancel()
-    if task.cancelled():
-        raise ClientDisconnected
-    return task.result()

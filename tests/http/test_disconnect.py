@@ -56,3 +56,27 @@ async def test_the_works_own_failure_is_raised_as_it_is():
 
     with pytest.raises(ValueError, match="the provider said no"):
         await until_disconnected(_request(None), failing())
+
+
+async def test_the_request_goes_on_after_a_disconnect_without_a_cancellation_pending():
+    """The work runs in the caller's task, which the watcher cancels: once that is turned into
+    ClientDisconnected, the task must not stay cancelled (its closing and logging go on)."""
+    with pytest.raises(ClientDisconnected):
+        await until_disconnected(_request(0.01), asyncio.sleep(30))
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+    await asyncio.sleep(0.01)  # no stray CancelledError
+
+
+async def test_a_cancellation_from_elsewhere_stays_a_cancellation():
+    started = asyncio.Event()
+
+    async def work() -> str:
+        started.set()
+        await asyncio.sleep(30)
+        return "never"
+
+    task = asyncio.ensure_future(until_disconnected(_request(None), work()))
+    await started.wait()
+    task.cancel()  # the server shutting down, say: not the client leaving
+    with pytest.raises(asyncio.CancelledError):
+        await task
