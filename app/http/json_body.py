@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from app.errors import UnsupportedMediaType
@@ -86,9 +87,20 @@ class JsonRequest(Request):
 
 
 class JsonRoute(APIRoute):
-    """An APIRoute whose handlers read JSON bodies with `parse_json`."""
+    """An APIRoute whose handlers read JSON bodies with `parse_json`.
+
+    An endpoint that takes the request alone (no parameter, no dependency: the routes that
+    reach a model read their bodies and check their callers themselves) is called directly:
+    FastAPI's handler would add nothing to it but its per-request work."""
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        if _takes_the_request_alone(self.dependant):
+            endpoint = self.endpoint
+
+            async def handle_direct(request: Request) -> Response:
+                return await endpoint(JsonRequest(request.scope, request.receive))
+
+            return handle_direct
         handle = super().get_route_handler()
 
         async def handle_json(request: Request) -> Response:
@@ -102,3 +114,11 @@ def api_router(**kwargs: Any) -> APIRouter:
     platform's error responses."""
     kwargs.setdefault("responses", ERROR_RESPONSES)
     return APIRouter(route_class=JsonRoute, **kwargs)
+
+
+def _takes_the_request_alone(dependant: Dependant) -> bool:
+    return dependant.request_param_name is not None and not (
+        dependant.path_params or dependant.query_params or dependant.header_params
+        or dependant.cookie_params or dependant.body_params or dependant.dependencies
+        or dependant.background_tasks_param_name or dependant.response_param_name
+    )  # fmt: skip
