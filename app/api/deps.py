@@ -113,8 +113,9 @@ class _ClosingAfter(Response):
                 await self._metered.close(error.status_code, interrupted=True)
             raise
         else:
-            with anyio.CancelScope(shield=True):
-                await self._metered.close(ClientDisconnected.status_code, interrupted=True)
+            if not self._metered.closed:  # the route left it open: its client left
+                with anyio.CancelScope(shield=True):
+                    await self._metered.close(ClientDisconnected.status_code, interrupted=True)
             if self.background is not None:
                 await self.background()
         finally:

@@ -215,6 +215,11 @@ class MeteredRequest:
         """Admitted: its ledger row describes the request (and is its log line)."""
         return self._meter is not None
 
+    @property
+    def closed(self) -> bool:
+        """Nothing left to close: its row is being written or was, or it was never admitted."""
+        return self._meter is None or self._closing is not None
+
     @asynccontextmanager
     async def closing(self) -> AsyncIterator[None]:
         """Closes the request with the status of whatever the block raises (499 for a client
