@@ -1,4 +1,5 @@
-"""Typed dependencies: the services built at startup, who is calling, and metering."""
+"""Who is calling, and metering: typed dependencies for most routes, and `MeteredEndpoint` for
+the routes that reach a model."""
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated
