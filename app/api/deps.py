@@ -9,6 +9,7 @@ from fastapi import Depends, Request, Response
 from starlette.types import Receive, Scope, Send
 
 from app.errors import ClientDisconnected, Forbidden, platform_error
+from app.http.json_body import JsonRequest
 from app.http.request_state import RequestState, request_state
 from app.services import Services
 from app.tenants.models import Principal
@@ -80,6 +81,7 @@ class MeteredEndpoint:
         self._handle = handle
 
     async def __call__(self, request: Request) -> Response:
+        request = JsonRequest(request.scope, request.receive)  # its body read by parse_json
         principal = allowed_route(await current_principal(request), self.route)
         state = request_state(request)
         metered = MeteredRequest(request.app.state.services.metering, state.request_id,

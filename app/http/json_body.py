@@ -90,17 +90,13 @@ class JsonRoute(APIRoute):
     """An APIRoute whose handlers read JSON bodies with `parse_json`.
 
     An endpoint that takes the request alone (no parameter, no dependency: the routes that
-    reach a model read their bodies and check their callers themselves) is called directly:
-    FastAPI's handler would add nothing to it but its per-request work."""
+    reach a model, which read their bodies as `JsonRequest`s and check their callers
+    themselves) is called directly: FastAPI's handler would add nothing to it but its
+    per-request work."""
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         if _takes_the_request_alone(self.dependant):
-            endpoint = self.endpoint
-
-            async def handle_direct(request: Request) -> Response:
-                return await endpoint(JsonRequest(request.scope, request.receive))
-
-            return handle_direct
+            return self.endpoint  # it reads its body itself, as a `JsonRequest`
         handle = super().get_route_handler()
 
         async def handle_json(request: Request) -> Response:
